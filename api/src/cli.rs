@@ -1,0 +1,93 @@
+//! The `sweep-api` command line and its one-shot subcommands (`migrate`, `generate`).
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+/// Sweep's HTTP API: Camunda 7 compatible bulk deletion of process instances.
+#[derive(Debug, Parser)]
+#[command(name = "sweep-api", version, about)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands of `sweep-api`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the REST API on `http.bind` (the default).
+    Serve,
+    /// Create or check the database schema, then exit. Safe to run repeatedly and concurrently.
+    Migrate,
+    /// Insert realistic demo process instances, then exit.
+    Generate(GenerateArgs),
+}
+
+/// Options of `sweep-api generate`.
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// Number of root process instances to create.
+    #[arg(long, default_value_t = 10_000)]
+    pub instances: u64,
+    /// Number of process definitions they are spread over.
+    #[arg(long, default_value_t = 5)]
+    pub definitions: u32,
+    /// Number of tenants (0: no tenant ids).
+    #[arg(long, default_value_t = 2)]
+    pub tenants: u32,
+    /// Share of root instances that call a sub-process instance (0.0–1.0); a third of those
+    /// calls go two levels deep.
+    #[arg(long, default_value_t = 0.2)]
+    pub call_share: f64,
+    /// Share of instances that are suspended (0.0–1.0).
+    #[arg(long, default_value_t = 0.05)]
+    pub suspended_share: f64,
+    /// Share of instances with an open incident (0.0–1.0).
+    #[arg(long, default_value_t = 0.05)]
+    pub incident_share: f64,
+    /// Share of instances waiting on an external task (0.0–1.0).
+    #[arg(long, default_value_t = 0.3)]
+    pub external_task_share: f64,
+    /// Random seed: the same seed gives the same data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// `sweep-api migrate`
+pub async fn migrate(settings: &shared::Settings) -> anyhow::Result<()> {
+    // One connection: the migration lock is held by the session that takes it.
+    let db = shared::db::connect_with(&settings.database, "sweep-migrate", 1)
+        .await
+        .context("connecting to database.url")?;
+    let mode = shared::db::migration::run(&db).await.context("migrating")?;
+    println!("migrated ({mode:?} mode)");
+    Ok(())
+}
+
+/// `sweep-api generate`
+pub async fn generate(settings: &shared::Settings, args: &GenerateArgs) -> anyhow::Result<()> {
+    let db = shared::db::connect(&settings.database, "sweep-generate").await.context("connecting to database.url")?;
+    let options = shared::demo::GenerateOptions {
+        instances: args.instances,
+        definitions: args.definitions,
+        tenants: args.tenants,
+        call_share: args.call_share,
+        suspended_share: args.suspended_share,
+        incident_share: args.incident_share,
+        external_task_share: args.external_task_share,
+        seed: args.seed,
+    };
+    let report = shared::demo::generate(&db, &options).await.context("generating demo data")?;
+    println!("{report}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,65 @@
+//! The `sweep-api` library: the router and [`run`], which tests start in-process on port 0.
+
+pub mod cli;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod state;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Builds the complete router for `state`.
+pub fn router(state: AppState) -> Router {
+    routes::router(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn run(
+    settings: shared::Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), shared::Error> {
+    let db = shared::db::connect(&settings.database, "sweep-api").await?;
+    let state = AppState::new(db, Arc::new(settings));
+    let token = CancellationToken::new();
+    let app = router(state.clone());
+    let addr = listener.local_addr().ok();
+    tracing::info!(http.addr = ?addr, "sweep-api listening");
+    let draining = state.clone();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        // Fail readiness first, so load balancers stop sending before we stop accepting.
+        draining.shutting_down.store(true, Ordering::SeqCst);
+        tracing::info!("shutting down: draining in-flight requests");
+    });
+    serve.await.map_err(|e| shared::Error::invalid(format!("http server failed: {e}")))?;
+    token.cancel();
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,90 @@
+//! Camunda 7 REST wire types shared by the API and the tests: the date format, the error body
+//! and the DTOs whose field names Camunda fixes. Field names here are part of the contract.
+
+use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Camunda's date pattern `yyyy-MM-dd'T'HH:mm:ss.SSSZ`, e.g. `2016-04-12T15:29:33.000+0200`.
+pub const DATE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3f%z";
+
+/// Formats a UTC instant the way Camunda does, in the server's local offset.
+pub fn format_date(at: DateTime<Utc>) -> String {
+    at.with_timezone(&Local).format(DATE_FORMAT).to_string()
+}
+
+/// Formats a `timestamp without time zone` column value, which Camunda writes in the
+/// server's local time (Sweep writes UTC; see [`now_naive`]).
+pub fn format_naive(at: NaiveDateTime) -> String {
+    format_date(Utc.from_utc_datetime(&at))
+}
+
+/// The instant to store in a Camunda `timestamp` column: UTC without offset.
+pub fn now_naive() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+/// Parses a Camunda date (`2016-04-12T15:29:33.000+0200`); also accepts RFC 3339.
+pub fn parse_date(text: &str) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_str(text, DATE_FORMAT).ok().or_else(|| DateTime::parse_from_rfc3339(text).ok())
+}
+
+/// Camunda's error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionDto {
+    /// Simple class name of the exception, e.g. `InvalidRequestException`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Human-readable message.
+    pub message: String,
+    /// Engine error code, or null.
+    pub code: Option<i32>,
+}
+
+/// `{"count": n}`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountResultDto {
+    /// Number of matches.
+    pub count: i64,
+}
+
+/// A runtime process instance as `GET /process-instance` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessInstanceDto {
+    /// Process-instance id.
+    pub id: String,
+    /// Id of its process definition.
+    pub definition_id: Option<String>,
+    /// Key of its process definition.
+    pub definition_key: Option<String>,
+    /// Business key.
+    pub business_key: Option<String>,
+    /// Case instance that started it, if any.
+    pub case_instance_id: Option<String>,
+    /// Always false for a runtime instance.
+    pub ended: bool,
+    /// Whether it is suspended.
+    pub suspended: bool,
+    /// Tenant.
+    pub tenant_id: Option<String>,
+    /// Hypermedia links; always empty in lists.
+    pub links: Vec<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_through_camunda_format() {
+        let at = Utc.with_ymd_and_hms(2016, 4, 12, 13, 29, 33).unwrap();
+        let text = format_date(at);
+        assert_eq!(text.len(), "2016-04-12T15:29:33.000+0200".len(), "{text}");
+        assert_eq!(parse_date(&text).unwrap().with_timezone(&Utc), at);
+        assert_eq!(
+            parse_date("2016-04-12T15:29:33.000+0200").unwrap().with_timezone(&Utc),
+            Utc.with_ymd_and_hms(2016, 4, 12, 13, 29, 33).unwrap()
+        );
+        assert!(parse_date("12.04.2016").is_none());
+    }
+}

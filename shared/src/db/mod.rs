@@ -1,0 +1,35 @@
+//! Database access: connecting, migrating and checking an attached Camunda schema.
+//! Queries and deletion live in their own modules; this one owns the connection and schema.
+
+pub mod migration;
+pub mod schema;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+use crate::settings::DatabaseSettings;
+
+/// Opens a connection pool configured from `[database]`.
+pub async fn connect(settings: &DatabaseSettings, application_name: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with(settings, application_name, settings.max_connections).await
+}
+
+/// Opens a pool of exactly `max_connections` connections (1 for session-bound work such as
+/// the migration lock).
+pub async fn connect_with(
+    settings: &DatabaseSettings,
+    application_name: &str,
+    max_connections: u32,
+) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(settings.url.clone());
+    options
+        .max_connections(max_connections)
+        .min_connections(0)
+        .connect_timeout(settings.connect_timeout)
+        .acquire_timeout(settings.connect_timeout)
+        .idle_timeout(std::time::Duration::from_secs(60))
+        // sqlx logs every statement at INFO by default; our own spans say what matters.
+        .sqlx_logging(false)
+        .set_application_name(application_name)
+        .statement_timeout(settings.statement_timeout);
+    Database::connect(options).await
+}

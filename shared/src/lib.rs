@@ -1,0 +1,13 @@
+//! Sweep's shared library: settings, telemetry, the database schema and migrations, the
+//! process-instance query language, the set-based deletion core and the demo-data generator.
+//! Both binaries (`sweep-api`, `sweep-worker`) stand on it; it knows nothing about HTTP.
+
+pub mod camunda;
+pub mod demo;
+pub mod db;
+pub mod error;
+pub mod settings;
+pub mod telemetry;
+
+pub use error::Error;
+pub use settings::Settings;

@@ -1,0 +1,251 @@
+//! Runtime settings of both binaries: built-in defaults, then the TOML file named by
+//! `SWEEP_CONFIG`, then `SWEEP__<SECTION>__<KEY>` environment variables.
+//! Validation happens here, so a wrong value stops a binary at start with the key's name.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Everything a Sweep process can be configured with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP listener (the REST API, or a worker's health and metrics endpoints).
+    pub http: HttpSettings,
+    /// PostgreSQL connection.
+    pub database: DatabaseSettings,
+    /// RabbitMQ connection and topology naming.
+    pub amqp: AmqpSettings,
+    /// Logging.
+    pub telemetry: TelemetrySettings,
+    /// Defaults of deletion batches.
+    pub batch: BatchSettings,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Mount point of the Camunda-compatible REST API.
+    pub base_path: String,
+    /// Largest accepted request body, in bytes; larger bodies get 413.
+    pub body_limit_bytes: usize,
+    /// A request running longer than this is answered with 408.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://user[:password]@host:port/database`
+    pub url: String,
+    /// Pool size of one process.
+    pub max_connections: u32,
+    /// How long to wait for a new connection or a free pooled one.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Server-side `statement_timeout` of every session.
+    #[serde(with = "humantime_serde")]
+    pub statement_timeout: Duration,
+}
+
+/// `[amqp]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpSettings {
+    /// `amqp://user:password@host:port/vhost`
+    pub url: String,
+    /// Prefix of every exchange and queue name, so several installations share a broker.
+    pub prefix: String,
+    /// Unacknowledged deliveries one consumer may hold.
+    pub prefetch: u16,
+}
+
+/// `[telemetry]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// `json` (one object per line) or `human`.
+    pub format: LogFormat,
+    /// `tracing` filter directives, e.g. `info,sqlx=warn`.
+    pub filter: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Human,
+}
+
+/// `[batch]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSettings {
+    /// Process instances deleted by one batch job (one transaction).
+    pub invocations_per_batch_job: u32,
+    /// Batch jobs created by one run of the seed handler.
+    pub batch_jobs_per_seed: u32,
+}
+
+/// The built-in defaults, as a TOML document (also printed by the README's settings table).
+pub const DEFAULTS: &str = r#"
+[http]
+bind = "127.0.0.1:8080"
+base_path = "/engine-rest"
+body_limit_bytes = 16777216
+request_timeout = "60s"
+
+[database]
+url = "postgres://postgres@127.0.0.1:5432/sweep"
+max_connections = 8
+connect_timeout = "5s"
+statement_timeout = "120s"
+
+[amqp]
+url = "amqp://guest:guest@127.0.0.1:5672/%2f"
+prefix = "sweep"
+prefetch = 4
+
+[telemetry]
+format = "json"
+filter = "info,sqlx=warn"
+
+[batch]
+invocations_per_batch_job = 100
+batch_jobs_per_seed = 100
+"#;
+
+impl Settings {
+    /// Loads settings from the process environment (`SWEEP_CONFIG`, `SWEEP__…`).
+    pub fn load() -> Result<Self, config::ConfigError> {
+        Self::load_from(std::env::vars().collect())
+    }
+
+    /// Loads settings from the given environment map; tests pass their own map instead of
+    /// mutating the process environment.
+    pub fn load_from(env: HashMap<String, String>) -> Result<Self, config::ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(path) = env.get("SWEEP_CONFIG").filter(|p| !p.is_empty()) {
+            builder = builder.add_source(config::File::new(path, config::FileFormat::Toml));
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("SWEEP")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(env.into_iter().collect())),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), config::ConfigError> {
+        let bad = |key: &str, why: &str| {
+            Err(config::ConfigError::Message(format!("invalid setting `{key}`: {why}")))
+        };
+        if !self.http.base_path.starts_with('/') || self.http.base_path.ends_with('/') {
+            return bad("http.base_path", "must start with '/' and not end with '/'");
+        }
+        if self.http.body_limit_bytes == 0 {
+            return bad("http.body_limit_bytes", "must be positive");
+        }
+        if !self.database.url.starts_with("postgres://") && !self.database.url.starts_with("postgresql://") {
+            return bad("database.url", "must be a postgres:// URL");
+        }
+        if self.database.max_connections == 0 {
+            return bad("database.max_connections", "must be positive");
+        }
+        if !self.amqp.url.starts_with("amqp://") && !self.amqp.url.starts_with("amqps://") {
+            return bad("amqp.url", "must be an amqp:// or amqps:// URL");
+        }
+        if self.amqp.prefix.is_empty()
+            || self.amqp.prefix.len() > 64
+            || !self.amqp.prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return bad("amqp.prefix", "must be 1-64 characters of [A-Za-z0-9-_.]");
+        }
+        if self.amqp.prefetch == 0 {
+            return bad("amqp.prefetch", "must be positive");
+        }
+        if !(1..=100_000).contains(&self.batch.invocations_per_batch_job) {
+            return bad("batch.invocations_per_batch_job", "must be between 1 and 100000");
+        }
+        if !(1..=100_000).contains(&self.batch.batch_jobs_per_seed) {
+            return bad("batch.batch_jobs_per_seed", "must be between 1 and 100000");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_load_without_any_environment() {
+        let s = Settings::load_from(HashMap::new()).unwrap();
+        assert_eq!(s.http.base_path, "/engine-rest");
+        assert_eq!(s.batch.batch_jobs_per_seed, 100);
+        assert_eq!(s.telemetry.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        let s = Settings::load_from(env(&[
+            ("SWEEP__HTTP__BIND", "127.0.0.1:0"),
+            ("SWEEP__DATABASE__MAX_CONNECTIONS", "3"),
+            ("SWEEP__TELEMETRY__FORMAT", "human"),
+        ]))
+        .unwrap();
+        assert_eq!(s.http.bind.port(), 0);
+        assert_eq!(s.database.max_connections, 3);
+        assert_eq!(s.telemetry.format, LogFormat::Human);
+    }
+
+    #[test]
+    fn a_wrong_value_names_its_key() {
+        let err = Settings::load_from(env(&[("SWEEP__HTTP__BIND", "not-an-address")])).unwrap_err();
+        assert!(err.to_string().contains("http.bind"), "{err}");
+        let err = Settings::load_from(env(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "0")])).unwrap_err();
+        assert!(err.to_string().contains("batch.invocations_per_batch_job"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_rejected_by_name() {
+        let err = Settings::load_from(env(&[("SWEEP__HTTP__BINDD", "x")])).unwrap_err();
+        assert!(err.to_string().contains("bindd"), "{err}");
+    }
+
+    #[test]
+    fn the_config_file_sits_between_defaults_and_environment() {
+        let dir = std::env::temp_dir().join(format!("sweep-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sweep.toml");
+        std::fs::write(&file, "[amqp]\nprefix = \"fromfile\"\nprefetch = 9\n").unwrap();
+        let s = Settings::load_from(env(&[
+            ("SWEEP_CONFIG", file.to_str().unwrap()),
+            ("SWEEP__AMQP__PREFETCH", "2"),
+        ]))
+        .unwrap();
+        assert_eq!(s.amqp.prefix, "fromfile");
+        assert_eq!(s.amqp.prefetch, 2);
+    }
+}

@@ -1,0 +1,242 @@
+//! Support for the integration tests: a fresh PostgreSQL database per test, the API started
+//! in-process on port 0, and small helpers. Tests reach the machine's services on 127.0.0.1;
+//! `TEST_DATABASE_URL` (an admin URL, database part ignored) and `TEST_AMQP_URL` override them.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use tokio_util::sync::CancellationToken;
+
+/// Admin URL of the test server, without a database name.
+pub fn server_url() -> String {
+    let url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    match url.rfind('/') {
+        Some(i) if url[..i].contains("@") || url[..i].matches('/').count() > 2 => url[..i].to_string(),
+        _ => url,
+    }
+}
+
+/// AMQP URL of the test broker.
+pub fn amqp_url() -> String {
+    std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// Settings pointing at `database_url`, with test-friendly values.
+pub fn settings_for(database_url: &str, extra: &[(&str, &str)]) -> shared::Settings {
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("SWEEP__DATABASE__URL".into(), database_url.into()),
+        ("SWEEP__DATABASE__MAX_CONNECTIONS".into(), "5".into()),
+        ("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into()),
+        ("SWEEP__AMQP__URL".into(), amqp_url()),
+        ("SWEEP__TELEMETRY__FORMAT".into(), "human".into()),
+    ]);
+    for (k, v) in extra {
+        env.insert((*k).into(), (*v).into());
+    }
+    shared::Settings::load_from(env).expect("test settings are valid")
+}
+
+async fn admin() -> DatabaseConnection {
+    sea_orm::Database::connect(format!("{}/postgres", server_url())).await.expect("connect to the test PostgreSQL")
+}
+
+/// A database of its own for one test, dropped (forcibly) when the value is dropped.
+pub struct TestDb {
+    /// Database name, `t_<unix seconds>_<uuid>`.
+    pub name: String,
+    /// URL of this database.
+    pub url: String,
+    /// A pool on it.
+    pub db: DatabaseConnection,
+}
+
+impl TestDb {
+    /// A new database with Sweep's standalone schema migrated.
+    pub async fn new() -> Self {
+        let db = Self::empty().await;
+        let one = sea_orm::Database::connect(sea_orm::ConnectOptions::new(db.url.clone()).max_connections(1).to_owned())
+            .await
+            .expect("connect");
+        shared::db::migration::run(&one).await.expect("migrate");
+        one.close().await.ok();
+        db
+    }
+
+    /// A new, empty database (no tables).
+    pub async fn empty() -> Self {
+        let admin = admin().await;
+        sweep_leftovers(&admin).await;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let name = format!("t_{now}_{}", uuid::Uuid::new_v4().simple());
+        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+        admin.close().await.ok();
+        let url = format!("{}/{name}", server_url());
+        let db = sea_orm::Database::connect(
+            sea_orm::ConnectOptions::new(url.clone()).max_connections(5).sqlx_logging(false).to_owned(),
+        )
+        .await
+        .expect("connect to test database");
+        Self { name, url, db }
+    }
+
+    /// Settings for binaries and in-process services using this database.
+    pub fn settings(&self, extra: &[(&str, &str)]) -> shared::Settings {
+        settings_for(&self.url, extra)
+    }
+
+    /// Runs a query returning one `bigint`-compatible value.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, format!("SELECT ({sql})::bigint AS v")))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .expect("one row");
+        row.try_get::<Option<i64>>("", "v").unwrap().unwrap_or(0)
+    }
+
+    /// Runs statements.
+    pub async fn exec(&self, sql: &str) {
+        self.db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// The values of one text column, in query order.
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        self.db
+            .query_all_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|r| r.try_get_by_index::<Option<String>>(0).unwrap().unwrap_or_default())
+            .collect()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop cannot be async: use a short-lived runtime on its own thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = sea_orm::Database::connect(format!("{}/postgres", server_url())).await {
+                    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                    admin.close().await.ok();
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Drops test databases left behind by crashed runs (older than an hour).
+async fn sweep_leftovers(admin: &DatabaseConnection) {
+    let cutoff = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs().saturating_sub(3600);
+    let Ok(rows) = admin
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT datname FROM pg_database WHERE datname ~ '^t_[0-9]+_[0-9a-f]{32}$'".to_owned(),
+        ))
+        .await
+    else {
+        return;
+    };
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "datname") else { continue };
+        let ts: u64 = name.split('_').nth(1).and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
+        if ts < cutoff {
+            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+        }
+    }
+}
+
+/// The API running in-process on an ephemeral port; stopped when dropped.
+pub struct TestApi {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Base URL including the engine path, e.g. `http://127.0.0.1:1234/engine-rest`.
+    pub base: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    stop: CancellationToken,
+}
+
+impl TestApi {
+    /// Starts the API with the given settings.
+    pub async fn spawn(settings: shared::Settings) -> Self {
+        let listener = tokio::net::TcpListener::bind(settings.http.bind).await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}{}", settings.http.base_path);
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            if let Err(e) = api::run(settings, listener, async move { token.cancelled().await }).await {
+                eprintln!("api stopped with error: {e}");
+            }
+        });
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        // Wait until it answers.
+        for _ in 0..100 {
+            if client.get(format!("http://{addr}/health/live")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self { addr, base, client, stop }
+    }
+
+    /// `GET {base}{path}`, returning status and JSON body (`Null` when the body is not JSON).
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = self.client.get(format!("{}{path}", self.base)).send().await.expect("request");
+        read(resp).await
+    }
+
+    /// `POST {base}{path}` with a JSON body.
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let resp = self.client.post(format!("{}{path}", self.base)).json(body).send().await.expect("request");
+        read(resp).await
+    }
+
+    /// `POST {base}{path}` with a raw body and content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, serde_json::Value) {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        read(resp).await
+    }
+}
+
+async fn read(resp: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+impl Drop for TestApi {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "condition not met within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
