@@ -5,6 +5,7 @@
 pub mod camunda;
 pub mod demo;
 pub mod db;
+pub mod deletion;
 pub mod error;
 pub mod settings;
 pub mod telemetry;
