@@ -8,6 +8,9 @@ pub enum Error {
     /// The database refused or failed a statement.
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
+    /// The broker refused or failed an operation.
+    #[error("broker error: {0}")]
+    Amqp(String),
     /// A caller-supplied value is invalid; the message names the offending field.
     #[error("{0}")]
     InvalidRequest(String),

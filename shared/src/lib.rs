@@ -7,6 +7,10 @@ pub mod demo;
 pub mod db;
 pub mod deletion;
 pub mod error;
+pub mod messages;
+pub mod metrics;
+pub mod mq;
+pub mod outbox;
 pub mod settings;
 pub mod telemetry;
 

@@ -22,6 +22,54 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// Defaults of deletion batches.
     pub batch: BatchSettings,
+    /// Job execution in `sweep-worker`.
+    pub worker: WorkerSettings,
+    /// The transactional outbox relay.
+    pub outbox: OutboxSettings,
+    /// Fault injection, for tests that prove crash safety. Never enable in production.
+    pub faults: FaultSettings,
+}
+
+/// `[worker]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Attempts of a failing job after the first one (Camunda's default is 3 in all).
+    pub max_retries: u32,
+    /// Back-off before the first retry; each further retry waits four times longer.
+    #[serde(with = "humantime_serde")]
+    pub retry_base_delay: Duration,
+    /// On SIGTERM, how long in-flight jobs may take before the worker exits anyway.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+impl WorkerSettings {
+    /// The back-off delay of each retry attempt.
+    pub fn retry_delays(&self) -> Vec<Duration> {
+        (0..self.max_retries).map(|i| self.retry_base_delay * 4u32.pow(i)).collect()
+    }
+}
+
+/// `[outbox]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// How often each process looks for messages left unpublished.
+    #[serde(with = "humantime_serde")]
+    pub relay_interval: Duration,
+    /// Rows younger than this are still being published by their writer and are left alone.
+    #[serde(with = "humantime_serde")]
+    pub relay_min_age: Duration,
+}
+
+/// `[faults]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSettings {
+    /// The API commits a batch but does not publish its seed, as if it crashed right after the
+    /// commit; only the outbox relay can deliver it.
+    pub skip_publish_after_commit: bool,
 }
 
 /// `[http]`
@@ -65,6 +113,10 @@ pub struct AmqpSettings {
     pub prefix: String,
     /// Unacknowledged deliveries one consumer may hold.
     pub prefetch: u16,
+    /// When set, queues expire after being unused this long and exchanges auto-delete
+    /// (tests and ephemeral environments only).
+    #[serde(default, with = "humantime_serde")]
+    pub queue_expires: Option<Duration>,
 }
 
 /// `[telemetry]`
@@ -114,7 +166,7 @@ statement_timeout = "120s"
 [amqp]
 url = "amqp://guest:guest@127.0.0.1:5672/%2f"
 prefix = "sweep"
-prefetch = 4
+prefetch = 2
 
 [telemetry]
 format = "json"
@@ -123,6 +175,18 @@ filter = "info,sqlx=warn"
 [batch]
 invocations_per_batch_job = 100
 batch_jobs_per_seed = 100
+
+[worker]
+max_retries = 3
+retry_base_delay = "1s"
+shutdown_timeout = "30s"
+
+[outbox]
+relay_interval = "2s"
+relay_min_age = "5s"
+
+[faults]
+skip_publish_after_commit = false
 "#;
 
 impl Settings {
@@ -180,6 +244,12 @@ impl Settings {
         }
         if self.amqp.prefetch == 0 {
             return bad("amqp.prefetch", "must be positive");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter).is_err() {
+            return bad("telemetry.filter", "is not a valid tracing filter");
+        }
+        if self.worker.max_retries > 10 {
+            return bad("worker.max_retries", "must be at most 10");
         }
         if !(1..=100_000).contains(&self.batch.invocations_per_batch_job) {
             return bad("batch.invocations_per_batch_job", "must be between 1 and 100000");

@@ -92,7 +92,26 @@ impl MigratorTrait for AttachedMigrator {
 
 /// Sweep's own tables, shared by both modes. Append new migrations here, never edit old ones.
 fn sweep_migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![]
+    vec![Box::new(SqlMigration { name: "m0002_sweep_batch", sql: include_str!("sql/sweep_batch.sql") })]
+}
+
+/// A migration given as one SQL script.
+struct SqlMigration {
+    name: &'static str,
+    sql: &'static str,
+}
+
+impl MigrationName for SqlMigration {
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SqlMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.get_connection().execute_unprepared(self.sql).await.map(|_| ())
+    }
 }
 
 /// Creates the Camunda 7.24 process-engine tables Sweep works on.

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Makes sure PostgreSQL and RabbitMQ run on this machine (Debian): installs the Debian packages
+# when missing, starts the services when stopped, and lets the `postgres` user connect over
+# 127.0.0.1 without a password (development and CI only). Idempotent: safe to run every time.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+log() { printf '[services] %s\n' "$*" >&2; }
+
+apt_updated=""
+install_pkg() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+
+ensure_postgres() {
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    log "installing PostgreSQL (Debian package postgresql)"
+    install_pkg postgresql
+  fi
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  local hba="/etc/postgresql/$version/main/pg_hba.conf"
+  if [ -f "$hba" ] && ! as_root grep -q '^host all postgres 127.0.0.1/32 trust' "$hba"; then
+    log "allowing passwordless local TCP connections for user postgres ($hba)"
+    as_root sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+    pg_ready && as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload || true
+  fi
+  if ! pg_ready; then
+    log "starting PostgreSQL $version"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  fi
+  for _ in $(seq 1 60); do pg_ready && break; sleep 1; done
+  pg_ready || { log "PostgreSQL did not become ready on 127.0.0.1:5432"; exit 1; }
+}
+
+rabbit_ready() { as_root rabbitmqctl -q status >/dev/null 2>&1; }
+
+ensure_rabbitmq() {
+  if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/sbin/rabbitmq-server ]; then
+    log "installing RabbitMQ (Debian package rabbitmq-server)"
+    install_pkg rabbitmq-server
+  fi
+  if ! rabbit_ready; then
+    log "starting RabbitMQ"
+    as_root rabbitmq-server -detached || true
+  fi
+  as_root timeout 120 rabbitmqctl await_startup >/dev/null 2>&1 || { log "RabbitMQ did not start"; exit 1; }
+}
+
+ensure_postgres
+ensure_rabbitmq
+log "PostgreSQL on 127.0.0.1:5432 and RabbitMQ on 127.0.0.1:5672 are up"

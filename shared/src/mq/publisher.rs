@@ -1,0 +1,112 @@
+//! Confirm-mode publishing of outbox rows. A message counts as published only when the broker
+//! has confirmed it and did not return it as unroutable.
+
+use deadpool_lapin::Pool;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel};
+use sea_orm::ConnectionTrait;
+use tokio::sync::Mutex;
+
+use crate::Error;
+use crate::outbox::{self, StoredMessage};
+
+/// Publishes with publisher confirms over one long-lived channel, reopened after an error.
+pub struct Publisher {
+    pool: Pool,
+    channel: Mutex<Option<Channel>>,
+}
+
+impl Publisher {
+    /// A publisher over `pool`.
+    pub fn new(pool: Pool) -> Self {
+        Self { pool, channel: Mutex::new(None) }
+    }
+
+    /// The underlying pool (for health checks).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Publishes `messages` (persistent, mandatory) and waits for every confirm.
+    pub async fn publish(&self, messages: &[StoredMessage]) -> Result<(), Error> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let mut guard = self.channel.lock().await;
+        let channel = match guard.as_ref().filter(|c| c.status().connected()) {
+            Some(c) => c.clone(),
+            None => {
+                let conn = self.pool.get().await.map_err(|e| Error::Amqp(format!("no AMQP connection: {e}")))?;
+                let channel = conn.create_channel().await.map_err(amqp)?;
+                channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(amqp)?;
+                *guard = Some(channel.clone());
+                channel
+            }
+        };
+        let result = publish_on(&channel, messages).await;
+        if result.is_err() {
+            *guard = None;
+        }
+        result
+    }
+
+    /// Publishes rows just committed by the caller and removes them from the outbox. A failure
+    /// is logged and left to the relay, which republishes rows that stay behind.
+    pub async fn publish_committed(&self, db: &impl ConnectionTrait, messages: &[StoredMessage]) {
+        match self.publish(messages).await {
+            Ok(()) => {
+                let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+                if let Err(e) = outbox::remove(db, &ids).await {
+                    tracing::warn!(error = %e, "published messages stay in the outbox; the relay will resend them");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, count = messages.len(), "publish failed; the outbox relay will retry"),
+        }
+    }
+}
+
+async fn publish_on(channel: &Channel, messages: &[StoredMessage]) -> Result<(), Error> {
+    let mut confirms = Vec::with_capacity(messages.len());
+    for stored in messages {
+        let m = &stored.message;
+        let mut headers = FieldTable::default();
+        if let Some(tp) = &m.traceparent {
+            headers.insert("traceparent".into(), AMQPValue::LongString(tp.clone().into()));
+        }
+        let properties = BasicProperties::default()
+            .with_delivery_mode(2) // persistent
+            .with_content_type("application/json".into())
+            .with_message_id(stored.id.to_string().into())
+            .with_headers(headers);
+        let confirm = channel
+            .basic_publish(
+                crate::mq::topology::short(&m.exchange)?,
+                crate::mq::topology::short(&m.routing_key)?,
+                // mandatory: an unroutable message comes back instead of vanishing
+                BasicPublishOptions { mandatory: true, ..Default::default() },
+                &m.payload,
+                properties,
+            )
+            .await
+            .map_err(amqp)?;
+        confirms.push(confirm);
+    }
+    for confirm in confirms {
+        let confirmation = confirm.await.map_err(amqp)?;
+        if !confirmation.is_ack() {
+            return Err(Error::Amqp("broker nacked a message".into()));
+        }
+        if let Some(returned) = confirmation.take_message() {
+            return Err(Error::Amqp(format!(
+                "message to {} / {} was unroutable ({})",
+                returned.delivery.exchange, returned.delivery.routing_key, returned.reply_text
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn amqp(e: lapin::Error) -> Error {
+    Error::Amqp(e.to_string())
+}

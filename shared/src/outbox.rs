@@ -1,0 +1,104 @@
+//! The transactional outbox: every message Sweep publishes is first written to `SWEEP_OUTBOX`
+//! in the transaction whose change causes it. After commit the writer publishes its own rows
+//! and deletes them; [`relay`] publishes whatever a crashed process left behind.
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+
+/// One message waiting to be published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// Exchange name (already prefixed).
+    pub exchange: String,
+    /// Routing key.
+    pub routing_key: String,
+    /// Body (JSON).
+    pub payload: Vec<u8>,
+    /// `traceparent` of the operation that caused the message, if any.
+    pub traceparent: Option<String>,
+}
+
+/// A stored message, with the id to delete once published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Row id.
+    pub id: i64,
+    /// The message.
+    pub message: OutboxMessage,
+}
+
+/// Writes `messages` in the caller's transaction and returns them with their row ids.
+/// One statement whatever the number of messages.
+pub async fn enqueue(txn: &impl ConnectionTrait, messages: Vec<OutboxMessage>) -> Result<Vec<StoredMessage>, DbErr> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let exchanges: Vec<String> = messages.iter().map(|m| m.exchange.clone()).collect();
+    let keys: Vec<String> = messages.iter().map(|m| m.routing_key.clone()).collect();
+    let payloads: Vec<Vec<u8>> = messages.iter().map(|m| m.payload.clone()).collect();
+    // Arrays of nullable text do not bind; an empty string stands for "no headers".
+    let headers: Vec<String> = messages
+        .iter()
+        .map(|m| m.traceparent.as_ref().map(|t| serde_json::json!({ "traceparent": t }).to_string()).unwrap_or_default())
+        .collect();
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO sweep_outbox (exchange_, routing_key_, payload_, headers_)
+             SELECT e, k, p, NULLIF(h, '')::jsonb FROM unnest($1::varchar[], $2::varchar[], $3::bytea[], $4::text[])
+                 WITH ORDINALITY AS u(e, k, p, h, n)
+              ORDER BY n
+             RETURNING id_",
+            [Value::from(exchanges), Value::from(keys), Value::from(payloads), Value::from(headers)],
+        ))
+        .await?;
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.try_get::<i64>("", "id_")).collect::<Result<_, _>>()?;
+    // RETURNING order follows insertion order for a single INSERT … SELECT … ORDER BY.
+    ids.sort_unstable();
+    Ok(ids.into_iter().zip(messages).map(|(id, message)| StoredMessage { id, message }).collect())
+}
+
+/// Deletes published rows.
+pub async fn remove(db: &impl ConnectionTrait, ids: &[i64]) -> Result<u64, DbErr> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "DELETE FROM sweep_outbox WHERE id_ = ANY($1)",
+            [Value::from(ids.to_vec())],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// Claims up to `limit` rows older than `min_age_secs` for republishing, locking them so that
+/// concurrent relays take different rows. Call inside a transaction; delete what was published
+/// before committing.
+pub async fn claim_stale(txn: &impl ConnectionTrait, min_age_secs: f64, limit: i64) -> Result<Vec<StoredMessage>, DbErr> {
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id_, exchange_, routing_key_, payload_, headers_->>'traceparent' AS traceparent
+               FROM sweep_outbox
+              WHERE created_ < now() - make_interval(secs => $1)
+              ORDER BY id_
+              LIMIT $2
+                FOR UPDATE SKIP LOCKED",
+            [min_age_secs.into(), limit.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StoredMessage {
+                id: r.try_get("", "id_")?,
+                message: OutboxMessage {
+                    exchange: r.try_get("", "exchange_")?,
+                    routing_key: r.try_get("", "routing_key_")?,
+                    payload: r.try_get("", "payload_")?,
+                    traceparent: r.try_get("", "traceparent")?,
+                },
+            })
+        })
+        .collect()
+}
