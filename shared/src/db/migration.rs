@@ -18,6 +18,10 @@ pub enum Mode {
     Attached,
 }
 
+/// DDL of the process-engine tables a standalone installation creates (Camunda 7.24 layout).
+/// Public so tests can build a database "as a Camunda engine would" before Sweep attaches to it.
+pub const ENGINE_SQL: &str = include_str!("sql/engine.sql");
+
 /// Key of the advisory lock serialising concurrent `migrate` runs ("SWEEPMIG").
 const MIGRATION_LOCK_KEY: i64 = 0x5357_4545_504d_4947;
 
@@ -107,6 +111,6 @@ impl MigrationName for M0001EngineTables {
 #[async_trait::async_trait]
 impl MigrationTrait for M0001EngineTables {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared(include_str!("sql/engine.sql")).await.map(|_| ())
+        manager.get_connection().execute_unprepared(ENGINE_SQL).await.map(|_| ())
     }
 }
