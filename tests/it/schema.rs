@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use shared::db::migration::{self, ENGINE_SQL, Mode};
 use system_tests::TestDb;
 
@@ -758,6 +759,20 @@ async fn attaching_to_an_engine_without_delete_reason_fails_naming_it_and_create
     attaching_without("act_hi_procinst", "delete_reason_").await;
 }
 
+#[tokio::test]
+async fn a_database_with_other_act_tables_is_not_extended_with_engine_tables() {
+    // Some Camunda tables but no act_ru_execution: not Sweep's to complete, and not attachable.
+    let db = TestDb::empty().await;
+    db.exec("CREATE TABLE act_ge_property (name_ varchar(64) PRIMARY KEY, value_ varchar(300), rev_ integer)").await;
+    let relations_before = relations(&db).await;
+
+    let err = migrate(&db).await.expect_err("migrating must fail");
+
+    let message = err.to_string();
+    assert!(message.contains("act_ru_execution"), "message does not name the missing table: {message}");
+    assert_eq!(relations(&db).await, relations_before, "something was created");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Concurrency
 // ---------------------------------------------------------------------------------------------
@@ -814,6 +829,43 @@ async fn concurrent_migrations_of_an_engine_database_all_attach() {
     assert!(results.iter().all(|r| matches!(r, Ok(Mode::Attached))), "{modes:?}");
     assert_eq!(act_catalog(&db).await, catalog_before);
     assert_eq!(db.scalar("SELECT count(*) - count(DISTINCT version) FROM sweep_migration").await, 0);
+}
+
+#[tokio::test]
+async fn migrating_through_a_pool_of_several_connections_releases_its_lock() {
+    let db = TestDb::empty().await;
+    // Idle connections of a pool take turns, so consecutive statements land on different
+    // sessions; try several pool sizes so that no statement count happens to line up.
+    for size in 2..=6 {
+        let pool = sea_orm::Database::connect(
+            sea_orm::ConnectOptions::new(db.url.clone()).max_connections(size).sqlx_logging(false).to_owned(),
+        )
+        .await
+        .unwrap();
+        let mut warm = tokio::task::JoinSet::new();
+        for _ in 0..size {
+            let pool = pool.clone();
+            warm.spawn(async move { pool.execute_unprepared("SELECT pg_sleep(0.05)").await.map(|_| ()) });
+        }
+        for r in warm.join_all().await {
+            r.unwrap();
+        }
+
+        for run in 0..2 {
+            let mode = tokio::time::timeout(Duration::from_secs(10), migration::run(&pool)).await;
+            assert!(matches!(mode, Ok(Ok(Mode::Standalone))), "pool of {size}, run {run}: {mode:?}");
+            let held = db
+                .scalar(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+                        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                )
+                .await;
+            assert_eq!(held, 0, "pool of {size}, run {run}: the migration lock is still held");
+            // Shift which session the next run starts on.
+            pool.execute_unprepared("SELECT 1").await.unwrap();
+        }
+        pool.close().await.ok();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
