@@ -55,7 +55,7 @@ pub struct GenerateArgs {
 
 /// `sweep-api migrate`
 pub async fn migrate(settings: &shared::Settings) -> anyhow::Result<()> {
-    // One connection: the migration lock is held by the session that takes it.
+    // One connection is enough: the whole migration runs in one transaction.
     let db = shared::db::connect_with(&settings.database, "sweep-migrate", 1)
         .await
         .context("connecting to database.url")?;

@@ -1,9 +1,9 @@
 //! `sweep-api migrate`: creates the process-engine tables when the database has none
 //! (standalone), checks them when it has (attached), and creates Sweep's own `SWEEP_` tables.
-//! It never alters or drops an `ACT_` table. A session-level advisory lock makes it safe to
+//! It never alters or drops an `ACT_` table. A transaction-level advisory lock makes it safe to
 //! run from several pods at once; a second run finds nothing to do.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use sea_orm_migration::prelude::*;
 
 use super::schema;
@@ -18,25 +18,47 @@ pub enum Mode {
     Attached,
 }
 
+/// DDL of the process-engine tables a standalone installation creates (Camunda 7.24 layout).
+/// Public so tests can build a database "as a Camunda engine would" before Sweep attaches to it.
+pub const ENGINE_SQL: &str = include_str!("sql/engine.sql");
+
 /// Key of the advisory lock serialising concurrent `migrate` runs ("SWEEPMIG").
 const MIGRATION_LOCK_KEY: i64 = 0x5357_4545_504d_4947;
 
-/// Runs the migrations on `db`, which must be a pool of exactly one connection: the advisory
-/// lock belongs to the session that took it.
+/// Runs the migrations on `db` (a pool of any size) and says which layout it found.
+///
+/// Everything happens in one transaction that first takes a transaction-level advisory lock:
+/// the lock is bound to the session doing the work (a session lock taken through a pool may be
+/// released on another session, or never), it is released by commit or rollback even if this
+/// process dies, and a failed run leaves nothing behind.
 pub async fn run(db: &DatabaseConnection) -> Result<Mode, Error> {
-    exec(db, &format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).await?;
-    let result = run_locked(db).await;
-    // Unlock even after a failure, so a retry in the same session is not blocked.
-    let unlocked = exec(db, &format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).await;
-    let mode = result?;
-    unlocked?;
-    Ok(mode)
+    let txn = db.begin().await?;
+    let result = async {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")).await?;
+        run_locked(&txn).await
+    }
+    .await;
+    match result {
+        Ok(mode) => {
+            txn.commit().await?;
+            tracing::info!(mode = ?mode, "Database migrated");
+            Ok(mode)
+        }
+        Err(e) => {
+            // The error at hand matters more than a failed rollback; dropping rolls back anyway.
+            txn.rollback().await.ok();
+            Err(e)
+        }
+    }
 }
 
-async fn run_locked(db: &DatabaseConnection) -> Result<Mode, Error> {
-    let mode = if schema::table_exists(db, "act_ru_execution").await? {
-        let created_by_sweep = schema::table_exists(db, "sweep_migration").await?
-            && Migrator::get_applied_migrations(db)
+/// Detects the mode and migrates; runs under the migration lock.
+async fn run_locked(txn: &DatabaseTransaction) -> Result<Mode, Error> {
+    // Any ACT_ table not created by Sweep's own migration means the process-engine tables
+    // belong to someone else: never add ACT_ tables next to them.
+    let mode = if schema::any_table_with_prefix(txn, "act_").await? {
+        let created_by_sweep = schema::table_exists(txn, "sweep_migration").await?
+            && Migrator::get_applied_migrations(txn)
                 .await?
                 .iter()
                 .any(|m| m.name() == M0001EngineTables.name());
@@ -45,17 +67,12 @@ async fn run_locked(db: &DatabaseConnection) -> Result<Mode, Error> {
         Mode::Standalone
     };
     if mode == Mode::Attached {
-        schema::check_attached(db).await?;
-        AttachedMigrator::up(db, None).await?;
+        schema::check_attached(txn).await?;
+        AttachedMigrator::up(txn, None).await?;
     } else {
-        Migrator::up(db, None).await?;
+        Migrator::up(txn, None).await?;
     }
-    tracing::info!(mode = ?mode, "Database migrated");
     Ok(mode)
-}
-
-async fn exec(db: &DatabaseConnection, sql: &str) -> Result<(), DbErr> {
-    db.execute_raw(Statement::from_string(DbBackend::Postgres, sql)).await.map(|_| ())
 }
 
 fn table_name() -> DynIden {
@@ -126,6 +143,6 @@ impl MigrationName for M0001EngineTables {
 #[async_trait::async_trait]
 impl MigrationTrait for M0001EngineTables {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared(include_str!("sql/engine.sql")).await.map(|_| ())
+        manager.get_connection().execute_unprepared(ENGINE_SQL).await.map(|_| ())
     }
 }

@@ -69,6 +69,21 @@ pub async fn table_exists(db: &impl ConnectionTrait, table: &str) -> Result<bool
     Ok(row.map(|r| r.try_get::<bool>("", "present")).transpose()?.unwrap_or(false))
 }
 
+/// Whether any table whose name starts with `prefix` (e.g. `act_`) exists in the current schema.
+pub async fn any_table_with_prefix(db: &impl ConnectionTrait, prefix: &str) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            // starts_with, not LIKE: `_` in a prefix is a literal character here.
+            "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                             WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema()
+                               AND starts_with(c.relname, $1)) AS present",
+            [prefix.into()],
+        ))
+        .await?;
+    Ok(row.map(|r| r.try_get::<bool>("", "present")).transpose()?.unwrap_or(false))
+}
+
 /// One column as the catalog describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnInfo {
