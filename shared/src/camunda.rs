@@ -88,3 +88,38 @@ mod tests {
         assert!(parse_date("12.04.2016").is_none());
     }
 }
+
+/// A runtime batch (`GET /batch/{id}`, the answer of `POST /process-instance/delete`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchDto {
+    /// Batch id.
+    pub id: String,
+    /// `instance-deletion`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// ceil(selected instances / invocationsPerBatchJob).
+    pub total_jobs: i32,
+    /// Jobs created so far.
+    pub jobs_created: i32,
+    /// Jobs created per seed run.
+    pub batch_jobs_per_seed: i32,
+    /// Instances per job.
+    pub invocations_per_batch_job: i32,
+    /// Id of the seed job definition.
+    pub seed_job_definition_id: String,
+    /// Id of the monitor job definition.
+    pub monitor_job_definition_id: String,
+    /// Id of the batch job definition (the execution jobs).
+    pub batch_job_definition_id: String,
+    /// Whether the batch is suspended.
+    pub suspended: bool,
+    /// Always null for deletion batches.
+    pub tenant_id: Option<String>,
+    /// Creating user, if known.
+    pub create_user_id: Option<String>,
+    /// Creation time.
+    pub start_time: Option<String>,
+    /// When the first job started.
+    pub execution_start_time: Option<String>,
+}
