@@ -28,8 +28,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), shared::Error> {
     let db = shared::db::connect(&settings.database, "sweep-api").await?;
-    let state = AppState::new(db, Arc::new(settings));
+    let (_pool, publisher, _topology) = shared::mq::setup::connect_and_declare(&settings, "sweep-api").await?;
     let token = CancellationToken::new();
+    tokio::spawn(shared::outbox::run_relay(
+        db.clone(),
+        publisher.clone(),
+        settings.outbox.relay_interval,
+        settings.outbox.relay_min_age,
+        token.clone(),
+    ));
+    let state = AppState::new(db, Arc::new(settings), publisher);
     let app = router(state.clone());
     let addr = listener.local_addr().ok();
     tracing::info!(http.addr = ?addr, "sweep-api listening");
@@ -40,9 +48,9 @@ pub async fn run(
         draining.shutting_down.store(true, Ordering::SeqCst);
         tracing::info!("shutting down: draining in-flight requests");
     });
-    serve.await.map_err(|e| shared::Error::invalid(format!("http server failed: {e}")))?;
+    let result = serve.await;
     token.cancel();
-    Ok(())
+    result.map_err(|e| shared::Error::Amqp(format!("http server failed: {e}")))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

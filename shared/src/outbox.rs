@@ -102,3 +102,46 @@ pub async fn claim_stale(txn: &impl ConnectionTrait, min_age_secs: f64, limit: i
         })
         .collect()
 }
+
+/// Republishes rows older than `min_age` every `interval` until `stop` is cancelled. Every
+/// `sweep-api` and `sweep-worker` process runs one; row locks keep them from sending the same
+/// row at the same time (a row may still be sent twice around a crash: consumers are idempotent).
+pub async fn run_relay(
+    db: sea_orm::DatabaseConnection,
+    publisher: std::sync::Arc<crate::mq::Publisher>,
+    interval: std::time::Duration,
+    min_age: std::time::Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        match relay_once(&db, &publisher, min_age).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "outbox relay republished messages"),
+            Err(e) => tracing::warn!(error = %e, "outbox relay failed; will try again"),
+        }
+    }
+}
+
+/// One relay pass; returns how many messages were published.
+pub async fn relay_once(
+    db: &sea_orm::DatabaseConnection,
+    publisher: &crate::mq::Publisher,
+    min_age: std::time::Duration,
+) -> Result<usize, crate::Error> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    let rows = claim_stale(&txn, min_age.as_secs_f64(), 500).await?;
+    if rows.is_empty() {
+        txn.rollback().await?;
+        return Ok(0);
+    }
+    publisher.publish(&rows).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    remove(&txn, &ids).await?;
+    txn.commit().await?;
+    Ok(rows.len())
+}

@@ -2,6 +2,7 @@
 //! the `amqp.prefix` setting, so several installations (or tests) share one broker.
 
 pub mod publisher;
+pub mod setup;
 pub mod topology;
 
 pub use publisher::Publisher;
