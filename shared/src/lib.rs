@@ -6,6 +6,7 @@ pub mod camunda;
 pub mod demo;
 pub mod db;
 pub mod error;
+pub mod query;
 pub mod settings;
 pub mod telemetry;
 
