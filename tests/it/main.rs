@@ -2,4 +2,5 @@
 //! pipeline is involved, real RabbitMQ) on 127.0.0.1.
 
 mod health;
+mod process_instance_query;
 mod schema;
