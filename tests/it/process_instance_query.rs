@@ -3,7 +3,7 @@
 //! paging and sorting, Camunda error bodies, the historic query's id selection, and embedding
 //! a query after caller-bound parameters.
 
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use shared::query::{HistoricProcessInstanceQueryDto, ProcessInstanceQueryDto, SqlBuilder};
 use system_tests::{TestApi, TestDb};
@@ -235,6 +235,11 @@ async fn every_runtime_filter_includes_its_matches_and_excludes_the_rest() {
         assert_eq!(sorted_ids(&api, &body).await, expected, "{body}");
         let (status, count) = api.post("/process-instance/count", &body).await;
         assert_eq!((status, count["count"].as_u64()), (200, Some(expected.len() as u64)), "{body}");
+    }
+    // Integer and float values alternate over the same pooled connections and cached statements.
+    for value in [json!(10), json!(10.0)].iter().cycle().take(12) {
+        let body = json!({"variables": [v("amount", "eq", value.clone())]});
+        assert_eq!(sorted_ids(&api, &body).await, ["pi1", "pi3"], "{body}");
     }
 }
 
@@ -569,8 +574,11 @@ async fn a_built_query_embeds_after_caller_bound_parameters() {
         db.strings("SELECT batch_id || ':' || proc_inst_id FROM snapshot ORDER BY 1").await,
         ["batch-1:pi1", "batch-1:pi2", "batch-2:hx"]
     );
-    let stmt = Statement::from_string(sea_orm::DbBackend::Postgres, "SELECT count(*) AS n FROM snapshot");
-    assert!(db.db.query_one_raw(stmt).await.unwrap().is_some());
+    // A bad query fails before anything is appended, so the caller's statement is never run.
+    let bad: ProcessInstanceQueryDto = serde_json::from_value(json!({"processInstanceIds": []})).unwrap();
+    let mut b = SqlBuilder::new();
+    assert!(bad.push_id_select(&mut b).is_err());
+    assert_eq!(b.sql(), "");
 }
 
 async fn historic_fixture_rows_only(db: &TestDb) {

@@ -153,11 +153,12 @@ impl ProcessInstanceQueryDto {
     }
 
     /// Appends one `SELECT pi.id_ AS id FROM …` statement (no trailing semicolon) selecting each
-    /// matching process-instance id once, with every value bound. Sorting is ignored. String
-    /// variable values are compared as strings even when they look like dates, as Camunda does
-    /// for the delete request's nested query.
+    /// matching process-instance id once, with every value bound. Sorting is validated (Camunda
+    /// rejects a bad `sortBy` while reading the body) but not applied. String variable values
+    /// are compared as strings even when they look like dates, as Camunda does for the delete
+    /// request's nested query.
     pub fn push_id_select(&self, b: &mut SqlBuilder) -> Result<(), Error> {
-        self.check(Level::Top)?;
+        self.validate()?;
         b.push("SELECT pi.id_ AS id").push(FROM).push(" AND ");
         self.push_conds(b, Level::Top, false)
     }

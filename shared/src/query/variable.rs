@@ -177,16 +177,16 @@ impl VariableCondition {
             Typed::Date(millis) => {
                 b.push("v.").push(ty).push(" = 'date' AND v.long_").push(op).bind(*millis);
             }
-            Typed::Int(_) | Typed::Float(_) => {
-                // Compare as numeric so longs and doubles meet without float rounding of longs.
-                b.push("v.").push(ty).push(" IN ('integer', 'long', 'short', 'double') AND (CASE WHEN v.");
-                b.push(ty).push(" = 'double' THEN v.double_::numeric ELSE v.long_::numeric END)").push(op);
-                match self.value {
-                    Typed::Int(i) => b.bind(i),
-                    Typed::Float(f) => b.bind(f),
-                    _ => unreachable!("numeric arm"),
-                };
-                b.push("::numeric");
+            // Compare as numeric so longs and doubles meet without float rounding of longs. The
+            // cast differs per bound type on purpose: prepared statements are cached by text, and
+            // a text first prepared with a bigint parameter must never be reused with a double.
+            Typed::Int(i) => {
+                push_numeric(b, ty, op);
+                b.push("CAST(").bind(*i).push(" AS bigint)::numeric");
+            }
+            Typed::Float(f) => {
+                push_numeric(b, ty, op);
+                b.push("CAST(").bind(*f).push(" AS double precision)::numeric");
             }
             Typed::Bool(v) => {
                 b.push("v.").push(ty).push(" = 'boolean' AND v.long_").push(op).bind(i64::from(*v));
@@ -200,6 +200,12 @@ impl VariableCondition {
         }
         b.push(")");
     }
+}
+
+/// The numeric value of a variable of a number type, followed by `op`.
+fn push_numeric(b: &mut SqlBuilder, ty: &str, op: &str) {
+    b.push("v.").push(ty).push(" IN ('integer', 'long', 'short', 'double') AND (CASE WHEN v.");
+    b.push(ty).push(" = 'double' THEN v.double_::numeric ELSE v.long_::numeric END)").push(op);
 }
 
 #[cfg(test)]
@@ -249,7 +255,17 @@ mod tests {
     fn numbers_bind_as_numeric_parameters() {
         let mut b = SqlBuilder::new();
         var("gteq", json!(2.5)).resolve(false).unwrap().push(&mut b, &RUNTIME, "pi.id_", false, false);
-        assert!(b.sql().contains("END) >= $2::numeric"), "{}", b.sql());
+        assert!(b.sql().contains("END) >= CAST($2 AS double precision)::numeric"), "{}", b.sql());
         assert_eq!(b.values().len(), 2);
+    }
+
+    #[test]
+    fn integer_and_float_values_never_share_a_statement_text() {
+        let text = |value| {
+            let mut b = SqlBuilder::new();
+            var("eq", value).resolve(false).unwrap().push(&mut b, &RUNTIME, "pi.id_", false, false);
+            b.sql().to_owned()
+        };
+        assert_ne!(text(json!(10)), text(json!(10.0)));
     }
 }
