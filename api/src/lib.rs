@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod error;
 pub mod extract;
+pub mod params;
 pub mod routes;
 pub mod state;
 

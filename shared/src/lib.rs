@@ -12,6 +12,7 @@ pub mod messages;
 pub mod metrics;
 pub mod mq;
 pub mod outbox;
+pub mod query;
 pub mod settings;
 pub mod telemetry;
 

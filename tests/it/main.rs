@@ -3,4 +3,5 @@
 
 mod deletion;
 mod health;
+mod process_instance_query;
 mod schema;

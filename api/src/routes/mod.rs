@@ -2,6 +2,7 @@
 //! and Camunda-style bodies for unknown paths and methods.
 
 mod health;
+mod process_instance;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -15,7 +16,7 @@ use crate::{ApiError, AppState};
 /// The complete router.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    let engine = Router::new();
+    let engine = Router::new().merge(process_instance::router());
     Router::new()
         .nest(&settings.http.base_path, engine)
         .merge(health::router())

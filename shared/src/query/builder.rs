@@ -1,0 +1,105 @@
+//! A minimal SQL text builder for PostgreSQL that numbers bound parameters (`$1`, `$2`, …) as
+//! they are appended. It owns no knowledge of tables; the query DTOs write into it.
+
+use sea_orm::{DbBackend, Statement, Value};
+
+/// Accumulates SQL text and its bound values. Values are always sent as parameters, never
+/// spliced into the text, so caller input cannot change the statement's shape.
+///
+/// A builder may start with parameters already bound ([`SqlBuilder::with_values`]) or receive
+/// them through [`SqlBuilder::bind`] before a query appends itself; numbering continues from the
+/// values already present. That is how a caller wraps a query:
+///
+/// ```
+/// # use shared::query::SqlBuilder;
+/// let mut b = SqlBuilder::new();
+/// b.push("INSERT INTO snapshot (batch_id, proc_inst_id) SELECT ");
+/// b.bind("batch-1");
+/// b.push(", q.id FROM (SELECT 'x' AS id WHERE 1 = ");
+/// b.bind(1_i64);
+/// b.push(") q");
+/// assert_eq!(b.sql(), "INSERT INTO snapshot (batch_id, proc_inst_id) SELECT $1, q.id FROM (SELECT 'x' AS id WHERE 1 = $2) q");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SqlBuilder {
+    sql: String,
+    values: Vec<Value>,
+}
+
+impl SqlBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder whose first `values.len()` parameters are already bound; the caller's SQL text
+    /// that refers to them (`$1` …) is pushed separately.
+    pub fn with_values(values: Vec<Value>) -> Self {
+        Self { sql: String::new(), values }
+    }
+
+    /// Appends raw SQL text. Only ever pass literals written in code here, never input.
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Binds `value` as the next parameter and appends its placeholder `$n`.
+    pub fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.values.push(value.into());
+        self.sql.push('$');
+        self.sql.push_str(&self.values.len().to_string());
+        self
+    }
+
+    /// Appends `($a, $b, …)` binding every item; callers make sure `items` is not empty,
+    /// since `IN ()` is not valid SQL.
+    pub fn bind_list<V: Into<Value>>(&mut self, items: impl IntoIterator<Item = V>) -> &mut Self {
+        self.push("(");
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(item);
+        }
+        self.push(")")
+    }
+
+    /// The SQL text so far.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The values bound so far, in placeholder order.
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// The finished PostgreSQL statement.
+    pub fn into_statement(self) -> Statement {
+        Statement::from_sql_and_values(DbBackend::Postgres, self.sql, self.values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_in_bind_order() {
+        let mut b = SqlBuilder::new();
+        b.push("SELECT 1 WHERE a = ").bind("x").push(" AND b IN ").bind_list(["p", "q"]).push(" AND c = ").bind(3_i64);
+        assert_eq!(b.sql(), "SELECT 1 WHERE a = $1 AND b IN ($2, $3) AND c = $4");
+        assert_eq!(b.values().len(), 4);
+        assert_eq!(b.values()[3], Value::from(3_i64));
+    }
+
+    #[test]
+    fn numbering_continues_after_prebound_values() {
+        let mut b = SqlBuilder::with_values(vec![Value::from("batch")]);
+        b.push("INSERT INTO t SELECT $1, q.id FROM (SELECT id FROM s WHERE k = ").bind("key").push(") q");
+        assert_eq!(b.sql(), "INSERT INTO t SELECT $1, q.id FROM (SELECT id FROM s WHERE k = $2) q");
+        let stmt = b.into_statement();
+        assert_eq!(stmt.values.map(|v| v.0.len()), Some(2));
+    }
+}
