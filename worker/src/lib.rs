@@ -1,11 +1,101 @@
-//! The `sweep-worker` library. The batch pipeline (seed, job and monitor consumers) is built
-//! on the deletion core in `shared::deletion`.
+//! The `sweep-worker` library. [`run`] connects to PostgreSQL and RabbitMQ, declares the
+//! topology, serves `/health/*` and `/metrics`, relays the outbox and consumes the seed, job
+//! and monitor queues until shutdown. Workers hold no state of their own: every handler reads
+//! the database, commits, publishes through the outbox and only then acks.
 
-/// Runs the worker until SIGTERM.
-pub async fn run(settings: shared::Settings) -> anyhow::Result<()> {
-    let db = shared::db::connect(&settings.database, "sweep-worker").await?;
-    tracing::info!("sweep-worker connected; waiting for SIGTERM");
-    tokio::signal::ctrl_c().await?;
-    db.close().await?;
-    Ok(())
+mod consumer;
+mod ctx;
+mod dispatch;
+pub mod handlers;
+mod http;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use shared::messages::{ROUTE_JOB, ROUTE_MONITOR, ROUTE_SEED};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use ctx::Ctx;
+pub use dispatch::{Disposition, dispatch};
+
+/// Runs a worker until `shutdown` resolves: then it stops consuming, finishes in-flight
+/// deliveries (up to `worker.shutdown_timeout`) and returns. An unrecoverable broker error ends
+/// it with an error, so an orchestrator restarts the process.
+pub async fn run(
+    settings: shared::Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), shared::Error> {
+    let ctx = Arc::new(Ctx::connect(settings).await?);
+    let stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
+
+    tokio::spawn(http::serve(listener, ctx.clone(), stop.clone()));
+    tokio::spawn(shared::outbox::run_relay(
+        ctx.db.clone(),
+        ctx.publisher.clone(),
+        ctx.settings.outbox.relay_interval,
+        ctx.settings.outbox.relay_min_age,
+        stop.clone(),
+    ));
+
+    let conn = ctx
+        .amqp
+        .get()
+        .await
+        .map_err(|e| shared::Error::Amqp(format!("cannot connect to amqp.url: {e}")))?;
+    let mut consumers = tokio::task::JoinSet::new();
+    for route in [ROUTE_SEED, ROUTE_JOB, ROUTE_MONITOR] {
+        let channel = conn.create_channel().await.map_err(|e| shared::Error::Amqp(e.to_string()))?;
+        consumers.spawn(consumer::consume(
+            ctx.clone(),
+            channel,
+            ctx.topology.queue(route),
+            ctx.settings.amqp.prefetch,
+            stop.clone(),
+            tracker.clone(),
+        ));
+    }
+    tracing::info!(amqp.prefix = %ctx.settings.amqp.prefix, "sweep-worker consuming");
+
+    let mut shutdown = std::pin::pin!(shutdown);
+    let failure = tokio::select! {
+        _ = &mut shutdown => None,
+        Some(ended) = consumers.join_next() => Some(match ended {
+            Ok(Err(e)) => e,
+            Ok(Ok(())) => shared::Error::Amqp("a consumer stopped unexpectedly".into()),
+            Err(e) => shared::Error::Amqp(format!("a consumer panicked: {e}")),
+        }),
+    };
+    ctx.shutting_down.store(true, Ordering::SeqCst);
+    tracing::info!("sweep-worker stopping: no new deliveries, finishing in-flight ones");
+    stop.cancel();
+    while consumers.join_next().await.is_some() {}
+    tracker.close();
+    if tokio::time::timeout(ctx.settings.worker.shutdown_timeout, tracker.wait()).await.is_err() {
+        tracing::warn!("shutdown timeout: unfinished deliveries go back to the queue");
+    }
+    conn.close(200, "shutdown".into()).await.ok();
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }

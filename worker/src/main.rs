@@ -1,4 +1,5 @@
-//! `sweep-worker`: loads settings, initialises telemetry and runs the worker library.
+//! `sweep-worker`: loads settings, initialises telemetry, binds the health/metrics listener and
+//! runs the worker library until SIGTERM.
 
 use anyhow::Context;
 
@@ -6,5 +7,8 @@ use anyhow::Context;
 async fn main() -> anyhow::Result<()> {
     let settings = shared::Settings::load().context("loading settings")?;
     shared::telemetry::init("sweep-worker", &settings.telemetry);
-    worker::run(settings).await
+    let listener = tokio::net::TcpListener::bind(settings.http.bind)
+        .await
+        .with_context(|| format!("binding http.bind = {}", settings.http.bind))?;
+    worker::run(settings, listener, worker::shutdown_signal()).await.context("worker failed")
 }

@@ -15,12 +15,20 @@ use crate::outbox::{self, StoredMessage};
 pub struct Publisher {
     pool: Pool,
     channel: Mutex<Option<Channel>>,
+    /// Exchanges where an unroutable message is fine (the events exchange: nobody may listen).
+    optional: Vec<String>,
 }
 
 impl Publisher {
     /// A publisher over `pool`.
     pub fn new(pool: Pool) -> Self {
-        Self { pool, channel: Mutex::new(None) }
+        Self { pool, channel: Mutex::new(None), optional: Vec::new() }
+    }
+
+    /// Messages to `exchange` may be unroutable without counting as a failure.
+    pub fn with_optional_exchange(mut self, exchange: String) -> Self {
+        self.optional.push(exchange);
+        self
     }
 
     /// The underlying pool (for health checks).
@@ -44,7 +52,7 @@ impl Publisher {
                 channel
             }
         };
-        let result = publish_on(&channel, messages).await;
+        let result = publish_on(&channel, messages, &self.optional).await;
         if result.is_err() {
             *guard = None;
         }
@@ -66,7 +74,7 @@ impl Publisher {
     }
 }
 
-async fn publish_on(channel: &Channel, messages: &[StoredMessage]) -> Result<(), Error> {
+async fn publish_on(channel: &Channel, messages: &[StoredMessage], optional: &[String]) -> Result<(), Error> {
     let mut confirms = Vec::with_capacity(messages.len());
     for stored in messages {
         let m = &stored.message;
@@ -84,7 +92,7 @@ async fn publish_on(channel: &Channel, messages: &[StoredMessage]) -> Result<(),
                 crate::mq::topology::short(&m.exchange)?,
                 crate::mq::topology::short(&m.routing_key)?,
                 // mandatory: an unroutable message comes back instead of vanishing
-                BasicPublishOptions { mandatory: true, ..Default::default() },
+                BasicPublishOptions { mandatory: !optional.contains(&m.exchange), ..Default::default() },
                 &m.payload,
                 properties,
             )

@@ -14,5 +14,6 @@ pub async fn connect_and_declare(settings: &Settings, name: &'static str) -> Res
     topology.declare(&channel).await.map_err(|e| crate::Error::Amqp(format!("declaring topology: {e}")))?;
     channel.close(200, "declared".into()).await.ok();
     drop(conn);
-    Ok((pool.clone(), Arc::new(Publisher::new(pool)), topology))
+    let publisher = Publisher::new(pool.clone()).with_optional_exchange(topology.events_exchange());
+    Ok((pool, Arc::new(publisher), topology))
 }

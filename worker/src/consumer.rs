@@ -1,0 +1,107 @@
+//! One consumer per queue: prefetch-bounded, one task per delivery, manual acks. A delivery is
+//! acked only after its handler's transaction committed; a message that cannot be decoded is
+//! rejected without requeue, which dead-letters it (poison messages never loop).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::Channel;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use shared::messages::WorkMessage;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::{Ctx, Disposition, dispatch};
+
+/// Consumes `queue` until `stop` is cancelled; returns an error if the broker ends the consumer.
+pub async fn consume(
+    ctx: Arc<Ctx>,
+    channel: Channel,
+    queue: String,
+    prefetch: u16,
+    stop: CancellationToken,
+    tracker: TaskTracker,
+) -> Result<(), shared::Error> {
+    let amqp = |e: lapin::Error| shared::Error::Amqp(e.to_string());
+    // Per-consumer limit: bounds the deliveries (and so DB connections) in flight.
+    channel.basic_qos(prefetch, BasicQosOptions { global: false }).await.map_err(amqp)?;
+    let tag = format!("{queue}.{}", std::process::id());
+    let mut consumer = channel
+        .basic_consume(queue.clone().into(), tag.clone().into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await
+        .map_err(amqp)?;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            next = consumer.next() => match next {
+                Some(Ok(delivery)) => {
+                    let ctx = ctx.clone();
+                    tracker.spawn(handle(ctx, delivery));
+                }
+                Some(Err(e)) => return Err(shared::Error::Amqp(format!("consumer of {queue} failed: {e}"))),
+                None => return Err(shared::Error::Amqp(format!("consumer of {queue} was cancelled by the broker"))),
+            }
+        }
+    }
+    // Stop deliveries; unacked ones go back to the queue when the channel closes.
+    channel.basic_cancel(tag.into(), BasicCancelOptions::default()).await.ok();
+    Ok(())
+}
+
+fn traceparent(delivery: &Delivery) -> Option<String> {
+    let headers = delivery.properties.headers().as_ref()?;
+    headers.inner().iter().find(|(k, _)| k.as_str() == "traceparent").and_then(|(_, v)| match v {
+        AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok().map(str::to_owned),
+        _ => None,
+    })
+}
+
+async fn handle(ctx: Arc<Ctx>, delivery: Delivery) {
+    let message: WorkMessage = match serde_json::from_slice(&delivery.data) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(
+                amqp.routing_key = %delivery.routing_key,
+                error = %e,
+                "Undecodable message dead-lettered"
+            );
+            metrics::counter!("worker_messages_total", "outcome" => "dead_lettered").increment(1);
+            delivery.reject(BasicRejectOptions { requeue: false }).await.ok();
+            return;
+        }
+    };
+    let span = tracing::info_span!(
+        "message",
+        amqp.routing_key = %delivery.routing_key,
+        batch.id = %message.batch_id(),
+        trace.parent = traceparent(&delivery).unwrap_or_default(),
+        redelivered = delivery.redelivered,
+    );
+    let disposition = dispatch(&ctx, &message).instrument(span.clone()).await;
+    let _entered = span.enter();
+    let result = match disposition {
+        Ok(Disposition::Ack) => {
+            metrics::counter!("worker_messages_total", "outcome" => "ack").increment(1);
+            delivery.ack(BasicAckOptions::default()).await
+        }
+        Ok(Disposition::DeadLetter) => {
+            metrics::counter!("worker_messages_total", "outcome" => "dead_lettered").increment(1);
+            delivery.reject(BasicRejectOptions { requeue: false }).await
+        }
+        Err(e) => {
+            // The database or broker failed before anything was committed: try again later.
+            tracing::warn!(error = %e, "Handler failed; message requeued");
+            metrics::counter!("worker_messages_total", "outcome" => "requeued").increment(1);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            delivery.nack(BasicNackOptions { requeue: true, multiple: false }).await
+        }
+    };
+    if let Err(e) = result {
+        // The broker redelivers an unacknowledged message; handlers are idempotent.
+        tracing::warn!(error = %e, "acknowledgement failed; the message will be redelivered");
+    }
+}

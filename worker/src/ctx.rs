@@ -1,0 +1,53 @@
+//! What every handler needs: the database, the publisher, the topology and the settings.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use sea_orm::DatabaseConnection;
+use shared::mq::{Publisher, Topology};
+use shared::outbox::OutboxMessage;
+
+/// Shared by all deliveries of one worker process.
+pub struct Ctx {
+    /// Connection pool.
+    pub db: DatabaseConnection,
+    /// AMQP connection pool.
+    pub amqp: deadpool_lapin::Pool,
+    /// Publisher of outbox rows.
+    pub publisher: Arc<Publisher>,
+    /// Names.
+    pub topology: Topology,
+    /// Settings.
+    pub settings: shared::Settings,
+    /// Set when shutdown begins; readiness then fails.
+    pub shutting_down: AtomicBool,
+}
+
+impl Ctx {
+    /// Connects to both services and declares the topology.
+    pub async fn connect(settings: shared::Settings) -> Result<Self, shared::Error> {
+        let db = shared::db::connect(&settings.database, "sweep-worker").await?;
+        let (amqp, publisher, topology) = shared::mq::setup::connect_and_declare(&settings, "sweep-worker").await?;
+        Ok(Self { db, amqp, publisher, topology, settings, shutting_down: AtomicBool::new(false) })
+    }
+
+    /// An outbox message for the work exchange.
+    pub fn work(&self, message: &shared::messages::WorkMessage) -> OutboxMessage {
+        OutboxMessage {
+            exchange: self.topology.work_exchange(),
+            routing_key: message.routing_key().to_owned(),
+            payload: serde_json::to_vec(message).expect("work messages serialise"),
+            traceparent: None,
+        }
+    }
+
+    /// An outbox message for the events exchange.
+    pub fn event(&self, routing_key: &str, body: &impl serde::Serialize) -> OutboxMessage {
+        OutboxMessage {
+            exchange: self.topology.events_exchange(),
+            routing_key: routing_key.to_owned(),
+            payload: serde_json::to_vec(body).expect("events serialise"),
+            traceparent: None,
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! One exhaustive match from message to handler.
+
+use shared::messages::WorkMessage;
+
+use crate::{Ctx, handlers};
+
+/// What to tell the broker about a handled delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Done (or nothing to do): acknowledge.
+    Ack,
+    /// The message can never be handled: dead-letter it.
+    DeadLetter,
+}
+
+/// Runs the handler of `message`. `Err` means nothing was committed and the message should be
+/// redelivered later.
+pub async fn dispatch(ctx: &Ctx, message: &WorkMessage) -> Result<Disposition, shared::Error> {
+    match message {
+        WorkMessage::SeedV1 { batch_id, jobs_created } => handlers::seed::handle(ctx, batch_id, *jobs_created).await,
+        WorkMessage::DeleteProcessInstancesV1 { batch_id, job_seq } => {
+            handlers::delete_process_instances::handle(ctx, batch_id, *job_seq).await
+        }
+        WorkMessage::MonitorV1 { batch_id } => handlers::monitor::handle(ctx, batch_id).await,
+    }
+}
