@@ -38,6 +38,7 @@ impl From<shared::Error> for ApiError {
     fn from(e: shared::Error) -> Self {
         match e {
             shared::Error::InvalidRequest(m) => ApiError::InvalidRequest(m),
+            shared::Error::Conflict(m) => ApiError::Conflict(m),
             other => ApiError::Internal(other),
         }
     }

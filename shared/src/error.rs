@@ -14,6 +14,9 @@ pub enum Error {
     /// A caller-supplied value is invalid; the message names the offending field.
     #[error("{0}")]
     InvalidRequest(String),
+    /// The request conflicts with an earlier one (e.g. a reused `Idempotency-Key`).
+    #[error("{0}")]
+    Conflict(String),
     /// The attached database lacks something Sweep needs.
     #[error("schema check failed: {0}")]
     Schema(String),

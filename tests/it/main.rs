@@ -3,5 +3,6 @@
 
 mod deletion;
 mod health;
+mod pipeline;
 mod process_instance_query;
 mod schema;

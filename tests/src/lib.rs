@@ -31,6 +31,12 @@ pub fn settings_for(database_url: &str, extra: &[(&str, &str)]) -> shared::Setti
         ("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into()),
         ("SWEEP__AMQP__URL".into(), amqp_url()),
         ("SWEEP__TELEMETRY__FORMAT".into(), "human".into()),
+        // A broker namespace of its own per settings object; queues vanish when unused.
+        ("SWEEP__AMQP__PREFIX".into(), format!("t{}", uuid::Uuid::new_v4().simple())),
+        ("SWEEP__AMQP__QUEUE_EXPIRES".into(), "10m".into()),
+        ("SWEEP__WORKER__RETRY_BASE_DELAY".into(), "200ms".into()),
+        ("SWEEP__OUTBOX__RELAY_INTERVAL".into(), "500ms".into()),
+        ("SWEEP__OUTBOX__RELAY_MIN_AGE".into(), "1s".into()),
     ]);
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
@@ -220,6 +226,35 @@ async fn read(resp: reqwest::Response) -> (u16, serde_json::Value) {
 }
 
 impl Drop for TestApi {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// A worker running in-process; stopped (gracefully) when dropped or by [`TestWorker::stop`].
+pub struct TestWorker {
+    stop: CancellationToken,
+    handle: Option<tokio::task::JoinHandle<Result<(), shared::Error>>>,
+}
+
+impl TestWorker {
+    /// Starts `worker::run` with `settings` (use the same settings as the API so prefixes match).
+    pub async fn spawn(settings: shared::Settings) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let handle = tokio::spawn(async move { worker::run(settings, listener, async move { token.cancelled().await }).await });
+        Self { stop, handle: Some(handle) }
+    }
+
+    /// Stops it and waits until in-flight work is finished.
+    pub async fn stop(mut self) -> Result<(), shared::Error> {
+        self.stop.cancel();
+        self.handle.take().expect("running").await.expect("worker task")
+    }
+}
+
+impl Drop for TestWorker {
     fn drop(&mut self) {
         self.stop.cancel();
     }

@@ -1,5 +1,5 @@
-//! `/health/live` (the process answers) and `/health/ready` (the database answers and the
-//! process is not shutting down).
+//! `/health/live` (the process answers), `/health/ready` (the database answers and the
+//! process is not shutting down) and Prometheus `/metrics`.
 
 use std::sync::atomic::Ordering;
 
@@ -12,7 +12,11 @@ use sea_orm::ConnectionTrait;
 use crate::AppState;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/health/live", get(live)).route("/health/ready", get(ready))
+    let metrics = shared::metrics::handle();
+    Router::new()
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(move || std::future::ready(metrics.render())))
 }
 
 async fn live() -> &'static str {

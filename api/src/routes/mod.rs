@@ -3,6 +3,7 @@
 
 mod health;
 mod process_instance;
+mod process_instance_delete;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -16,7 +17,7 @@ use crate::{ApiError, AppState};
 /// The complete router.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    let engine = Router::new().merge(process_instance::router());
+    let engine = Router::new().merge(process_instance::router()).merge(process_instance_delete::router());
     Router::new()
         .nest(&settings.http.base_path, engine)
         .merge(health::router())

@@ -1,0 +1,77 @@
+//! `POST /process-instance/delete`: answers a Camunda `BatchDto` at once; the batch row, the
+//! snapshot of the selection and the seed message commit in one transaction, and the seed is
+//! published after commit (the outbox relay sends it if this process dies first).
+//!
+//! Sweep extensions: `failIfNotExists` (default true), `invocationsPerBatchJob` and
+//! `batchJobsPerSeed` in the body, and the `Idempotency-Key` header (same key and body: the same
+//! batch again; same key, other body: 409).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::post;
+use axum::{Json, Router};
+use shared::batch::create::{self, Created, DeleteProcessInstancesDto, NewDeletionBatch};
+use shared::camunda::BatchDto;
+
+use crate::{ApiError, AppState};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/process-instance/delete", post(delete_async))
+}
+
+async fn delete_async(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<BatchDto>, ApiError> {
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
+            "Request body exceeds the limit of {} bytes",
+            state.settings.http.body_limit_bytes
+        )),
+        _ => ApiError::InvalidRequest(e.body_text()),
+    })?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType("Expected request with `Content-Type: application/json`".into()));
+    }
+    let request: DeleteProcessInstancesDto = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::InvalidRequest(format!("Cannot deserialize the request body: {e}")))?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str().map_err(|_| ApiError::InvalidRequest("Idempotency-Key must be visible ASCII".into()))?.to_owned(),
+        ),
+    };
+    let new = NewDeletionBatch::validate(
+        request,
+        &state.settings.batch,
+        state.settings.worker.max_retries,
+        key,
+        create::hash_body(&body),
+    )?;
+    match create::create(&state.db, &new, &state.topology.work_exchange()).await? {
+        Created::Replayed(batch) => Ok(Json(batch)),
+        Created::New(batch, seed) => {
+            tracing::info!(
+                batch.id = %batch.id,
+                batch.total_items = batch.total_items,
+                batch.total_jobs = batch.total_jobs,
+                "Created deletion batch {}",
+                batch.id
+            );
+            metrics::counter!("api_batches_created_total").increment(1);
+            if state.settings.faults.skip_publish_after_commit {
+                tracing::warn!(batch.id = %batch.id, "fault injection: seed left to the outbox relay");
+            } else {
+                state.publisher.publish_committed(&state.db, &seed).await;
+            }
+            Ok(Json(batch.to_dto()))
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Creating a deletion batch: the request body, its validation, and the one transaction that
+//! writes the batch, snapshots the selection into the item ledger inside the database
+//! (`INSERT … SELECT`, so no id selected by a query passes through this process) and enqueues
+//! the seed message.
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
+use serde::Deserialize;
+use sha2::Digest;
+
+use super::{BATCH_COLUMNS, Batch, TYPE_INSTANCE_DELETION};
+use crate::Error;
+use crate::messages::WorkMessage;
+use crate::outbox::{OutboxMessage, StoredMessage};
+use crate::query::{HistoricProcessInstanceQueryDto, ProcessInstanceQueryDto, SqlBuilder};
+
+/// Body of `POST /process-instance/delete` (Camunda's `DeleteProcessInstancesDto` plus Sweep's
+/// extensions). Unknown fields are ignored, as in Camunda.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteProcessInstancesDto {
+    /// Explicit process-instance ids.
+    pub process_instance_ids: Option<Vec<Option<String>>>,
+    /// Runtime query whose matches are added.
+    pub process_instance_query: Option<ProcessInstanceQueryDto>,
+    /// Historic query whose matches that are still running are added.
+    pub historic_process_instance_query: Option<HistoricProcessInstanceQueryDto>,
+    /// Delete reason written to history.
+    pub delete_reason: Option<String>,
+    /// No deletion events when true.
+    pub skip_custom_listeners: Option<bool>,
+    /// Leave called instances running, detached.
+    pub skip_subprocesses: Option<bool>,
+    /// Accepted for compatibility; Sweep runs no input/output mappings.
+    pub skip_io_mappings: Option<bool>,
+    /// Unknown explicit ids reject the request (default true); when false they become skipped.
+    pub fail_if_not_exists: Option<bool>,
+    /// Extension: instances per job (default `batch.invocations_per_batch_job`).
+    pub invocations_per_batch_job: Option<i64>,
+    /// Extension: jobs per seed run (default `batch.batch_jobs_per_seed`).
+    pub batch_jobs_per_seed: Option<i64>,
+}
+
+/// A validated request, ready to be written.
+#[derive(Debug, Clone)]
+pub struct NewDeletionBatch {
+    /// The request.
+    pub request: DeleteProcessInstancesDto,
+    /// Explicit ids, without nulls.
+    pub ids: Vec<String>,
+    /// Instances per job.
+    pub invocations_per_job: i32,
+    /// Jobs per seed run.
+    pub jobs_per_seed: i32,
+    /// Retries of each job.
+    pub retries: i32,
+    /// `Idempotency-Key` header, if any.
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of the request body (hex).
+    pub request_hash: String,
+}
+
+/// Hex SHA-256 of a request body.
+pub fn hash_body(body: &[u8]) -> String {
+    sha2::Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl NewDeletionBatch {
+    /// Checks the request; every problem is an [`Error::InvalidRequest`] naming the field.
+    pub fn validate(
+        request: DeleteProcessInstancesDto,
+        defaults: &crate::settings::BatchSettings,
+        retries: u32,
+        idempotency_key: Option<String>,
+        request_hash: String,
+    ) -> Result<Self, Error> {
+        let mut ids = Vec::new();
+        for id in request.process_instance_ids.iter().flatten() {
+            match id {
+                None => return Err(Error::invalid("processInstanceIds must not contain null")),
+                Some(id) if id.is_empty() || id.len() > 64 => {
+                    return Err(Error::invalid(format!(
+                        "processInstanceIds contains an invalid id '{}': ids have 1 to 64 characters",
+                        id.chars().take(80).collect::<String>()
+                    )));
+                }
+                Some(id) => ids.push(id.clone()),
+            }
+        }
+        if request.delete_reason.as_ref().is_some_and(|r| r.chars().count() > 4000) {
+            return Err(Error::invalid("deleteReason is longer than 4000 characters"));
+        }
+        let bounded = |name: &str, value: Option<i64>, default: u32| -> Result<i32, Error> {
+            match value {
+                None => Ok(default as i32),
+                Some(v) if (1..=100_000).contains(&v) => Ok(v as i32),
+                Some(v) => Err(Error::invalid(format!("{name} must be between 1 and 100000, got {v}"))),
+            }
+        };
+        let invocations_per_job =
+            bounded("invocationsPerBatchJob", request.invocations_per_batch_job, defaults.invocations_per_batch_job)?;
+        let jobs_per_seed = bounded("batchJobsPerSeed", request.batch_jobs_per_seed, defaults.batch_jobs_per_seed)?;
+        if let Some(q) = &request.process_instance_query {
+            q.validate()?;
+        }
+        if let Some(q) = &request.historic_process_instance_query {
+            q.validate()?;
+        }
+        if ids.is_empty() && request.process_instance_query.is_none() && request.historic_process_instance_query.is_none()
+        {
+            return Err(Error::invalid("processInstanceIds is empty"));
+        }
+        if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 255) {
+            return Err(Error::invalid("Idempotency-Key must have 1 to 255 characters"));
+        }
+        Ok(Self {
+            request,
+            ids,
+            invocations_per_job,
+            jobs_per_seed,
+            retries: retries.max(1) as i32,
+            idempotency_key,
+            request_hash,
+        })
+    }
+
+    fn fail_if_not_exists(&self) -> bool {
+        self.request.fail_if_not_exists.unwrap_or(true)
+    }
+}
+
+/// What [`create`] did.
+#[derive(Debug)]
+pub enum Created {
+    /// A new batch, with the seed message to publish after commit.
+    New(Batch, Vec<StoredMessage>),
+    /// The same `Idempotency-Key` and body were seen before: that batch.
+    Replayed(crate::camunda::BatchDto),
+}
+
+/// Writes the batch in one transaction; nothing is written when it fails.
+pub async fn create(db: &DatabaseConnection, new: &NewDeletionBatch, work_exchange: &str) -> Result<Created, Error> {
+    let txn = db.begin().await?;
+    if let Some(key) = &new.idempotency_key {
+        // Serialises requests carrying the same key.
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended('sweep-idempotency:' || $1, 0))",
+            [key.clone().into()],
+        ))
+        .await?;
+        if let Some(replayed) = find_by_key(&txn, key, &new.request_hash).await? {
+            txn.rollback().await?;
+            return Ok(Created::Replayed(replayed));
+        }
+    }
+
+    if new.fail_if_not_exists() && !new.ids.is_empty() {
+        let unknown: Vec<String> = txn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT u.id FROM unnest($1::varchar[]) WITH ORDINALITY AS u(id, n)
+                  WHERE NOT EXISTS (SELECT 1 FROM act_ru_execution e WHERE e.id_ = u.id AND e.proc_inst_id_ = e.id_)
+                  ORDER BY n LIMIT 11",
+                [Value::from(new.ids.clone())],
+            ))
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String>("", "id"))
+            .collect::<Result<_, _>>()?;
+        if !unknown.is_empty() {
+            let shown: Vec<String> = unknown.iter().take(10).map(|id| format!("'{id}'")).collect();
+            let more = if unknown.len() > 10 { " and more" } else { "" };
+            return Err(Error::invalid(format!(
+                "No process instance found for id {}{more} (set failIfNotExists to false to skip unknown ids)",
+                shown.join(", ")
+            )));
+        }
+    }
+
+    let batch_id = uuid::Uuid::new_v4().to_string();
+    let total_items = snapshot(&txn, &batch_id, new).await?;
+    if total_items == 0 {
+        txn.rollback().await?;
+        return Err(Error::invalid("processInstanceIds is empty"));
+    }
+    let ipj = i64::from(new.invocations_per_job);
+    let total_jobs = ((total_items + ipj - 1) / ipj) as i32;
+    let r = &new.request;
+    let values: Vec<Value> = vec![
+        batch_id.clone().into(),
+        TYPE_INSTANCE_DELETION.into(),
+        total_jobs.into(),
+        new.jobs_per_seed.into(),
+        new.invocations_per_job.into(),
+        uuid::Uuid::new_v4().to_string().into(),
+        uuid::Uuid::new_v4().to_string().into(),
+        uuid::Uuid::new_v4().to_string().into(),
+        Utc::now().into(),
+        r.delete_reason.clone().into(),
+        r.skip_custom_listeners.unwrap_or(false).into(),
+        r.skip_subprocesses.unwrap_or(false).into(),
+        r.skip_io_mappings.unwrap_or(false).into(),
+        new.fail_if_not_exists().into(),
+        total_items.into(),
+        new.idempotency_key.clone().into(),
+        new.request_hash.clone().into(),
+    ];
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "INSERT INTO sweep_batch (id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_,
+                     seed_job_def_id_, monitor_job_def_id_, batch_job_def_id_, start_time_, delete_reason_,
+                     skip_custom_listeners_, skip_subprocesses_, skip_io_mappings_, fail_if_not_exists_,
+                     total_items_, idempotency_key_, request_hash_)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                 RETURNING {BATCH_COLUMNS}"
+            ),
+            values,
+        ))
+        .await?
+        .ok_or_else(|| Error::invalid("batch insert returned nothing"))?;
+    let batch = Batch::from_row(&row)?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO sweep_hi_batch (id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_, seed_job_def_id_,
+             monitor_job_def_id_, batch_job_def_id_, tenant_id_, create_user_id_, start_time_, total_items_,
+             idempotency_key_, request_hash_)
+         SELECT id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_, seed_job_def_id_,
+             monitor_job_def_id_, batch_job_def_id_, tenant_id_, create_user_id_, start_time_, total_items_,
+             idempotency_key_, request_hash_
+           FROM sweep_batch WHERE id_ = $1",
+        [batch_id.clone().into()],
+    ))
+    .await?;
+    let seed = WorkMessage::SeedV1 { batch_id: batch_id.clone(), jobs_created: 0 };
+    let stored = crate::outbox::enqueue(
+        &txn,
+        vec![OutboxMessage {
+            exchange: work_exchange.to_owned(),
+            routing_key: seed.routing_key().to_owned(),
+            payload: serde_json::to_vec(&seed)?,
+            traceparent: None,
+        }],
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Created::New(batch, stored))
+}
+
+/// Inserts the selection as numbered items; returns how many.
+async fn snapshot(txn: &impl ConnectionTrait, batch_id: &str, new: &NewDeletionBatch) -> Result<i64, Error> {
+    let r = &new.request;
+    let mut b = SqlBuilder::new();
+    b.push("INSERT INTO sweep_batch_item (batch_id_, seq_, proc_inst_id_) SELECT ")
+        .bind(batch_id.to_owned())
+        .push(", row_number() OVER (), s.id FROM (");
+    let mut parts = 0;
+    if !new.ids.is_empty() {
+        b.push("SELECT x.id FROM unnest(").bind(new.ids.clone()).push("::varchar[]) AS x(id)");
+        parts += 1;
+    }
+    if let Some(q) = &r.process_instance_query {
+        if parts > 0 {
+            b.push(" UNION ");
+        }
+        b.push("SELECT q.id FROM (");
+        q.push_id_select(&mut b)?;
+        b.push(") q");
+        parts += 1;
+    }
+    if let Some(q) = &r.historic_process_instance_query {
+        if parts > 0 {
+            b.push(" UNION ");
+        }
+        // Finished instances match a historic query but cannot be deleted: take running ones.
+        b.push("SELECT h.id FROM (");
+        q.push_id_select(&mut b)?;
+        b.push(") h WHERE EXISTS (SELECT 1 FROM act_ru_execution e WHERE e.id_ = h.id AND e.proc_inst_id_ = e.id_)");
+        parts += 1;
+    }
+    // A single explicit list may repeat ids; a lone query never does.
+    if parts == 1 && !new.ids.is_empty() {
+        b.push(" GROUP BY x.id");
+    }
+    b.push(") s");
+    let result = txn.execute_raw(b.into_statement()).await?;
+    Ok(result.rows_affected() as i64)
+}
+
+/// The batch an earlier request with `key` created, if its body hash matches; a conflict error
+/// if it does not.
+async fn find_by_key(txn: &impl ConnectionTrait, key: &str, hash: &str) -> Result<Option<crate::camunda::BatchDto>, Error> {
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id_, request_hash_ FROM sweep_hi_batch WHERE idempotency_key_ = $1 ORDER BY start_time_ DESC LIMIT 1",
+            [key.into()],
+        ))
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let stored_hash: Option<String> = row.try_get("", "request_hash_")?;
+    if stored_hash.as_deref() != Some(hash) {
+        return Err(Error::Conflict(format!(
+            "Idempotency-Key '{key}' was already used with a different request body"
+        )));
+    }
+    let id: String = row.try_get("", "id_")?;
+    if let Some(batch) = super::find(txn, &id, false).await? {
+        return Ok(Some(batch.to_dto()));
+    }
+    Ok(super::historic_as_batch_dto(txn, &id).await?)
+}
