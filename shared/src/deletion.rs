@@ -72,6 +72,9 @@ pub struct ChunkResult {
     pub outcomes: Vec<(String, Outcome)>,
     /// Every instance deleted (requested and called ones). Empty when `skip_custom_listeners`.
     pub events: Vec<DeletedInstance>,
+    /// Called instances deleted along with a requested one (they may be selected themselves,
+    /// elsewhere in the same batch).
+    pub deleted_with_caller: Vec<String>,
     /// Process instances deleted, including called sub-instances.
     pub instances_deleted: u64,
     /// Runtime rows deleted.
@@ -248,7 +251,11 @@ pub async fn delete_chunk(
         locked.push(id);
     }
 
-    let mut result = ChunkResult { instances_deleted: locked.len() as u64, ..Default::default() };
+    let mut result = ChunkResult {
+        instances_deleted: locked.len() as u64,
+        deleted_with_caller: events.iter().filter(|e| e.deleted_with.is_some()).map(|e| e.id.clone()).collect(),
+        ..Default::default()
+    };
     if !locked.is_empty() {
         let task_reason = options.delete_reason.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| "deleted".into());
         let counts = txn

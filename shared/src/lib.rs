@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod query;
 pub mod settings;
 pub mod telemetry;
+pub mod trace;
 
 pub use error::Error;
 pub use settings::Settings;

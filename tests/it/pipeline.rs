@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use system_tests::{TestApi, TestDb, TestWorker, eventually};
+use system_tests::{EventTap, TestApi, TestDb, TestWorker, eventually};
 
 /// `n` root instances `pi-1..pi-n` of definition `p`, each with a child execution, a variable
 /// and history; `c-1` is a called sub-instance of `pi-1`.
@@ -34,13 +34,19 @@ async fn a_deletion_by_query_runs_to_completion_on_two_workers() {
     let api = TestApi::spawn(settings.clone()).await;
     let w1 = TestWorker::spawn(settings.clone()).await;
     let w2 = TestWorker::spawn(settings.clone()).await;
+    let tap = EventTap::bind(&settings).await;
 
-    let (status, batch) = api
-        .post(
-            "/process-instance/delete",
-            &json!({"processInstanceQuery": {"processDefinitionKey": "p"}, "deleteReason": "tidy up"}),
-        )
-        .await;
+    let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let resp = api
+        .client
+        .post(format!("{}/process-instance/delete", api.base))
+        .header("traceparent", trace)
+        .json(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}, "deleteReason": "tidy up"}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let batch: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(status, 200, "{batch}");
     assert_eq!(batch["type"], "instance-deletion");
     assert_eq!(batch["totalJobs"], 13);
@@ -70,6 +76,27 @@ async fn a_deletion_by_query_runs_to_completion_on_two_workers() {
         126
     );
     assert_eq!(db.scalar("SELECT count(*) FROM sweep_outbox").await, 0, "everything published");
+
+    // One deletion event per deleted instance and one completion event, all in the caller's trace.
+    let events = eventually(Duration::from_secs(10), || async {
+        let mut all = Vec::new();
+        all.extend(tap.drain().await);
+        (all.len() == 127).then_some(all)
+    })
+    .await;
+    let deleted: Vec<_> = events.iter().filter(|e| e.routing_key == "process-instance.deleted").collect();
+    assert_eq!(deleted.len(), 126);
+    let called = deleted.iter().find(|e| e.body["processInstanceId"] == "c-1").expect("event of the called instance");
+    assert_eq!(called.body["batchId"], id.as_str());
+    assert_eq!(called.body["deleteReason"], "tidy up");
+    let completed: Vec<_> = events.iter().filter(|e| e.routing_key == "batch.completed").collect();
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0].body["deleted"], 126);
+    assert_eq!(completed[0].body["total"], 126);
+    for e in &events {
+        let tp = e.traceparent.as_deref().expect("traceparent header");
+        assert_eq!(shared::trace::trace_id(tp), "0af7651916cd43dd8448eb211c80319c", "{tp}");
+    }
     w1.stop().await.unwrap();
     w2.stop().await.unwrap();
 }

@@ -275,3 +275,69 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A queue bound to the events exchange (`#`) that collects what Sweep announces.
+pub struct EventTap {
+    channel: lapin::Channel,
+    queue: String,
+    _conn: lapin::Connection,
+}
+
+/// One captured event.
+#[derive(Debug, Clone)]
+pub struct CapturedEvent {
+    /// Routing key, e.g. `process-instance.deleted`.
+    pub routing_key: String,
+    /// JSON body.
+    pub body: serde_json::Value,
+    /// `traceparent` header.
+    pub traceparent: Option<String>,
+}
+
+impl EventTap {
+    /// Binds a fresh exclusive queue to `<prefix>.events`; the exchange must exist (start the
+    /// API or a worker first).
+    pub async fn bind(settings: &shared::Settings) -> Self {
+        use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+        let conn = lapin::Connection::connect(&settings.amqp.url, lapin::ConnectionProperties::default()).await.expect("amqp");
+        let channel = conn.create_channel().await.unwrap();
+        let queue = format!("{}.tap.{}", settings.amqp.prefix, uuid::Uuid::new_v4().simple());
+        channel
+            .queue_declare(queue.clone().into(), QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, Default::default())
+            .await
+            .unwrap();
+        channel
+            .queue_bind(
+                queue.clone().into(),
+                format!("{}.events", settings.amqp.prefix).into(),
+                "#".into(),
+                QueueBindOptions::default(),
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        Self { channel, queue, _conn: conn }
+    }
+
+    /// Takes every event queued so far.
+    pub async fn drain(&self) -> Vec<CapturedEvent> {
+        use lapin::options::{BasicAckOptions, BasicGetOptions};
+        let mut out = Vec::new();
+        while let Some(msg) = self.channel.basic_get(self.queue.clone().into(), BasicGetOptions::default()).await.unwrap() {
+            let delivery = msg.delivery;
+            let traceparent = delivery.properties.headers().as_ref().and_then(|h| {
+                h.inner().iter().find(|(k, _)| k.as_str() == "traceparent").and_then(|(_, v)| match v {
+                    lapin::types::AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok().map(str::to_owned),
+                    _ => None,
+                })
+            });
+            out.push(CapturedEvent {
+                routing_key: delivery.routing_key.to_string(),
+                body: serde_json::from_slice(&delivery.data).unwrap_or(serde_json::Value::Null),
+                traceparent,
+            });
+            delivery.ack(BasicAckOptions::default()).await.unwrap();
+        }
+        out
+    }
+}

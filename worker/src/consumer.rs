@@ -74,14 +74,15 @@ async fn handle(ctx: Arc<Ctx>, delivery: Delivery) {
             return;
         }
     };
+    let parent = traceparent(&delivery);
     let span = tracing::info_span!(
         "message",
         amqp.routing_key = %delivery.routing_key,
         batch.id = %message.batch_id(),
-        trace.parent = traceparent(&delivery).unwrap_or_default(),
+        trace.id = parent.as_deref().map(shared::trace::trace_id).unwrap_or_default(),
         redelivered = delivery.redelivered,
     );
-    let disposition = dispatch(&ctx, &message).instrument(span.clone()).await;
+    let disposition = shared::trace::scope(parent, dispatch(&ctx, &message)).instrument(span.clone()).await;
     let _entered = span.enter();
     let result = match disposition {
         Ok(Disposition::Ack) => {

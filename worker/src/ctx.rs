@@ -37,7 +37,7 @@ impl Ctx {
             exchange: self.topology.work_exchange(),
             routing_key: message.routing_key().to_owned(),
             payload: serde_json::to_vec(message).expect("work messages serialise"),
-            traceparent: None,
+            traceparent: shared::trace::current_child(),
         }
     }
 
@@ -47,7 +47,7 @@ impl Ctx {
             exchange: self.topology.events_exchange(),
             routing_key: routing_key.to_owned(),
             payload: serde_json::to_vec(body).expect("events serialise"),
-            traceparent: None,
+            traceparent: shared::trace::current_child(),
         }
     }
 }

@@ -48,13 +48,18 @@ async fn delete_async(
             v.to_str().map_err(|_| ApiError::InvalidRequest("Idempotency-Key must be visible ASCII".into()))?.to_owned(),
         ),
     };
-    let new = NewDeletionBatch::validate(
+    let traceparent = match headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+        Some(parent) => shared::trace::child_of(parent),
+        None => shared::trace::new_traceparent(),
+    };
+    let mut new = NewDeletionBatch::validate(
         request,
         &state.settings.batch,
         state.settings.worker.max_retries,
         key,
         create::hash_body(&body),
     )?;
+    new.traceparent = Some(traceparent.clone());
     match create::create(&state.db, &new, &state.topology.work_exchange()).await? {
         Created::Replayed(batch) => Ok(Json(batch)),
         Created::New(batch, seed) => {
@@ -62,6 +67,7 @@ async fn delete_async(
                 batch.id = %batch.id,
                 batch.total_items = batch.total_items,
                 batch.total_jobs = batch.total_jobs,
+                trace.id = shared::trace::trace_id(&traceparent),
                 "Created deletion batch {}",
                 batch.id
             );

@@ -58,6 +58,8 @@ pub struct NewDeletionBatch {
     pub idempotency_key: Option<String>,
     /// SHA-256 of the request body (hex).
     pub request_hash: String,
+    /// Trace context of the creating request, carried by the messages it causes.
+    pub traceparent: Option<String>,
 }
 
 /// Hex SHA-256 of a request body.
@@ -121,6 +123,7 @@ impl NewDeletionBatch {
             retries: retries.max(1) as i32,
             idempotency_key,
             request_hash,
+            traceparent: None,
         })
     }
 
@@ -241,7 +244,7 @@ pub async fn create(db: &DatabaseConnection, new: &NewDeletionBatch, work_exchan
             exchange: work_exchange.to_owned(),
             routing_key: seed.routing_key().to_owned(),
             payload: serde_json::to_vec(&seed)?,
-            traceparent: None,
+            traceparent: new.traceparent.clone(),
         }],
     )
     .await?;

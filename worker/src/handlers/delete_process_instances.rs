@@ -110,7 +110,8 @@ async fn execute(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Option<u64>, shar
         DbBackend::Postgres,
         "UPDATE sweep_batch_item i SET state_ = u.s, reason_ = NULLIF(u.r, ''), updated_ = now()
            FROM unnest($4::varchar[], $5::varchar[], $6::varchar[]) AS u(id, s, r)
-          WHERE i.batch_id_ = $1 AND i.seq_ > $2 AND i.seq_ <= $3 AND i.proc_inst_id_ = u.id",
+          WHERE i.batch_id_ = $1 AND i.seq_ > $2 AND i.seq_ <= $3 AND i.proc_inst_id_ = u.id
+            AND i.state_ = 'pending'",
         [
             b.id.clone().into(),
             low.into(),
@@ -121,6 +122,17 @@ async fn execute(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Option<u64>, shar
         ],
     ))
     .await?;
+    if !result.deleted_with_caller.is_empty() {
+        // Called instances that are selected themselves, in another job of this batch, were
+        // deleted here: their items say so, and that job will find nothing left to do.
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE sweep_batch_item SET state_ = 'deleted', reason_ = 'deleted with its calling instance', updated_ = now()
+              WHERE batch_id_ = $1 AND proc_inst_id_ = ANY($2) AND state_ = 'pending'",
+            [b.id.clone().into(), Value::from(result.deleted_with_caller.clone())],
+        ))
+        .await?;
+    }
     finish_job(&txn, &b.id, job_seq, low, high, state::DONE, None).await?;
 
     let mut messages = vec![ctx.work(&WorkMessage::MonitorV1 { batch_id: b.id.clone() })];

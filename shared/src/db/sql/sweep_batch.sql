@@ -42,6 +42,8 @@ create table SWEEP_BATCH_ITEM (
     UPDATED_ timestamptz,
     primary key (BATCH_ID_, SEQ_)
 );
+-- Finds the item of a called instance deleted along with its caller by another job.
+create index SWEEP_IDX_ITEM_PROC_INST on SWEEP_BATCH_ITEM(BATCH_ID_, PROC_INST_ID_);
 create index SWEEP_IDX_ITEM_STATE on SWEEP_BATCH_ITEM(BATCH_ID_, STATE_) where STATE_ <> 'deleted';
 
 create table SWEEP_BATCH_JOB (
