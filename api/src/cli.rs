@@ -53,6 +53,28 @@ pub struct GenerateArgs {
     pub seed: u64,
 }
 
+/// The process entry point: parses the command line, loads settings, initialises telemetry and
+/// runs the chosen subcommand on a multi-threaded runtime.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = shared::Settings::load().context("loading settings")?;
+    shared::telemetry::init("sweep-api", &settings.telemetry);
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?.block_on(
+        async move {
+            match cli.command.unwrap_or(Command::Serve) {
+                Command::Serve => {
+                    let listener = tokio::net::TcpListener::bind(settings.http.bind)
+                        .await
+                        .with_context(|| format!("binding http.bind = {}", settings.http.bind))?;
+                    crate::run(settings, listener, crate::shutdown_signal()).await.context("serving")
+                }
+                Command::Migrate => migrate(&settings).await,
+                Command::Generate(args) => generate(&settings, &args).await,
+            }
+        },
+    )
+}
+
 /// `sweep-api migrate`
 pub async fn migrate(settings: &shared::Settings) -> anyhow::Result<()> {
     // One connection is enough: the whole migration runs in one transaction.

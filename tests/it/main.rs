@@ -3,6 +3,12 @@
 
 mod deletion;
 mod health;
+mod invariants;
 mod pipeline;
 mod process_instance_query;
 mod schema;
+
+/// The test builds of the binaries, for tests that run them as processes.
+pub const WORKER_BIN: &str = env!("CARGO_BIN_EXE_sweep-worker-it");
+/// See [`WORKER_BIN`].
+pub const API_BIN: &str = env!("CARGO_BIN_EXE_sweep-api-it");

@@ -25,6 +25,12 @@ pub fn amqp_url() -> String {
 
 /// Settings pointing at `database_url`, with test-friendly values.
 pub fn settings_for(database_url: &str, extra: &[(&str, &str)]) -> shared::Settings {
+    shared::Settings::load_from(settings_env(database_url, extra)).expect("test settings are valid")
+}
+
+/// The `SWEEP__…` environment behind [`settings_for`], for processes started by tests. Each
+/// call picks a fresh broker prefix; pass `SWEEP__AMQP__PREFIX` in `extra` to share one.
+pub fn settings_env(database_url: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
     let mut env: HashMap<String, String> = HashMap::from([
         ("SWEEP__DATABASE__URL".into(), database_url.into()),
         ("SWEEP__DATABASE__MAX_CONNECTIONS".into(), "5".into()),
@@ -41,7 +47,7 @@ pub fn settings_for(database_url: &str, extra: &[(&str, &str)]) -> shared::Setti
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
     }
-    shared::Settings::load_from(env).expect("test settings are valid")
+    env
 }
 
 async fn admin() -> DatabaseConnection {
@@ -90,6 +96,11 @@ impl TestDb {
     /// Settings for binaries and in-process services using this database.
     pub fn settings(&self, extra: &[(&str, &str)]) -> shared::Settings {
         settings_for(&self.url, extra)
+    }
+
+    /// The environment for processes using this database (see [`settings_env`]).
+    pub fn env(&self, extra: &[(&str, &str)]) -> HashMap<String, String> {
+        settings_env(&self.url, extra)
     }
 
     /// Runs a query returning one `bigint`-compatible value.
@@ -339,5 +350,42 @@ impl EventTap {
             delivery.ack(BasicAckOptions::default()).await.unwrap();
         }
         out
+    }
+}
+
+/// A Sweep binary running as a child process (killed when dropped).
+pub struct Proc {
+    /// The child.
+    pub child: tokio::process::Child,
+}
+
+impl Proc {
+    /// Starts `program` (integration tests pass `env!("CARGO_BIN_EXE_sweep-worker-it")` or
+    /// `…sweep-api-it`) with `args` and `env`; `SWEEP__HTTP__BIND` defaults to port 0.
+    pub fn start(program: &str, args: &[&str], env: &HashMap<String, String>) -> Self {
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env)
+            .env("SWEEP__HTTP__BIND", env.get("SWEEP__HTTP__BIND").cloned().unwrap_or_else(|| "127.0.0.1:0".into()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        Self { child: cmd.spawn().expect("start a sweep process") }
+    }
+
+    /// SIGKILL, as an OOM kill or a node failure would.
+    pub async fn kill9(&mut self) {
+        self.child.start_kill().ok();
+        self.child.wait().await.ok();
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        if let Some(pid) = self.child.id() {
+            std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().ok();
+        }
+        self.child.wait().await.expect("wait")
     }
 }

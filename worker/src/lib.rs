@@ -84,6 +84,26 @@ pub async fn run(
     }
 }
 
+/// The process entry point: loads settings, initialises telemetry, binds the health/metrics
+/// listener on `http.bind` and runs until SIGTERM.
+pub fn main() -> anyhow::Result<()> {
+    use anyhow::Context;
+    let settings = shared::Settings::load().context("loading settings")?;
+    shared::telemetry::init("sweep-worker", &settings.telemetry);
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?.block_on(
+        async move {
+            let listener = TcpListener::bind(settings.http.bind)
+                .await
+                .with_context(|| format!("binding http.bind = {}", settings.http.bind))?;
+            if let Ok(addr) = listener.local_addr() {
+                // Scripts and tests read this line to find a worker started on port 0.
+                println!("sweep-worker http listening on {addr}");
+            }
+            run(settings, listener, shutdown_signal()).await.context("worker failed")
+        },
+    )
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

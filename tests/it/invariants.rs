@@ -1,0 +1,283 @@
+//! The invariants of the pipeline under redelivery, crashes and bad input: each test would fail
+//! if the invariant broke.
+
+use std::time::Duration;
+
+use serde_json::json;
+use shared::messages::WorkMessage;
+use system_tests::{EventTap, Proc, TestApi, TestDb, TestWorker, eventually};
+
+use crate::pipeline::seed_instances;
+
+async fn batch_done(db: &TestDb, id: &str) -> bool {
+    db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await == 1
+}
+
+async fn wait_done(db: &TestDb, id: &str, timeout: Duration) {
+    eventually(timeout, || async { batch_done(db, id).await.then_some(()) }).await;
+}
+
+async fn create(api: &TestApi, body: serde_json::Value) -> String {
+    let (status, batch) = api.post("/process-instance/delete", &body).await;
+    assert_eq!(status, 200, "{batch}");
+    batch["id"].as_str().unwrap().to_owned()
+}
+
+/// Every counter that a second effect would change.
+async fn effects(db: &TestDb) -> Vec<i64> {
+    let mut v = Vec::new();
+    for sql in [
+        "SELECT count(*) FROM act_ru_execution",
+        "SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED'",
+        "SELECT count(*) FROM sweep_batch_item WHERE state_ = 'deleted'",
+        "SELECT count(*) FROM sweep_batch_item WHERE state_ <> 'deleted'",
+        "SELECT count(*) FROM sweep_batch_job",
+        "SELECT coalesce(sum(deleted_), 0) FROM sweep_batch_job",
+        "SELECT coalesce(sum(attempts_), 0) FROM sweep_batch_job WHERE state_ = 'done'",
+        "SELECT coalesce(max(jobs_created_), 0) FROM sweep_batch",
+        "SELECT count(*) FROM sweep_hi_batch WHERE end_time_ IS NOT NULL",
+    ] {
+        v.push(db.scalar(sql).await);
+    }
+    v
+}
+
+#[tokio::test]
+async fn handlers_are_idempotent_under_redelivery() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 40).await;
+    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "10"), ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "2")]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let id = create(&api, json!({"processInstanceIds": ["pi-1", "pi-2", "pi-3"], "processInstanceQuery": {"processDefinitionKey": "other"}})).await;
+    // Drive the worker's handlers directly, each message twice (no consumer is running).
+    let ctx = worker::Ctx::connect(settings.clone()).await.unwrap();
+    let seed = |jobs_created| WorkMessage::SeedV1 { batch_id: id.clone(), jobs_created };
+    let job = |job_seq| WorkMessage::DeleteProcessInstancesV1 { batch_id: id.clone(), job_seq };
+    let monitor = WorkMessage::MonitorV1 { batch_id: id.clone() };
+
+    for message in [seed(0), seed(0)] {
+        worker::dispatch(&ctx, &message).await.unwrap();
+    }
+    assert_eq!(db.scalar("SELECT count(*) FROM sweep_batch_job").await, 2, "a repeated seed creates nothing");
+    let before = effects(&db).await;
+    worker::dispatch(&ctx, &job(1)).await.unwrap();
+    let once = effects(&db).await;
+    assert_ne!(before, once, "the job did something");
+    worker::dispatch(&ctx, &job(1)).await.unwrap();
+    assert_eq!(effects(&db).await, once, "a repeated job changes nothing");
+    worker::dispatch(&ctx, &monitor).await.unwrap();
+    assert!(!batch_done(&db, &id).await, "the monitor waits for the remaining jobs");
+
+    for message in [seed(2), seed(2), job(2), job(3), job(4), job(2), job(3), job(4), seed(2), monitor.clone()] {
+        worker::dispatch(&ctx, &message).await.unwrap();
+    }
+    assert!(batch_done(&db, &id).await);
+    let done = effects(&db).await;
+    for message in [seed(0), seed(2), job(1), job(4), monitor.clone(), monitor] {
+        worker::dispatch(&ctx, &message).await.unwrap();
+    }
+    assert_eq!(effects(&db).await, done, "messages of a completed batch change nothing");
+    // pi-2 and the 20 odd instances of `other`; pi-1's called c-1 went with it.
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await, 21);
+    assert_eq!(db.scalar("SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED'").await, 22);
+}
+
+#[tokio::test]
+async fn duplicates_published_through_the_broker_change_nothing() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 30).await;
+    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let worker = TestWorker::spawn(settings.clone()).await;
+    let tap = EventTap::bind(&settings).await;
+    let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    wait_done(&db, &id, Duration::from_secs(20)).await;
+    let done = effects(&db).await;
+    let events = eventually(Duration::from_secs(5), || async {
+        let e = tap.drain().await;
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+
+    // Publish every seed, job and monitor message of the batch again, by hand.
+    let publisher = shared::mq::setup::connect_and_declare(&settings, "test").await.unwrap().1;
+    let work = format!("{}.work", settings.amqp.prefix);
+    let mut messages = vec![WorkMessage::SeedV1 { batch_id: id.clone(), jobs_created: 0 }];
+    messages.extend((1..=4).map(|job_seq| WorkMessage::DeleteProcessInstancesV1 { batch_id: id.clone(), job_seq }));
+    messages.push(WorkMessage::MonitorV1 { batch_id: id.clone() });
+    let stored: Vec<_> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| shared::outbox::StoredMessage {
+            id: i as i64,
+            message: shared::outbox::OutboxMessage {
+                exchange: work.clone(),
+                routing_key: m.routing_key().into(),
+                payload: serde_json::to_vec(m).unwrap(),
+                traceparent: None,
+            },
+        })
+        .collect();
+    publisher.publish(&stored).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(effects(&db).await, done);
+    let more = tap.drain().await;
+    assert!(more.is_empty(), "no second deletion or completion event: {more:?}");
+    assert_eq!(events.iter().filter(|e| e.routing_key == "batch.completed").count(), 1);
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_crash_between_commit_and_publish_is_repaired_by_the_outbox() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 20).await;
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let crashing = db.settings(&[("SWEEP__AMQP__PREFIX", &prefix), ("SWEEP__FAULTS__SKIP_PUBLISH_AFTER_COMMIT", "true")]);
+    let api = TestApi::spawn(crashing.clone()).await;
+    let worker = TestWorker::spawn(db.settings(&[("SWEEP__AMQP__PREFIX", &prefix)])).await;
+    let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    assert_eq!(db.scalar("SELECT count(*) FROM sweep_outbox").await, 1, "the seed waits in the outbox");
+    wait_done(&db, &id, Duration::from_secs(20)).await;
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await, 11);
+    assert_eq!(db.scalar("SELECT count(*) FROM sweep_outbox").await, 0);
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn poison_messages_are_dead_lettered_and_work_goes_on() {
+    use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
+    let db = TestDb::new().await;
+    seed_instances(&db, 10).await;
+    let settings = db.settings(&[]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let worker = TestWorker::spawn(settings.clone()).await;
+    let conn = lapin::Connection::connect(&settings.amqp.url, lapin::ConnectionProperties::default()).await.unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    for body in [&b"not json"[..], br#"{"type":"unknown_v9"}"#, br#"{"type":"delete_process_instances_v1"}"#] {
+        channel
+            .basic_publish(
+                format!("{}.work", settings.amqp.prefix).into(),
+                "job".into(),
+                BasicPublishOptions::default(),
+                body,
+                lapin::BasicProperties::default(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let dead = format!("{}.dead", settings.amqp.prefix);
+    eventually(Duration::from_secs(10), || async {
+        let q = channel
+            .queue_declare(dead.clone().into(), QueueDeclareOptions { passive: true, ..Default::default() }, Default::default())
+            .await
+            .unwrap();
+        (q.message_count() == 3).then_some(())
+    })
+    .await;
+    let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    wait_done(&db, &id, Duration::from_secs(20)).await;
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failing_job_is_retried_with_back_off_then_failed_and_the_batch_stays_open() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 20).await;
+    // A real database failure for one instance's chunk: deleting pi-4 raises.
+    db.exec(
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refusing to delete %', OLD.id_; END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER refuse BEFORE DELETE ON act_ru_execution FOR EACH ROW WHEN (OLD.id_ = 'pi-4') EXECUTE FUNCTION refuse();",
+    )
+    .await;
+    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let worker = TestWorker::spawn(settings.clone()).await;
+    let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    let job = eventually(Duration::from_secs(20), || async {
+        let failed = db.strings(&format!(
+            "SELECT seq_ || '/' || retries_ || '/' || attempts_ || '/' || exception_msg_ FROM sweep_batch_job
+              WHERE batch_id_ = '{id}' AND state_ = 'failed'"
+        ))
+        .await;
+        (failed.len() == 1).then(|| failed[0].clone())
+    })
+    .await;
+    let parts: Vec<&str> = job.splitn(4, '/').collect();
+    assert_eq!(parts[1], "0", "no retries left");
+    assert_eq!(parts[2], "3", "three attempts, as Camunda's three retries");
+    assert!(parts[3].contains("refusing to delete pi-4"), "{job}");
+    // The other jobs finished; the failed one's items are failed, with the reason; nothing of it was deleted.
+    eventually(Duration::from_secs(10), || async {
+        (db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE batch_id_ = '{id}' AND state_ = 'done'")).await == 2).then_some(())
+    })
+    .await;
+    let failed_items = db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'failed' AND reason_ LIKE '%pi-4%'")).await;
+    assert!(failed_items >= 1);
+    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE id_ = 'pi-4'").await, 1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!batch_done(&db, &id).await, "a failed job keeps the batch open");
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch WHERE id_ = '{id}'")).await, 1);
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_batch_loses_nothing_and_a_new_one_completes_the_batch() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 3000).await;
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let env = db.env(&[
+        ("SWEEP__AMQP__PREFIX", &prefix),
+        ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "20"),
+        ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "10"),
+    ]);
+    let api = TestApi::spawn(shared::Settings::load_from(env.clone()).unwrap()).await;
+    let mut first = Proc::start(crate::WORKER_BIN, &[], &env);
+    let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}, "deleteReason": "kill test"})).await;
+    let selected = db.scalar(&format!("SELECT total_items_ FROM sweep_batch WHERE id_ = '{id}'")).await;
+    assert_eq!(selected, 1501);
+    eventually(Duration::from_secs(30), || async {
+        let n = db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await;
+        (n >= 100).then_some(())
+    })
+    .await;
+    first.kill9().await;
+    let deleted_at_kill = db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await;
+    assert!(deleted_at_kill < selected, "killed mid-batch ({deleted_at_kill} of {selected})");
+    let mut second = Proc::start(crate::WORKER_BIN, &[], &env);
+    wait_done(&db, &id, Duration::from_secs(60)).await;
+
+    // Exactly once: the ledger, the history and the runtime tables agree with the selection.
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await, selected);
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}'")).await, selected);
+    assert_eq!(db.scalar("SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED' AND delete_reason_ = 'kill test'").await, selected);
+    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await, 0);
+    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd2' AND parent_id_ IS NULL").await, 1500);
+    assert_eq!(db.scalar("SELECT count(*) FROM sweep_outbox").await, 0);
+    assert!(second.terminate().await.success(), "SIGTERM ends a worker cleanly");
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_jobs_before_the_worker_exits() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 2000).await;
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let env = db.env(&[("SWEEP__AMQP__PREFIX", &prefix), ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "50")]);
+    let api = TestApi::spawn(shared::Settings::load_from(env.clone()).unwrap()).await;
+    let mut worker = Proc::start(crate::WORKER_BIN, &[], &env);
+    let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    eventually(Duration::from_secs(30), || async {
+        (db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await > 0).then_some(())
+    })
+    .await;
+    assert!(worker.terminate().await.success());
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE batch_id_ = '{id}' AND state_ = 'running'")).await,
+        0,
+        "no job left half-done"
+    );
+    let mut next = Proc::start(crate::WORKER_BIN, &[], &env);
+    wait_done(&db, &id, Duration::from_secs(60)).await;
+    assert!(next.terminate().await.success());
+}
