@@ -5,6 +5,7 @@ mod deletion;
 mod health;
 mod invariants;
 mod pipeline;
+mod process_instance_delete;
 mod process_instance_query;
 mod schema;
 

@@ -40,8 +40,11 @@ async fn delete_async(
     if !is_json {
         return Err(ApiError::UnsupportedMediaType("Expected request with `Content-Type: application/json`".into()));
     }
-    let request: DeleteProcessInstancesDto = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::InvalidRequest(format!("Cannot deserialize the request body: {e}")))?;
+    let mut json = serde_json::Deserializer::from_slice(&body);
+    let request: DeleteProcessInstancesDto = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        ApiError::InvalidRequest(format!("Cannot deserialize the request body at `{}`: {}", e.path(), e.inner()))
+    })?;
+    json.end().map_err(|e| ApiError::InvalidRequest(format!("Cannot deserialize the request body: {e}")))?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(
