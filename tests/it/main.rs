@@ -1,5 +1,6 @@
 //! The one integration-test binary: every module runs against real PostgreSQL (and, where the
 //! pipeline is involved, real RabbitMQ) on 127.0.0.1.
 
+mod demo;
 mod health;
 mod schema;
