@@ -1,5 +1,5 @@
 //! Column-wise row buffers for set-based inserts: a table is a struct of one `Vec` per column,
-//! and a whole buffer becomes one `INSERT … SELECT … FROM unnest($1::text[], …)` statement.
+//! and a whole buffer becomes one `INSERT … SELECT … FROM unnest($1::text[], …)`.
 //! Knows nothing about what the rows mean; `instance.rs` fills the buffers.
 
 use chrono::NaiveDateTime;
@@ -63,25 +63,43 @@ nullable_cell!(i64, "int8", |v| v.to_string());
 nullable_cell!(f64, "float8", |v| v.to_string());
 nullable_cell!(NaiveDateTime, "timestamp", |v| v.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
 
-/// Builds `INSERT INTO table (c…) SELECT exprs FROM unnest($1::t[], …) AS u(c…)`.
-pub(crate) fn insert_statement(table: &str, columns: &[(&str, &str, String)], values: Vec<Value>) -> Statement {
+/// `INSERT INTO table (c…) SELECT exprs FROM unnest($n::t[], …) AS u(c…)`, numbering the
+/// placeholders from `first_param`.
+pub(crate) fn insert_sql(table: &str, columns: &[(&str, &str, String)], first_param: usize) -> String {
     let names: Vec<&str> = columns.iter().map(|(name, _, _)| *name).collect();
     let selects: Vec<&str> = columns.iter().map(|(_, _, select)| select.as_str()).collect();
     let arrays: Vec<String> =
-        columns.iter().enumerate().map(|(i, (_, element, _))| format!("${}::{element}[]", i + 1)).collect();
+        columns.iter().enumerate().map(|(i, (_, element, _))| format!("${}::{element}[]", first_param + i)).collect();
     let names = names.join(", ");
-    let sql = format!(
+    format!(
         "INSERT INTO {table} ({names}) SELECT {} FROM unnest({}) AS u({names})",
         selects.join(", "),
         arrays.join(", ")
-    );
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    )
+}
+
+/// Runs several inserts as one statement: all but the last become data-modifying `WITH`
+/// queries, which PostgreSQL executes exactly once each.
+///
+/// One statement means one round trip per batch instead of one per table; the driver leaves
+/// Nagle's algorithm on, and every extra statement carrying a large bind message can stall
+/// on a delayed ACK. Foreign keys are checked at the end of the whole statement, so the
+/// inserts may reference each other's rows in any order.
+pub(crate) fn combine(mut inserts: Vec<String>, values: Vec<Value>) -> Option<Statement> {
+    let last = inserts.pop()?;
+    let sql = if inserts.is_empty() {
+        last
+    } else {
+        let with: Vec<String> = inserts.iter().enumerate().map(|(i, insert)| format!("i{i} AS ({insert})")).collect();
+        format!("WITH {} {last}", with.join(", "))
+    };
+    Some(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
 }
 
 /// Declares a row type and its column buffer for one table.
 ///
 /// `table!(Row, Rows, "act_x" { id_: String, … })` gives `Row` (one row, `Default` for the
-/// optional parts) and `Rows` (one `Vec` per column) with `push`, `len` and `statement`.
+/// optional parts) and `Rows` (one `Vec` per column) with `push`, `len` and `insert`.
 /// Fields are named exactly like the columns (Camunda's trailing underscore included), which
 /// also keeps `type_` clear of the keyword.
 macro_rules! table {
@@ -106,8 +124,9 @@ macro_rules! table {
                 [$(self.$col.len()),*][0]
             }
 
-            /// One insert statement for all buffered rows, or `None` when there are none.
-            pub(crate) fn statement(self) -> Option<sea_orm::Statement> {
+            /// The insert of all buffered rows, its values appended to `params`; `None` when
+            /// there are no rows.
+            pub(crate) fn insert(self, params: &mut Vec<sea_orm::Value>) -> Option<String> {
                 use $crate::demo::columns::Cell;
                 if self.len() == 0 {
                     return None;
@@ -117,8 +136,9 @@ macro_rules! table {
                     <$ty as Cell>::ARRAY_ELEMENT,
                     <$ty as Cell>::select(stringify!($col)),
                 )),*];
-                let values = vec![$(<$ty as Cell>::param(self.$col)),*];
-                Some($crate::demo::columns::insert_statement($table, &columns, values))
+                let first_param = params.len() + 1;
+                $(params.push(<$ty as Cell>::param(self.$col));)*
+                Some($crate::demo::columns::insert_sql($table, &columns, first_param))
             }
         }
     };

@@ -16,8 +16,9 @@ use crate::Error;
 use instance::{BatchStats, Catalog, Generator};
 use tables::{InstanceRows, RowCounts};
 
-/// Root instances per batch: each batch is one transaction with one insert per table.
-/// A few thousand keeps statements in the low megabytes while amortising round trips.
+/// Root instances per batch: each batch is one transaction and one statement with one insert
+/// per table. A few thousand keeps the statement in the low megabytes while amortising the
+/// fixed cost of a statement.
 const BATCH_ROOTS: u64 = 2_000;
 
 /// Batches inserted at the same time. Two connections keep both cores of the database busy
@@ -108,11 +109,9 @@ pub async fn generate(db: &DatabaseConnection, options: &GenerateOptions) -> Res
     if seed_used(db, &first).await? {
         return Err(seed_used_error(options.seed));
     }
-    let tx = db.begin().await?;
-    for stmt in definitions.statements() {
-        tx.execute_raw(stmt).await?;
+    if let Some(stmt) = definitions.statement() {
+        db.execute_raw(stmt).await?;
     }
-    tx.commit().await?;
 
     let mut totals = (BatchStats::default(), RowCounts::default());
     let mut in_flight = JoinSet::new();
@@ -181,7 +180,7 @@ async fn insert_batch(db: DatabaseConnection, rows: InstanceRows, seed: u64) -> 
     // Demo data can be generated again, so a crash losing the last commits is harmless, and
     // not waiting for each WAL flush is a large share of the insert time.
     tx.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
-    for stmt in rows.statements() {
+    if let Some(stmt) = rows.statement() {
         tx.execute_raw(stmt).await.map_err(|e| match e.sql_err() {
             // Ids come from the seed: a clash means this seed's data is (partly) there.
             Some(SqlErr::UniqueConstraintViolation(_)) => seed_used_error(seed),

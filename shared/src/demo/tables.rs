@@ -1,11 +1,11 @@
-//! The Camunda 7 tables the generator writes, as row types and column buffers, and the order
-//! in which a batch is inserted. Only the columns the generator sets are listed; the others
+//! The Camunda 7 tables the generator writes, as row types and column buffers, and how a
+//! batch of them becomes one statement. Only the columns the generator sets are listed; the others
 //! keep their schema default (NULL).
 
 use chrono::NaiveDateTime;
 use sea_orm::Statement;
 
-use super::columns::table;
+use super::columns::{combine, table};
 
 table!(DeploymentRow, Deployments, "act_re_deployment" {
     id_: String,
@@ -303,17 +303,14 @@ pub(crate) struct DefinitionRows {
 }
 
 impl DefinitionRows {
-    /// Insert statements in FK order; existing definitions are kept, so every run can include
+    /// One statement inserting them; existing definitions are kept, so every run can include
     /// them whatever was generated before.
-    pub(crate) fn statements(self) -> Vec<Statement> {
-        [self.deployments.statement(), self.procdefs.statement(), self.jobdefs.statement()]
-            .into_iter()
-            .flatten()
-            .map(|mut stmt| {
-                stmt.sql.push_str(" ON CONFLICT DO NOTHING");
-                stmt
-            })
-            .collect()
+    pub(crate) fn statement(self) -> Option<Statement> {
+        let mut params = Vec::new();
+        let inserts =
+            [self.deployments.insert(&mut params), self.procdefs.insert(&mut params), self.jobdefs.insert(&mut params)];
+        let inserts = inserts.into_iter().flatten().map(|insert| insert + " ON CONFLICT DO NOTHING").collect();
+        combine(inserts, params)
     }
 }
 
@@ -370,29 +367,27 @@ impl InstanceRows {
         RowCounts { runtime: runtime as u64, history: history as u64 }
     }
 
-    /// Insert statements in an order that satisfies every foreign key: byte arrays before the
-    /// variables, jobs and external tasks pointing at them; executions (one statement, since
-    /// PostgreSQL checks the self-references at its end) before everything hanging off them;
-    /// tasks before identity links. History tables have no foreign keys.
-    pub(crate) fn statements(self) -> Vec<Statement> {
-        [
-            self.bytearrays.statement(),
-            self.executions.statement(),
-            self.tasks.statement(),
-            self.identity_links.statement(),
-            self.variables.statement(),
-            self.jobs.statement(),
-            self.event_subscrs.statement(),
-            self.ext_tasks.statement(),
-            self.incidents.statement(),
-            self.hi_procinsts.statement(),
-            self.hi_actinsts.statement(),
-            self.hi_taskinsts.statement(),
-            self.hi_varinsts.statement(),
-            self.hi_incidents.statement(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+    /// One statement inserting every buffered row. Foreign keys are checked when it ends, so
+    /// the order only follows the references for the reader: byte arrays, executions, what
+    /// hangs off them, then history (which has no foreign keys).
+    pub(crate) fn statement(self) -> Option<Statement> {
+        let mut params = Vec::new();
+        let inserts = [
+            self.bytearrays.insert(&mut params),
+            self.executions.insert(&mut params),
+            self.tasks.insert(&mut params),
+            self.identity_links.insert(&mut params),
+            self.variables.insert(&mut params),
+            self.jobs.insert(&mut params),
+            self.event_subscrs.insert(&mut params),
+            self.ext_tasks.insert(&mut params),
+            self.incidents.insert(&mut params),
+            self.hi_procinsts.insert(&mut params),
+            self.hi_actinsts.insert(&mut params),
+            self.hi_taskinsts.insert(&mut params),
+            self.hi_varinsts.insert(&mut params),
+            self.hi_incidents.insert(&mut params),
+        ];
+        combine(inserts.into_iter().flatten().collect(), params)
     }
 }
