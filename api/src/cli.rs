@@ -51,6 +51,10 @@ pub struct GenerateArgs {
     /// Random seed: the same seed gives the same data.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Instances start within the 90 days before this date (YYYY-MM-DD, 00:00 UTC; default:
+    /// today). Pin it to reproduce the same data on another day.
+    #[arg(long)]
+    pub until: Option<chrono::NaiveDate>,
 }
 
 /// The process entry point: parses the command line, loads settings, initialises telemetry and
@@ -98,6 +102,7 @@ pub async fn generate(settings: &shared::Settings, args: &GenerateArgs) -> anyho
         incident_share: args.incident_share,
         external_task_share: args.external_task_share,
         seed: args.seed,
+        until: args.until,
     };
     let report = shared::demo::generate(&db, &options).await.context("generating demo data")?;
     println!("{report}");

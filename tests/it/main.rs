@@ -2,6 +2,7 @@
 //! pipeline is involved, real RabbitMQ) on 127.0.0.1.
 
 mod deletion;
+mod demo;
 mod health;
 mod invariants;
 mod pipeline;
