@@ -1,6 +1,8 @@
 //! Deletion batches in Sweep's own tables: the runtime row, its jobs and its item ledger.
 //! Handlers in the API and the worker build on these reads; each owns its writes.
 
+pub mod query;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement};
 
