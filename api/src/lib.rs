@@ -28,7 +28,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), shared::Error> {
     let db = shared::db::connect(&settings.database, "sweep-api").await?;
-    let state = AppState::new(db, Arc::new(settings));
+    // The pool connects lazily: the API starts (and answers reads) while the broker is away.
+    let publisher = Arc::new(shared::mq::Publisher::new(shared::mq::pool(&settings.amqp, "sweep-api")?));
+    let state = AppState::new(db, Arc::new(settings), publisher);
     let token = CancellationToken::new();
     let app = router(state.clone());
     let addr = listener.local_addr().ok();

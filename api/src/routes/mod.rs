@@ -1,7 +1,11 @@
 //! Route table: the Camunda REST API under `http.base_path`, health and metrics at the root,
 //! and Camunda-style bodies for unknown paths and methods.
 
+mod batch;
 mod health;
+mod history_batch;
+mod job;
+mod params;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -15,7 +19,7 @@ use crate::{ApiError, AppState};
 /// The complete router.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    let engine = Router::new();
+    let engine = Router::new().merge(batch::router()).merge(history_batch::router()).merge(job::router());
     Router::new()
         .nest(&settings.http.base_path, engine)
         .merge(health::router())
