@@ -240,3 +240,82 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A RabbitMQ namespace of one test: a unique prefix, its topology declared, and exclusive tap
+/// queues bound to the work exchange (`seed`, `job`, `monitor`) that receive a copy of every
+/// work message. Sweep's queues expire ten minutes after the test stops using them.
+pub struct TestMq {
+    /// Prefix of every exchange and queue name.
+    pub prefix: String,
+    /// Names under the prefix.
+    pub topology: shared::mq::Topology,
+    /// A channel for the test's own inspection.
+    pub channel: lapin::Channel,
+    _connection: lapin::Connection,
+}
+
+impl TestMq {
+    /// A fresh prefix, `t<uuid>`.
+    pub fn prefix() -> String {
+        format!("t{}", uuid::Uuid::new_v4().simple())
+    }
+
+    /// Settings entries that put a process on `prefix` with expiring queues.
+    pub fn env(prefix: &str) -> [(&'static str, &str); 2] {
+        [("SWEEP__AMQP__PREFIX", prefix), ("SWEEP__AMQP__QUEUE_EXPIRES", "10m")]
+    }
+
+    /// Declares the topology `settings` describe, as both binaries do at start.
+    pub async fn declare(settings: &shared::Settings) -> Self {
+        let connection = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .expect("connect to the test RabbitMQ");
+        let channel = connection.create_channel().await.expect("channel");
+        let topology = shared::mq::Topology::new(
+            &settings.amqp.prefix,
+            settings.amqp.queue_expires,
+            settings.worker.retry_delays(),
+        );
+        topology.declare(&channel).await.expect("declare topology");
+        for route in [shared::messages::ROUTE_SEED, shared::messages::ROUTE_JOB, shared::messages::ROUTE_MONITOR] {
+            // The monitor queue has a single active consumer and refuses basic.get: tap copies.
+            let tap = format!("{}.tap.{route}", settings.amqp.prefix);
+            let options = lapin::options::QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
+            channel.queue_declare(tap.as_str().into(), options, Default::default()).await.expect("declare tap");
+            channel
+                .queue_bind(tap.into(), topology.work_exchange().into(), route.into(), Default::default(), Default::default())
+                .await
+                .expect("bind tap");
+        }
+        Self { prefix: settings.amqp.prefix.clone(), topology, channel, _connection: connection }
+    }
+
+    /// Takes every work message published with routing key `route` since the last call.
+    pub async fn drain(&self, route: &str) -> Vec<serde_json::Value> {
+        let mut bodies = Vec::new();
+        let queue = format!("{}.tap.{route}", self.prefix);
+        while let Some(message) = self
+            .channel
+            .basic_get(queue.as_str().into(), lapin::options::BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic_get")
+        {
+            bodies.push(serde_json::from_slice(&message.delivery.data).expect("JSON message"));
+        }
+        bodies
+    }
+}
+
+impl TestApi {
+    /// `PUT {base}{path}` with a JSON body.
+    pub async fn put(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let resp = self.client.put(format!("{}{path}", self.base)).json(body).send().await.expect("request");
+        read(resp).await
+    }
+
+    /// `DELETE {base}{path}`.
+    pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = self.client.delete(format!("{}{path}", self.base)).send().await.expect("request");
+        read(resp).await
+    }
+}
