@@ -100,3 +100,67 @@ impl Params {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::new(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+    }
+
+    fn message(e: ApiError) -> String {
+        e.to_string()
+    }
+
+    #[test]
+    fn booleans_accept_only_json_literals() {
+        let p = params(&[("a", "true"), ("b", "false"), ("c", "TRUE")]);
+        assert_eq!(p.bool("a").unwrap(), Some(true));
+        assert_eq!(p.bool("b").unwrap(), Some(false));
+        assert_eq!(p.bool("missing").unwrap(), None);
+        assert_eq!(
+            message(p.bool("c").unwrap_err()),
+            "Cannot set query parameter 'c' to value 'TRUE': Cannot convert value TRUE to java type java.lang.Boolean"
+        );
+        assert!(!p.flag("b").unwrap());
+    }
+
+    #[test]
+    fn lists_split_on_commas_and_empty_means_no_filter() {
+        let p = params(&[("a", "x,y"), ("b", "")]);
+        assert_eq!(p.list("a"), ["x", "y"]);
+        assert!(p.list("b").is_empty());
+        assert!(p.list("c").is_empty());
+    }
+
+    #[test]
+    fn sorting_needs_both_parameters_and_known_values() {
+        let key = |v: &str| (v == "batchId").then_some(1);
+        assert_eq!(params(&[]).sort(key).unwrap(), None);
+        assert_eq!(params(&[("sortBy", "batchId"), ("sortOrder", "desc")]).sort(key).unwrap(), Some(Sort { key: 1, desc: true }));
+        assert_eq!(
+            message(params(&[("sortBy", "batchId")]).sort(key).unwrap_err()),
+            "Only a single sorting parameter specified. sortBy and sortOrder required"
+        );
+        assert_eq!(
+            message(params(&[("sortBy", "x"), ("sortOrder", "asc")]).sort(key).unwrap_err()),
+            "Cannot set query parameter 'sortBy' to value 'x'"
+        );
+    }
+
+    #[test]
+    fn paging_defaults_to_everything() {
+        assert_eq!(params(&[]).page().unwrap(), Page { first: 0, max: None });
+        assert_eq!(params(&[("maxResults", "5")]).page().unwrap(), Page { first: 0, max: Some(5) });
+        assert!(params(&[("firstResult", "-1")]).page().is_err());
+    }
+
+    #[test]
+    fn dates_use_camunda_format_and_refuse_quotes() {
+        let p = params(&[("a", "2016-04-12T15:29:33.000+0200"), ("b", "\"2016-04-12T15:29:33.000+0200\""), ("c", "x")]);
+        assert!(p.date("a").unwrap().is_some());
+        assert!(message(p.date("b").unwrap_err()).ends_with("because of double quotes"));
+        assert!(p.date("c").is_err());
+    }
+}

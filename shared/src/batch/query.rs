@@ -100,8 +100,8 @@ fn order_by(sql: &mut Sql, sort: Option<Sort<SortKey>>) {
     }
 }
 
-/// Filters of `GET /batch` and `GET /batch/statistics` (the latter's extra ones are ignored
-/// by nobody: they are plain columns, so both endpoints share one filter).
+/// Filters of `GET /batch` and `GET /batch/statistics`. The API fills the statistics-only
+/// fields (`created_by` and below) only for the statistics endpoints.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchFilter {
     /// `batchId`
