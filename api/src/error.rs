@@ -14,6 +14,10 @@ pub enum ApiError {
     /// 400 `InvalidRequestException`: the request is malformed or names something invalid.
     #[error("{0}")]
     InvalidRequest(String),
+    /// 400 `InvalidRequestException` with code 0: Camunda's answer when an engine command
+    /// behind the endpoint refused the request (e.g. suspending an unknown batch).
+    #[error("{0}")]
+    EngineRefused(String),
     /// 404 `InvalidRequestException`: the addressed resource does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -52,8 +56,11 @@ impl From<sea_orm::DbErr> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // Camunda reports code 0 when the REST exception wraps an engine exception, else null.
+        let code = matches!(self, ApiError::EngineRefused(_)).then_some(0);
         let (status, kind, message) = match self {
             ApiError::InvalidRequest(m) => (StatusCode::BAD_REQUEST, "InvalidRequestException", m),
+            ApiError::EngineRefused(m) => (StatusCode::BAD_REQUEST, "InvalidRequestException", m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "InvalidRequestException", m),
             ApiError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, "RestException", m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "InvalidRequestException", m),
@@ -64,7 +71,7 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "ProcessEngineException", "Internal server error".to_owned())
             }
         };
-        (status, Json(ExceptionDto { kind: kind.to_owned(), message, code: None })).into_response()
+        (status, Json(ExceptionDto { kind: kind.to_owned(), message, code })).into_response()
     }
 }
 

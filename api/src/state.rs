@@ -31,5 +31,5 @@ impl AppState {
 
 /// The topology the settings describe.
 pub fn topology(settings: &shared::Settings) -> Topology {
-    Topology::new(&settings.amqp.prefix, settings.amqp.queue_expires, settings.worker.retry_delays())
+    Topology::from_settings(settings)
 }

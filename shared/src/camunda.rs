@@ -123,3 +123,141 @@ pub struct BatchDto {
     /// When the first job started.
     pub execution_start_time: Option<String>,
 }
+
+/// A runtime batch with its progress (`GET /batch/statistics`): Camunda's job counters, then
+/// Sweep's instance counters, which always add up: `totalInstances = pendingInstances +
+/// deletedInstances + skippedInstances + failedInstances`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchStatisticsDto {
+    /// The batch itself.
+    #[serde(flatten)]
+    pub batch: BatchDto,
+    /// Jobs not done (pending, running, failed) plus jobs not yet created.
+    pub remaining_jobs: i32,
+    /// `totalJobs - remainingJobs`.
+    pub completed_jobs: i32,
+    /// Jobs without retries left.
+    pub failed_jobs: i32,
+    /// Sweep extension: instances selected.
+    pub total_instances: i64,
+    /// Sweep extension: instances not processed yet.
+    pub pending_instances: i64,
+    /// Sweep extension: instances deleted.
+    pub deleted_instances: i64,
+    /// Sweep extension: instances not found (`failIfNotExists=false`).
+    pub skipped_instances: i64,
+    /// Sweep extension: instances that failed.
+    pub failed_instances: i64,
+}
+
+/// A historic batch (`GET /history/batch/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoricBatchDto {
+    /// Batch id.
+    pub id: String,
+    /// `instance-deletion`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Jobs the batch needed.
+    pub total_jobs: i32,
+    /// Jobs created per seed run.
+    pub batch_jobs_per_seed: i32,
+    /// Instances per job.
+    pub invocations_per_batch_job: i32,
+    /// Id of the seed job definition.
+    pub seed_job_definition_id: String,
+    /// Id of the monitor job definition.
+    pub monitor_job_definition_id: String,
+    /// Id of the batch job definition.
+    pub batch_job_definition_id: String,
+    /// Always null for deletion batches.
+    pub tenant_id: Option<String>,
+    /// Creating user, if known.
+    pub create_user_id: Option<String>,
+    /// Creation time.
+    pub start_time: String,
+    /// Completion or deletion time.
+    pub end_time: Option<String>,
+    /// When history cleanup may remove it.
+    pub removal_time: Option<String>,
+    /// When the first job started.
+    pub execution_start_time: Option<String>,
+}
+
+/// A batch execution job as Camunda's job API shows it (`GET /job`). Sweep's jobs belong to
+/// no process instance, so those fields are always null.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobDto {
+    /// `<batchId>:<seq>`.
+    pub id: String,
+    /// The batch's `batchJobDefinitionId`.
+    pub job_definition_id: String,
+    /// Always null: batch jobs are due immediately.
+    pub due_date: Option<String>,
+    /// Always null.
+    pub process_instance_id: Option<String>,
+    /// Always null.
+    pub execution_id: Option<String>,
+    /// Always null.
+    pub process_definition_id: Option<String>,
+    /// Always null.
+    pub process_definition_key: Option<String>,
+    /// Retries left.
+    pub retries: i32,
+    /// Message of the last failure, if any.
+    pub exception_message: Option<String>,
+    /// Always null.
+    pub failed_activity_id: Option<String>,
+    /// Whether its batch is suspended.
+    pub suspended: bool,
+    /// Always 0.
+    pub priority: i64,
+    /// The batch's tenant (always null).
+    pub tenant_id: Option<String>,
+    /// When the seed created it.
+    pub create_time: Option<String>,
+    /// The batch it belongs to.
+    pub batch_id: String,
+}
+
+/// Body of `PUT /job/{id}/retries` and `PUT /job-definition/{id}/retries`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetriesDto {
+    /// Retries to set; required, at least 0.
+    pub retries: Option<i32>,
+}
+
+/// Body of `PUT /batch/{id}/suspended`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspensionStateDto {
+    /// `true` suspends, `false` or absent activates.
+    pub suspended: Option<bool>,
+}
+
+/// Sweep extension: one entry of a batch's item ledger (`GET /batch/{id}/items`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchItemDto {
+    /// The selected process instance.
+    pub process_instance_id: String,
+    /// `pending`, `deleted`, `skipped` or `failed`.
+    pub state: String,
+    /// Why it failed, if it did.
+    pub reason: Option<String>,
+    /// Position in the batch, from 1.
+    pub seq: i64,
+}
+
+/// Sweep extension: answer of `POST /batch/{id}/retry-failed-items`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryFailedItemsResultDto {
+    /// Items put back to pending.
+    pub retried_items: i64,
+    /// Jobs put back to pending and re-enqueued.
+    pub retried_jobs: i64,
+}

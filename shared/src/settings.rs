@@ -117,6 +117,19 @@ pub struct AmqpSettings {
     /// (tests and ephemeral environments only).
     #[serde(default, with = "humantime_serde")]
     pub queue_expires: Option<Duration>,
+    /// `quorum` (replicated, for production) or `classic` (cheap to create and delete, for
+    /// tests and ephemeral environments).
+    pub queue_type: QueueType,
+}
+
+/// RabbitMQ queue type of Sweep's queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueType {
+    /// Replicated, durable; the production choice.
+    Quorum,
+    /// Single-node; for tests and throw-away environments.
+    Classic,
 }
 
 /// `[telemetry]`
@@ -167,6 +180,7 @@ statement_timeout = "120s"
 url = "amqp://guest:guest@127.0.0.1:5672/%2f"
 prefix = "sweep"
 prefetch = 2
+queue_type = "quorum"
 
 [telemetry]
 format = "json"

@@ -229,6 +229,7 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_a_new_one_completes_the_bat
     let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
     let env = db.env(&[
         ("SWEEP__AMQP__PREFIX", &prefix),
+        ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
         ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "20"),
         ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "10"),
     ]);

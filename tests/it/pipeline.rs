@@ -30,7 +30,12 @@ pub async fn seed_instances(db: &TestDb, n: usize) {
 async fn a_deletion_by_query_runs_to_completion_on_two_workers() {
     let db = TestDb::new().await;
     seed_instances(&db, 250).await;
-    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "10"), ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "7")]);
+    // The production queue type, quorum, here; most other tests use cheaper classic queues.
+    let settings = db.settings(&[
+        ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "10"),
+        ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "7"),
+        ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
+    ]);
     let api = TestApi::spawn(settings.clone()).await;
     let w1 = TestWorker::spawn(settings.clone()).await;
     let w2 = TestWorker::spawn(settings.clone()).await;

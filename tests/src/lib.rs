@@ -39,7 +39,10 @@ pub fn settings_env(database_url: &str, extra: &[(&str, &str)]) -> HashMap<Strin
         ("SWEEP__TELEMETRY__FORMAT".into(), "human".into()),
         // A broker namespace of its own per settings object; queues vanish when unused.
         ("SWEEP__AMQP__PREFIX".into(), format!("t{}", uuid::Uuid::new_v4().simple())),
-        ("SWEEP__AMQP__QUEUE_EXPIRES".into(), "10m".into()),
+        ("SWEEP__AMQP__QUEUE_EXPIRES".into(), "5m".into()),
+        // Classic queues are cheap to create and to expire; a few tests opt into quorum queues,
+        // the production type, with `SWEEP__AMQP__QUEUE_TYPE=quorum`.
+        ("SWEEP__AMQP__QUEUE_TYPE".into(), "classic".into()),
         ("SWEEP__WORKER__RETRY_BASE_DELAY".into(), "200ms".into()),
         ("SWEEP__OUTBOX__RELAY_INTERVAL".into(), "500ms".into()),
         ("SWEEP__OUTBOX__RELAY_MIN_AGE".into(), "1s".into()),
@@ -183,6 +186,8 @@ pub struct TestApi {
 impl TestApi {
     /// Starts the API with the given settings.
     pub async fn spawn(settings: shared::Settings) -> Self {
+        // Logs show up for failing tests (nextest prints their output) and with --no-capture.
+        shared::telemetry::init("sweep-api", &settings.telemetry);
         let listener = tokio::net::TcpListener::bind(settings.http.bind).await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}{}", settings.http.base_path);
@@ -251,6 +256,7 @@ pub struct TestWorker {
 impl TestWorker {
     /// Starts `worker::run` with `settings` (use the same settings as the API so prefixes match).
     pub async fn spawn(settings: shared::Settings) -> Self {
+        shared::telemetry::init("sweep-worker", &settings.telemetry);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let stop = CancellationToken::new();
         let token = stop.clone();
@@ -387,5 +393,80 @@ impl Proc {
             std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().ok();
         }
         self.child.wait().await.expect("wait")
+    }
+}
+
+/// A RabbitMQ namespace of one test: a unique prefix, its topology declared, and exclusive tap
+/// queues bound to the work exchange (`seed`, `job`, `monitor`) that receive a copy of every
+/// work message. Sweep's queues expire ten minutes after the test stops using them.
+pub struct TestMq {
+    /// Prefix of every exchange and queue name.
+    pub prefix: String,
+    /// Names under the prefix.
+    pub topology: shared::mq::Topology,
+    /// A channel for the test's own inspection.
+    pub channel: lapin::Channel,
+    _connection: lapin::Connection,
+}
+
+impl TestMq {
+    /// A fresh prefix, `t<uuid>`.
+    pub fn prefix() -> String {
+        format!("t{}", uuid::Uuid::new_v4().simple())
+    }
+
+    /// Settings entries that put a process on `prefix` with expiring queues.
+    pub fn env(prefix: &str) -> [(&'static str, &str); 2] {
+        [("SWEEP__AMQP__PREFIX", prefix), ("SWEEP__AMQP__QUEUE_EXPIRES", "5m")]
+    }
+
+    /// Declares the topology `settings` describe, as both binaries do at start.
+    pub async fn declare(settings: &shared::Settings) -> Self {
+        let connection = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .expect("connect to the test RabbitMQ");
+        let channel = connection.create_channel().await.expect("channel");
+        let topology = shared::mq::Topology::from_settings(settings);
+        topology.declare(&channel).await.expect("declare topology");
+        for route in [shared::messages::ROUTE_SEED, shared::messages::ROUTE_JOB, shared::messages::ROUTE_MONITOR] {
+            // The monitor queue has a single active consumer and refuses basic.get: tap copies.
+            let tap = format!("{}.tap.{route}", settings.amqp.prefix);
+            let options = lapin::options::QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
+            channel.queue_declare(tap.as_str().into(), options, Default::default()).await.expect("declare tap");
+            channel
+                .queue_bind(tap.into(), topology.work_exchange().into(), route.into(), Default::default(), Default::default())
+                .await
+                .expect("bind tap");
+        }
+        Self { prefix: settings.amqp.prefix.clone(), topology, channel, _connection: connection }
+    }
+
+    /// Takes every work message published with routing key `route` since the last call.
+    pub async fn drain(&self, route: &str) -> Vec<serde_json::Value> {
+        let mut bodies = Vec::new();
+        let queue = format!("{}.tap.{route}", self.prefix);
+        while let Some(message) = self
+            .channel
+            .basic_get(queue.as_str().into(), lapin::options::BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic_get")
+        {
+            bodies.push(serde_json::from_slice(&message.delivery.data).expect("JSON message"));
+        }
+        bodies
+    }
+}
+
+impl TestApi {
+    /// `PUT {base}{path}` with a JSON body.
+    pub async fn put(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let resp = self.client.put(format!("{}{path}", self.base)).json(body).send().await.expect("request");
+        read(resp).await
+    }
+
+    /// `DELETE {base}{path}`.
+    pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = self.client.delete(format!("{}{path}", self.base)).send().await.expect("request");
+        read(resp).await
     }
 }

@@ -1,9 +1,13 @@
 //! Route table: the Camunda REST API under `http.base_path`, health and metrics at the root,
 //! and Camunda-style bodies for unknown paths and methods.
 
+mod batch;
 mod health;
 mod process_instance;
 mod process_instance_delete;
+mod history_batch;
+mod job;
+mod params;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -17,7 +21,12 @@ use crate::{ApiError, AppState};
 /// The complete router.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    let engine = Router::new().merge(process_instance::router()).merge(process_instance_delete::router());
+    let engine = Router::new()
+        .merge(process_instance::router())
+        .merge(process_instance_delete::router())
+        .merge(batch::router())
+        .merge(history_batch::router())
+        .merge(job::router());
     Router::new()
         .nest(&settings.http.base_path, engine)
         .merge(health::router())

@@ -2,6 +2,7 @@
 //! Handlers in the API and the worker build on these reads; each owns its writes.
 
 pub mod create;
+pub mod query;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement};

@@ -8,7 +8,7 @@ use crate::settings::Settings;
 /// Creates the connection pool and publisher for `settings`, and declares the topology.
 pub async fn connect_and_declare(settings: &Settings, name: &'static str) -> Result<(deadpool_lapin::Pool, Arc<Publisher>, Topology), crate::Error> {
     let pool = crate::mq::pool(&settings.amqp, name)?;
-    let topology = Topology::new(&settings.amqp.prefix, settings.amqp.queue_expires, settings.worker.retry_delays());
+    let topology = Topology::from_settings(settings);
     let conn = pool.get().await.map_err(|e| crate::Error::Amqp(format!("cannot connect to amqp.url: {e}")))?;
     let channel = conn.create_channel().await.map_err(|e| crate::Error::Amqp(e.to_string()))?;
     topology.declare(&channel).await.map_err(|e| crate::Error::Amqp(format!("declaring topology: {e}")))?;

@@ -15,6 +15,7 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Channel, ExchangeKind};
 
 use crate::messages::{ROUTE_JOB, ROUTE_MONITOR, ROUTE_SEED};
+use crate::settings::QueueType;
 
 /// All names derived from one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,12 +26,22 @@ pub struct Topology {
     pub queue_expires: Option<Duration>,
     /// Back-off delays of job retries, one per attempt.
     pub retry_delays: Vec<Duration>,
+    /// Queue type of every queue.
+    pub queue_type: QueueType,
 }
 
 impl Topology {
     /// Names for `prefix`.
     pub fn new(prefix: &str, queue_expires: Option<Duration>, retry_delays: Vec<Duration>) -> Self {
-        Self { prefix: prefix.to_owned(), queue_expires, retry_delays }
+        Self { prefix: prefix.to_owned(), queue_expires, retry_delays, queue_type: QueueType::Quorum }
+    }
+
+    /// The names and options `settings` describe.
+    pub fn from_settings(settings: &crate::Settings) -> Self {
+        Self {
+            queue_type: settings.amqp.queue_type,
+            ..Self::new(&settings.amqp.prefix, settings.amqp.queue_expires, settings.worker.retry_delays())
+        }
     }
 
     /// The work exchange.
@@ -72,18 +83,18 @@ impl Topology {
         }
 
         let dead = self.dead_letter();
-        let mut dead_args = self.base_args();
-        dead_args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+        let dead_args = self.base_args();
         channel.queue_declare(dead.clone().into(), QueueDeclareOptions::durable(), dead_args).await?;
         channel.queue_bind(dead.clone().into(), dead.clone().into(), "".into(), QueueBindOptions::default(), FieldTable::default()).await?;
 
         for route in [ROUTE_SEED, ROUTE_JOB, ROUTE_MONITOR] {
             let mut args = self.base_args();
-            args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
             // Rejected (poison) messages go to the dead-letter queue instead of looping.
             args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(dead.clone().into()));
-            // A message that crashes its consumer again and again ends there too.
-            args.insert("x-delivery-limit".into(), AMQPValue::LongInt(50));
+            if self.queue_type == QueueType::Quorum {
+                // A message that crashes its consumer again and again ends there too.
+                args.insert("x-delivery-limit".into(), AMQPValue::LongInt(50));
+            }
             if route == ROUTE_MONITOR {
                 // One consumer at a time decides completion, so it happens exactly once.
                 args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
@@ -97,7 +108,6 @@ impl Topology {
 
         for (i, delay) in self.retry_delays.iter().enumerate() {
             let mut args = self.base_args();
-            args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
             args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(delay.as_millis() as i64));
             args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(self.work_exchange().into()));
             args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(ROUTE_JOB.into()));
@@ -108,6 +118,11 @@ impl Topology {
 
     fn base_args(&self) -> FieldTable {
         let mut args = FieldTable::default();
+        let kind = match self.queue_type {
+            QueueType::Quorum => "quorum",
+            QueueType::Classic => "classic",
+        };
+        args.insert("x-queue-type".into(), AMQPValue::LongString(kind.into()));
         if let Some(expires) = self.queue_expires {
             args.insert("x-expires".into(), AMQPValue::LongLongInt(expires.as_millis() as i64));
         }

@@ -1,0 +1,70 @@
+//! Historic batches (Camunda §4.6): `GET /history/batch`, `GET /history/batch/count`,
+//! `GET /history/batch/{id}` and `DELETE /history/batch/{id}`. Deleting a historic batch also
+//! removes its item ledger and leaves a still-running runtime batch alone, as Camunda does.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use sea_orm::TransactionTrait;
+use shared::batch::query::{self, HistoricBatchFilter, SortKey};
+use shared::camunda::{CountResultDto, HistoricBatchDto};
+
+use super::params::Params;
+use crate::extract::Query;
+use crate::{ApiError, AppState};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/history/batch", get(list))
+        .route("/history/batch/count", get(count))
+        .route("/history/batch/{id}", get(find).delete(delete))
+}
+
+type Pairs = Query<Vec<(String, String)>>;
+
+fn filter(params: &Params) -> Result<HistoricBatchFilter, ApiError> {
+    Ok(HistoricBatchFilter {
+        batch_id: params.string("batchId"),
+        kind: params.string("type"),
+        completed: params.bool("completed")?,
+        tenant_ids: params.list("tenantIdIn"),
+        without_tenant_id: params.flag("withoutTenantId")?,
+    })
+}
+
+async fn list(State(state): State<AppState>, Query(pairs): Pairs) -> Result<axum::Json<Vec<HistoricBatchDto>>, ApiError> {
+    let params = Params::new(pairs);
+    let filter = filter(&params)?;
+    let sort = params.sort(|v| match v {
+        "batchId" => Some(SortKey::BatchId),
+        "startTime" => Some(SortKey::StartTime),
+        "endTime" => Some(SortKey::EndTime),
+        "tenantId" => Some(SortKey::TenantId),
+        _ => None,
+    })?;
+    let page = params.page()?;
+    let batches = query::list_historic(&state.db, &filter, sort, page).await?;
+    Ok(axum::Json(batches.iter().map(|b| b.to_dto()).collect()))
+}
+
+async fn count(State(state): State<AppState>, Query(pairs): Pairs) -> Result<axum::Json<CountResultDto>, ApiError> {
+    let filter = filter(&Params::new(pairs))?;
+    Ok(axum::Json(CountResultDto { count: query::count_historic(&state.db, &filter).await? }))
+}
+
+async fn find(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<HistoricBatchDto>, ApiError> {
+    let batch = query::find_historic(&state.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Historic batch with id '{id}' does not exist")))?;
+    Ok(axum::Json(batch.to_dto()))
+}
+
+async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let txn = state.db.begin().await?;
+    if !query::delete_historic(&txn, &id).await? {
+        return Err(ApiError::InvalidRequest(format!("Unable to delete historic batch with id '{id}'")));
+    }
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
