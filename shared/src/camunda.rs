@@ -126,7 +126,7 @@ pub struct BatchDto {
 
 /// A runtime batch with its progress (`GET /batch/statistics`): Camunda's job counters, then
 /// Sweep's instance counters, which always add up: `totalInstances = pendingInstances +
-/// deletedInstances + skippedInstances + failedInstances`.
+/// runningInstances + deletedInstances + skippedInstances + failedInstances`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchStatisticsDto {
@@ -143,6 +143,8 @@ pub struct BatchStatisticsDto {
     pub total_instances: i64,
     /// Sweep extension: instances not processed yet.
     pub pending_instances: i64,
+    /// Sweep extension: instances in jobs a worker is running (or was interrupted in).
+    pub running_instances: i64,
     /// Sweep extension: instances deleted.
     pub deleted_instances: i64,
     /// Sweep extension: instances not found (`failIfNotExists=false`).

@@ -211,8 +211,10 @@ pub struct BatchProgress {
     pub remaining_jobs: i32,
     /// Jobs without retries left.
     pub failed_jobs: i32,
-    /// Items still pending.
+    /// Items still pending (not in a running job).
     pub pending: i64,
+    /// Pending items of jobs a worker has started (or was interrupted in).
+    pub running: i64,
     /// Items deleted.
     pub deleted: i64,
     /// Items skipped.
@@ -244,7 +246,8 @@ pub async fn list_statistics(
                     coalesce(j.failed, 0)::int AS failed_jobs,
                     coalesce(i.pending, 0) AS pending_items,
                     coalesce(i.skipped, 0) AS skipped_items,
-                    coalesce(i.failed, 0) AS failed_items
+                    coalesce(i.failed, 0) AS failed_items,
+                    coalesce(r.running, 0) AS running_items
                FROM ({inner}) b
                LEFT JOIN LATERAL (
                     SELECT count(*) AS open, count(*) FILTER (WHERE state_ = '{FAILED}') AS failed
@@ -253,7 +256,14 @@ pub async fn list_statistics(
                     SELECT count(*) FILTER (WHERE state_ = '{PENDING}') AS pending,
                            count(*) FILTER (WHERE state_ = '{SKIPPED}') AS skipped,
                            count(*) FILTER (WHERE state_ = '{FAILED}') AS failed
-                      FROM sweep_batch_item WHERE batch_id_ = b.id_ AND state_ <> '{DELETED}') i ON true",
+                      FROM sweep_batch_item WHERE batch_id_ = b.id_ AND state_ <> '{DELETED}') i ON true
+               LEFT JOIN LATERAL (
+                    SELECT count(*) AS running
+                      FROM sweep_batch_job rj
+                      JOIN sweep_batch_item ri ON ri.batch_id_ = rj.batch_id_
+                           AND ri.seq_ > (rj.seq_ - 1)::bigint * b.invocations_per_job_
+                           AND ri.seq_ <= rj.seq_::bigint * b.invocations_per_job_
+                     WHERE rj.batch_id_ = b.id_ AND rj.state_ = '{RUNNING}' AND ri.state_ = '{PENDING}') r ON true",
             cols = prefixed_columns("b", BATCH_COLUMNS),
             inner = sql.text,
         ),
@@ -267,10 +277,12 @@ pub async fn list_statistics(
             let pending: i64 = row.try_get("", "pending_items")?;
             let skipped: i64 = row.try_get("", "skipped_items")?;
             let failed: i64 = row.try_get("", "failed_items")?;
+            let running: i64 = row.try_get("", "running_items")?;
             let progress = BatchProgress {
                 remaining_jobs: row.try_get("", "remaining_jobs")?,
                 failed_jobs: row.try_get("", "failed_jobs")?,
-                pending,
+                pending: pending - running,
+                running,
                 skipped,
                 failed,
                 deleted: batch.total_items - pending - skipped - failed,
@@ -289,6 +301,7 @@ pub fn statistics_dto(batch: &Batch, progress: &BatchProgress) -> BatchStatistic
         failed_jobs: progress.failed_jobs,
         total_instances: batch.total_items,
         pending_instances: progress.pending,
+        running_instances: progress.running,
         deleted_instances: progress.deleted,
         skipped_instances: progress.skipped,
         failed_instances: progress.failed,

@@ -1,0 +1,471 @@
+//! `sweep-bench`: Sweep's benchmarks. Figures are printed, never asserted: compare them as
+//! ratios measured in one run on one machine.
+//!
+//! ```text
+//! sweep-bench core     [--instances N] [--chunk C] [--engine-sample M] [--seed S]
+//! sweep-bench pipeline [--instances N] [--chunk C] [--seed S]
+//! sweep-bench snapshot [--instances N]
+//! ```
+//! `core` deletes identical copies of generated data three ways — engine-style (one statement
+//! per row, one transaction per instance, as an ORM-driven engine does), hand-written set-based
+//! SQL with one statement per table, and Sweep's deletion core — and prints instances/s and
+//! rows/s. `pipeline` times request → batch complete with one and with two worker processes
+//! against the core alone on a copy, and the workers' peak memory. `snapshot` times the POST of
+//! a deletion selecting N instances and the API's peak memory before and after.
+//! Databases are created on `TEST_DATABASE_URL`'s server (default 127.0.0.1:5432) and dropped.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
+use shared::deletion::{DeleteOptions, delete_chunk};
+use system_tests::{Proc, TestDb};
+
+const RUNTIME_TABLES: &[&str] = &[
+    "act_ru_execution", "act_ru_variable", "act_ru_task", "act_ru_identitylink", "act_ru_job", "act_ru_ext_task",
+    "act_ru_event_subscr", "act_ru_incident", "act_ge_bytearray",
+];
+const HISTORY_ENDED: &[&str] = &["act_hi_procinst", "act_hi_actinst", "act_hi_taskinst", "act_hi_incident"];
+
+struct Args {
+    command: String,
+    opts: HashMap<String, String>,
+}
+
+impl Args {
+    fn parse() -> Self {
+        let mut it = std::env::args().skip(1);
+        let command = it.next().unwrap_or_else(|| "help".into());
+        let mut opts = HashMap::new();
+        while let Some(k) = it.next() {
+            let v = it.next().unwrap_or_default();
+            opts.insert(k.trim_start_matches("--").to_owned(), v);
+        }
+        Self { command, opts }
+    }
+    fn num(&self, key: &str, default: u64) -> u64 {
+        self.opts.get(key).map(|v| v.parse().unwrap_or_else(|_| panic!("--{key} must be a number"))).unwrap_or(default)
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    match args.command.as_str() {
+        "core" => core(&args).await,
+        "pipeline" => pipeline(&args).await,
+        "snapshot" => snapshot(&args).await,
+        _ => eprintln!("usage: sweep-bench core|pipeline|snapshot [--instances N] [--chunk C] [--engine-sample M] [--seed S]"),
+    }
+}
+
+/// A fresh database holding `n` generated roots (same seed, same data).
+async fn generated(n: u64, seed: u64) -> TestDb {
+    let db = TestDb::new().await;
+    let options = shared::demo::GenerateOptions {
+        instances: n,
+        seed,
+        until: Some(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+        ..Default::default()
+    };
+    shared::demo::generate(&db.db, &options).await.expect("generate");
+    db.exec("VACUUM ANALYZE").await;
+    db
+}
+
+async fn roots(db: &DatabaseConnection, limit: u64) -> Vec<String> {
+    db.query_all_raw(Statement::from_string(
+        DbBackend::Postgres,
+        format!("SELECT id_ FROM act_ru_execution WHERE parent_id_ IS NULL AND super_exec_ IS NULL ORDER BY id_ LIMIT {limit}"),
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get::<String>("", "id_").unwrap())
+    .collect()
+}
+
+/// (runtime rows, history rows ended)
+async fn footprint(db: &TestDb) -> (i64, i64) {
+    let mut runtime = 0;
+    for t in RUNTIME_TABLES {
+        runtime += db.scalar(&format!("SELECT count(*) FROM {t}")).await;
+    }
+    let mut ended = 0;
+    for t in HISTORY_ENDED {
+        ended += db.scalar(&format!("SELECT count(*) FROM {t} WHERE end_time_ IS NOT NULL")).await;
+    }
+    (runtime, ended)
+}
+
+struct Figures {
+    mode: &'static str,
+    instances: usize,
+    secs: f64,
+    runtime_rows: i64,
+    history_rows: i64,
+}
+
+impl Figures {
+    fn rate(&self) -> f64 {
+        self.instances as f64 / self.secs
+    }
+    fn print(&self, baseline: Option<f64>) {
+        println!(
+            "{:<34} {:>8} roots {:>8.2} s {:>10.0} roots/s {:>10.0} runtime rows/s {:>9.0} history rows/s {}",
+            self.mode,
+            self.instances,
+            self.secs,
+            self.rate(),
+            self.runtime_rows as f64 / self.secs,
+            self.history_rows as f64 / self.secs,
+            baseline.map(|b| format!("{:>6.1}x", self.rate() / b)).unwrap_or_default()
+        );
+    }
+}
+
+async fn measure<F, Fut>(mode: &'static str, db: &TestDb, ids: &[String], run: F) -> Figures
+where
+    F: FnOnce(DatabaseConnection, Vec<String>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let before = footprint(db).await;
+    let started = Instant::now();
+    run(db.db.clone(), ids.to_vec()).await;
+    let secs = started.elapsed().as_secs_f64();
+    let after = footprint(db).await;
+    let left = db
+        .scalar(&format!(
+            "SELECT count(*) FROM act_ru_execution WHERE id_ IN ({})",
+            ids.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(",")
+        ))
+        .await;
+    assert_eq!(left, 0, "{mode} left instances behind");
+    Figures { mode, instances: ids.len(), secs, runtime_rows: before.0 - after.0, history_rows: after.1 - before.1 }
+}
+
+async fn core(args: &Args) {
+    let n = args.num("instances", 20_000);
+    let chunk = args.num("chunk", 100) as usize;
+    let sample = args.num("engine-sample", 2_000).min(n);
+    let seed = args.num("seed", 7);
+    println!("generating 4 identical copies of {n} root instances (seed {seed}) ...");
+    let mut copies = Vec::new();
+    for _ in 0..4 {
+        copies.push(generated(n, seed).await);
+    }
+    let (rows, hist) = footprint(&copies[0]).await;
+    println!("per root: {:.1} runtime rows, {:.1} history rows", rows as f64 / n as f64, hist as f64 / n as f64);
+    let opts = DeleteOptions { delete_reason: Some("benchmark".into()), ..Default::default() };
+
+    let ids = roots(&copies[0].db, sample).await;
+    let engine = measure("engine-style (row by row, 1 tx/root)", &copies[0], &ids, |db, ids| async move {
+        for id in ids {
+            engine_style_delete(&db, &id).await;
+        }
+    })
+    .await;
+
+    let ids = roots(&copies[1].db, n).await;
+    let o = opts.clone();
+    let statements = measure("set-based, one statement per table", &copies[1], &ids, |db, ids| async move {
+        for c in ids.chunks(chunk) {
+            statement_per_table_delete(&db, c, &o).await;
+        }
+    })
+    .await;
+
+    let ids = roots(&copies[2].db, n).await;
+    let o = opts.clone();
+    let core1 = measure("deletion core, 1 connection", &copies[2], &ids, |db, ids| async move {
+        for c in ids.chunks(chunk) {
+            let txn = db.begin().await.unwrap();
+            delete_chunk(&txn, c, &o, shared::camunda::now_naive()).await.unwrap();
+            txn.commit().await.unwrap();
+        }
+    })
+    .await;
+
+    let ids = roots(&copies[3].db, n).await;
+    let o = opts.clone();
+    let core2 = measure("deletion core, 2 connections", &copies[3], &ids, |db, ids| async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        let halves: Vec<Vec<String>> = ids.chunks(ids.len().div_ceil(2)).map(<[String]>::to_vec).collect();
+        for half in halves {
+            let (db, o) = (db.clone(), o.clone());
+            tasks.spawn(async move {
+                for c in half.chunks(chunk) {
+                    let txn = db.begin().await.unwrap();
+                    delete_chunk(&txn, c, &o, shared::camunda::now_naive()).await.unwrap();
+                    txn.commit().await.unwrap();
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+
+    println!("\nchunk size {chunk}; ratios against engine-style:");
+    engine.print(None);
+    for f in [&statements, &core1, &core2] {
+        f.print(Some(engine.rate()));
+    }
+    println!("core (1 connection) / one-statement-per-table: {:.2}", core1.rate() / statements.rate());
+}
+
+/// One instance the way an ORM-driven engine deletes it: load, then one statement per row.
+async fn engine_style_delete(db: &DatabaseConnection, root: &str) {
+    let txn = db.begin().await.unwrap();
+    let q = |sql: &str, v: Vec<Value>| Statement::from_sql_and_values(DbBackend::Postgres, sql, v);
+    let ids = |rows: Vec<sea_orm::QueryResult>, col: &str| -> Vec<Option<String>> {
+        rows.iter().map(|r| r.try_get::<Option<String>>("", col).unwrap()).collect()
+    };
+    // The instance tree: this instance and, depth first, the instances its executions call.
+    let mut instances = vec![root.to_owned()];
+    let mut i = 0;
+    while i < instances.len() {
+        let execs = txn.query_all_raw(q("SELECT * FROM act_ru_execution WHERE proc_inst_id_ = $1", vec![instances[i].clone().into()])).await.unwrap();
+        for e in ids(execs, "id_").into_iter().flatten() {
+            let subs = txn.query_all_raw(q("SELECT * FROM act_ru_execution WHERE super_exec_ = $1", vec![e.into()])).await.unwrap();
+            instances.extend(ids(subs, "id_").into_iter().flatten());
+        }
+        i += 1;
+    }
+    let now = shared::camunda::now_naive();
+    for pi in instances.iter().rev() {
+        let p: Value = pi.clone().into();
+        for inc in ids(txn.query_all_raw(q("SELECT * FROM act_ru_incident WHERE proc_inst_id_ = $1 ORDER BY cause_incident_id_ NULLS LAST", vec![p.clone()])).await.unwrap(), "id_").into_iter().flatten() {
+            txn.execute_raw(q("UPDATE act_hi_incident SET end_time_ = $2, incident_state_ = 2 WHERE id_ = $1", vec![inc.clone().into(), now.into()])).await.unwrap();
+            txn.execute_raw(q("DELETE FROM act_ru_incident WHERE cause_incident_id_ = $1 OR root_cause_incident_id_ = $1", vec![inc.clone().into()])).await.unwrap();
+            txn.execute_raw(q("DELETE FROM act_ru_incident WHERE id_ = $1", vec![inc.into()])).await.unwrap();
+        }
+        for row in txn.query_all_raw(q("SELECT * FROM act_ru_variable WHERE proc_inst_id_ = $1", vec![p.clone()])).await.unwrap() {
+            let id: String = row.try_get("", "id_").unwrap();
+            txn.execute_raw(q("DELETE FROM act_ru_variable WHERE id_ = $1", vec![id.into()])).await.unwrap();
+            if let Some(b) = row.try_get::<Option<String>>("", "bytearray_id_").unwrap() {
+                txn.execute_raw(q("DELETE FROM act_ge_bytearray WHERE id_ = $1", vec![b.into()])).await.unwrap();
+            }
+        }
+        for task in ids(txn.query_all_raw(q("SELECT * FROM act_ru_task WHERE proc_inst_id_ = $1", vec![p.clone()])).await.unwrap(), "id_").into_iter().flatten() {
+            for link in ids(txn.query_all_raw(q("SELECT * FROM act_ru_identitylink WHERE task_id_ = $1", vec![task.clone().into()])).await.unwrap(), "id_").into_iter().flatten() {
+                txn.execute_raw(q("DELETE FROM act_ru_identitylink WHERE id_ = $1", vec![link.into()])).await.unwrap();
+            }
+            txn.execute_raw(q("UPDATE act_hi_taskinst SET end_time_ = $2, duration_ = 0, delete_reason_ = 'benchmark', task_state_ = 'Deleted' WHERE id_ = $1", vec![task.clone().into(), now.into()])).await.unwrap();
+            txn.execute_raw(q("DELETE FROM act_ru_task WHERE id_ = $1", vec![task.into()])).await.unwrap();
+        }
+        let execs = txn.query_all_raw(q("SELECT * FROM act_ru_execution WHERE proc_inst_id_ = $1 ORDER BY parent_id_ NULLS LAST", vec![p.clone()])).await.unwrap();
+        for e in ids(execs, "id_").into_iter().flatten() {
+            let ev: Value = e.clone().into();
+            for row in txn.query_all_raw(q("SELECT * FROM act_ru_job WHERE execution_id_ = $1", vec![ev.clone()])).await.unwrap() {
+                txn.execute_raw(q("DELETE FROM act_ru_job WHERE id_ = $1", vec![row.try_get::<String>("", "id_").unwrap().into()])).await.unwrap();
+                if let Some(b) = row.try_get::<Option<String>>("", "exception_stack_id_").unwrap() {
+                    txn.execute_raw(q("DELETE FROM act_ge_bytearray WHERE id_ = $1", vec![b.into()])).await.unwrap();
+                }
+            }
+            for row in txn.query_all_raw(q("SELECT * FROM act_ru_ext_task WHERE execution_id_ = $1", vec![ev.clone()])).await.unwrap() {
+                txn.execute_raw(q("DELETE FROM act_ru_ext_task WHERE id_ = $1", vec![row.try_get::<String>("", "id_").unwrap().into()])).await.unwrap();
+                if let Some(b) = row.try_get::<Option<String>>("", "error_details_id_").unwrap() {
+                    txn.execute_raw(q("DELETE FROM act_ge_bytearray WHERE id_ = $1", vec![b.into()])).await.unwrap();
+                }
+            }
+            for s in ids(txn.query_all_raw(q("SELECT * FROM act_ru_event_subscr WHERE execution_id_ = $1", vec![ev.clone()])).await.unwrap(), "id_").into_iter().flatten() {
+                txn.execute_raw(q("DELETE FROM act_ru_event_subscr WHERE id_ = $1", vec![s.into()])).await.unwrap();
+            }
+        }
+        for a in ids(txn.query_all_raw(q("SELECT * FROM act_hi_actinst WHERE proc_inst_id_ = $1 AND end_time_ IS NULL", vec![p.clone()])).await.unwrap(), "id_").into_iter().flatten() {
+            txn.execute_raw(q("UPDATE act_hi_actinst SET end_time_ = $2, duration_ = 0, act_inst_state_ = 2 WHERE id_ = $1", vec![a.into(), now.into()])).await.unwrap();
+        }
+        // Children before parents, one row at a time.
+        let execs = txn.query_all_raw(q("SELECT id_ FROM act_ru_execution WHERE proc_inst_id_ = $1 ORDER BY (id_ = proc_inst_id_), id_", vec![p.clone()])).await.unwrap();
+        for e in ids(execs, "id_").into_iter().flatten() {
+            txn.execute_raw(q("DELETE FROM act_ru_execution WHERE id_ = $1", vec![e.into()])).await.unwrap();
+        }
+        txn.execute_raw(q(
+            "UPDATE act_hi_procinst SET end_time_ = $2, duration_ = 0, state_ = 'EXTERNALLY_TERMINATED', delete_reason_ = 'benchmark' WHERE id_ = $1",
+            vec![p, now.into()],
+        ))
+        .await
+        .unwrap();
+    }
+    txn.commit().await.unwrap();
+}
+
+/// Hand-written set-based SQL, one statement per table, children first.
+async fn statement_per_table_delete(db: &DatabaseConnection, roots: &[String], o: &DeleteOptions) {
+    let txn = db.begin().await.unwrap();
+    let tree = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "WITH RECURSIVE t(id) AS (SELECT unnest($1::varchar[]) UNION
+               SELECT s.id_ FROM t JOIN act_ru_execution c ON c.proc_inst_id_ = t.id JOIN act_ru_execution s ON s.super_exec_ = c.id_)
+             SELECT e.id_ FROM act_ru_execution e WHERE e.id_ IN (SELECT id FROM t) ORDER BY e.id_ FOR UPDATE",
+            [Value::from(roots.to_vec())],
+        ))
+        .await
+        .unwrap();
+    let p: Vec<String> = tree.iter().map(|r| r.try_get::<String>("", "id_").unwrap()).collect();
+    let now = shared::camunda::now_naive();
+    let stmts = [
+        "UPDATE act_hi_incident SET end_time_ = $2, incident_state_ = 2 WHERE id_ IN (SELECT id_ FROM act_ru_incident WHERE proc_inst_id_ = ANY($1)) AND $3::text IS NOT NULL",
+        "DELETE FROM act_ru_incident WHERE proc_inst_id_ = ANY($1) AND $2::timestamp IS NOT NULL AND $3::text IS NOT NULL",
+        "UPDATE act_hi_taskinst SET end_time_ = $2, delete_reason_ = $3, task_state_ = 'Deleted', duration_ = (EXTRACT(EPOCH FROM ($2 - start_time_)) * 1000)::bigint WHERE id_ IN (SELECT id_ FROM act_ru_task WHERE proc_inst_id_ = ANY($1))",
+        "DELETE FROM act_ru_identitylink WHERE task_id_ IN (SELECT id_ FROM act_ru_task WHERE proc_inst_id_ = ANY($1)) AND $2::timestamp IS NOT NULL AND $3::text IS NOT NULL",
+        "DELETE FROM act_ru_task WHERE proc_inst_id_ = ANY($1) AND $2::timestamp IS NOT NULL AND $3::text IS NOT NULL",
+        "WITH d AS (DELETE FROM act_ru_variable WHERE proc_inst_id_ = ANY($1) RETURNING bytearray_id_) DELETE FROM act_ge_bytearray WHERE id_ IN (SELECT bytearray_id_ FROM d) AND $2::timestamp IS NOT NULL AND $3::text IS NOT NULL",
+        "WITH d AS (DELETE FROM act_ru_job WHERE process_instance_id_ = ANY($1) RETURNING exception_stack_id_) DELETE FROM act_ge_bytearray WHERE id_ IN (SELECT exception_stack_id_ FROM d) AND $2::timestamp IS NOT NULL AND $3::text IS NOT NULL",
+        "WITH d AS (DELETE FROM act_ru_ext_task WHERE execution_id_ IN (SELECT id_ FROM act_ru_execution WHERE proc_inst_id_ = ANY($1)) RETURNING error_details_id_) DELETE FROM act_ge_bytearray WHERE id_ IN (SELECT error_details_id_ FROM d) AND $2::timestamp IS NOT NULL AND $3::text IS NOT NULL",
+        "DELETE FROM act_ru_event_subscr WHERE execution_id_ IN (SELECT id_ FROM act_ru_execution WHERE proc_inst_id_ = ANY($1)) AND $2::timestamp IS NOT NULL AND $3::text IS NOT NULL",
+        "UPDATE act_hi_actinst SET end_time_ = $2, act_inst_state_ = 2, duration_ = (EXTRACT(EPOCH FROM ($2 - start_time_)) * 1000)::bigint WHERE proc_inst_id_ = ANY($1) AND end_time_ IS NULL AND $3::text IS NOT NULL",
+        "DELETE FROM act_ru_execution WHERE proc_inst_id_ = ANY($1) AND $2::timestamp IS NOT NULL AND $3::text IS NOT NULL",
+        "UPDATE act_hi_procinst SET end_time_ = $2, state_ = 'EXTERNALLY_TERMINATED', delete_reason_ = $3, end_act_id_ = NULL, duration_ = (EXTRACT(EPOCH FROM ($2 - start_time_)) * 1000)::bigint WHERE id_ = ANY($1)",
+    ];
+    let reason = o.delete_reason.clone().unwrap_or_default();
+    for sql in stmts {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [Value::from(p.clone()), now.into(), reason.clone().into()],
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    txn.commit().await.unwrap();
+}
+
+/// Peak resident memory of a process, in MiB (Linux `VmHWM`).
+fn peak_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<f64>().unwrap_or(0.0)))
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn exe_beside(name: &str) -> String {
+    let me = std::env::current_exe().expect("own path");
+    me.with_file_name(name).to_string_lossy().into_owned()
+}
+
+async fn wait_ready(port: u16) {
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if client.get(format!("http://127.0.0.1:{port}/health/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("API did not become ready");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn pipeline(args: &Args) {
+    let n = args.num("instances", 100_000);
+    let chunk = args.num("chunk", 100);
+    let seed = args.num("seed", 11);
+    let mut results = Vec::new();
+    for workers in [1usize, 2] {
+        println!("generating {n} roots for {workers} worker(s) ...");
+        let db = generated(n, seed).await;
+        let port = free_port();
+        let env = db.env(&[
+            ("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")),
+            ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", &chunk.to_string()),
+            ("SWEEP__TELEMETRY__FILTER", "warn"),
+            ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
+        ]);
+        let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
+        wait_ready(port).await;
+        let mut worker_env = env.clone();
+        worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
+        let mut procs: Vec<Proc> = (0..workers).map(|_| Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env)).collect();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let started = Instant::now();
+        let resp: serde_json::Value = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/engine-rest/process-instance/delete"))
+            .json(&serde_json::json!({"processInstanceQuery": {"rootProcessInstances": true}, "deleteReason": "benchmark"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let post_ms = started.elapsed().as_millis();
+        let id = resp["id"].as_str().expect("batch id").to_owned();
+        loop {
+            if db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let rss: Vec<f64> = procs.iter().map(|p| peak_rss_mib(p.child.id().unwrap_or(0))).collect();
+        for p in &mut procs {
+            p.terminate().await;
+        }
+        api.terminate().await;
+        println!("  POST answered in {post_ms} ms; batch complete after {secs:.2} s; worker peak RSS {rss:.1?} MiB");
+        results.push((workers, secs, rss));
+    }
+    println!("generating {n} roots for the core alone ...");
+    let db = generated(n, seed).await;
+    let ids = roots(&db.db, n).await;
+    let opts = DeleteOptions { delete_reason: Some("benchmark".into()), fail_if_not_exists: true, ..Default::default() };
+    let core = measure("deletion core, 1 connection", &db, &ids, |db, ids| async move {
+        for c in ids.chunks(chunk as usize) {
+            let txn = db.begin().await.unwrap();
+            delete_chunk(&txn, c, &opts, shared::camunda::now_naive()).await.unwrap();
+            txn.commit().await.unwrap();
+        }
+    })
+    .await;
+    println!("\n{n} roots, invocationsPerBatchJob {chunk}:");
+    core.print(None);
+    for (workers, secs, rss) in results {
+        let rate = n as f64 / secs;
+        println!(
+            "pipeline, {workers} worker(s){:<17} {n:>8} roots {secs:>8.2} s {rate:>10.0} roots/s  pipeline/core {:.2}  worker peak RSS max {:.1} MiB",
+            "",
+            rate / core.rate(),
+            rss.iter().cloned().fold(0.0, f64::max)
+        );
+    }
+}
+
+async fn snapshot(args: &Args) {
+    let n = args.num("instances", 1_000_000);
+    let db = TestDb::new().await;
+    println!("inserting {n} minimal process instances ...");
+    db.exec(&format!(
+        "INSERT INTO act_re_procdef (id_, key_, version_) VALUES ('bench:1', 'bench', 1);
+         INSERT INTO act_ru_execution (id_, rev_, proc_inst_id_, root_proc_inst_id_, proc_def_id_, suspension_state_)
+         SELECT 'pi-' || g, 1, 'pi-' || g, 'pi-' || g, 'bench:1', 1 FROM generate_series(1, {n}) g;
+         ANALYZE act_ru_execution;"
+    ))
+    .await;
+    let port = free_port();
+    let env = db.env(&[("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")), ("SWEEP__TELEMETRY__FILTER", "warn")]);
+    let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
+    wait_ready(port).await;
+    let pid = api.child.id().unwrap_or(0);
+    let rss_before = peak_rss_mib(pid);
+    let started = Instant::now();
+    let resp: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/engine-rest/process-instance/delete"))
+        .json(&serde_json::json!({"processInstanceQuery": {"processDefinitionKey": "bench"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ms = started.elapsed().as_millis();
+    let rss_after = peak_rss_mib(pid);
+    api.terminate().await;
+    println!(
+        "POST /process-instance/delete selecting {n} instances by query: {ms} ms, totalJobs {}; API peak RSS {rss_before:.1} MiB before, {rss_after:.1} MiB after",
+        resp["totalJobs"]
+    );
+}
