@@ -4,6 +4,7 @@
 mod batch_api;
 mod deletion;
 mod demo;
+mod end_to_end;
 mod health;
 mod invariants;
 mod pipeline;

@@ -1,0 +1,254 @@
+//! The main job end to end with the real binaries as processes: generated instances, a
+//! deletion by query, two workers, progress polled through the Batch API until completion.
+//! And the operator's controls: suspend and resume, delete a running batch, retry a failed job.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use system_tests::{Proc, TestApi, TestDb, TestWorker, eventually};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
+    let r = client.get(url).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Checksum of every row of `table` whose instance column is not in the deleted set.
+async fn untouched(db: &TestDb, table: &str, column: &str) -> String {
+    db.strings(&format!(
+        "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t
+          WHERE {column} IS NULL OR {column} NOT IN (SELECT proc_inst_id_ FROM deleted_tree)"
+    ))
+    .await
+    .remove(0)
+}
+
+#[tokio::test]
+async fn ten_thousand_instances_selected_by_query_are_deleted_by_two_worker_processes() {
+    let db = TestDb::new().await;
+    let options = shared::demo::GenerateOptions { instances: 10_000, seed: 5, ..Default::default() };
+    shared::demo::generate(&db.db, &options).await.unwrap();
+    // The selection and every instance its roots call, transitively: what must disappear.
+    db.exec(
+        "CREATE TABLE deleted_tree AS
+           WITH RECURSIVE t(id) AS (
+             SELECT e.id_ FROM act_ru_execution e JOIN act_re_procdef d ON d.id_ = e.proc_def_id_
+              WHERE e.id_ = e.proc_inst_id_ AND d.key_ IN ('demo-process-1', 'demo-process-2')
+             UNION SELECT s.id_ FROM t JOIN act_ru_execution c ON c.proc_inst_id_ = t.id
+                   JOIN act_ru_execution s ON s.super_exec_ = c.id_)
+           SELECT id AS proc_inst_id_ FROM t",
+    )
+    .await;
+    let tables = [
+        ("act_ru_execution", "proc_inst_id_"),
+        ("act_ru_variable", "proc_inst_id_"),
+        ("act_ru_task", "proc_inst_id_"),
+        ("act_ru_job", "process_instance_id_"),
+        ("act_ru_ext_task", "proc_inst_id_"),
+        ("act_ru_event_subscr", "proc_inst_id_"),
+        ("act_ru_incident", "proc_inst_id_"),
+        ("act_hi_procinst", "proc_inst_id_"),
+        ("act_hi_actinst", "proc_inst_id_"),
+        ("act_hi_taskinst", "proc_inst_id_"),
+        ("act_hi_varinst", "proc_inst_id_"),
+        ("act_hi_incident", "proc_inst_id_"),
+    ];
+    let mut before = HashMap::new();
+    for (table, column) in tables {
+        before.insert(table, untouched(&db, table, column).await);
+    }
+    let tree = db.scalar("SELECT count(*) FROM deleted_tree").await;
+
+    let port = free_port();
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let env = db.env(&[
+        ("SWEEP__AMQP__PREFIX", &prefix),
+        ("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")),
+        ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "25"),
+        ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "20"),
+    ]);
+    let mut api = Proc::start(crate::API_BIN, &["serve"], &env);
+    let mut worker_env = env.clone();
+    worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
+    let mut workers = [Proc::start(crate::WORKER_BIN, &[], &worker_env), Proc::start(crate::WORKER_BIN, &[], &worker_env)];
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/engine-rest");
+    eventually(Duration::from_secs(30), || async {
+        client.get(format!("http://127.0.0.1:{port}/health/ready")).send().await.ok().filter(|r| r.status() == 200)
+    })
+    .await;
+
+    let resp = client
+        .post(format!("{base}/process-instance/delete"))
+        .json(&json!({
+            "processInstanceQuery": {"processDefinitionKeyIn": ["demo-process-1", "demo-process-2"]},
+            "deleteReason": "end-to-end"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let batch: Value = resp.json().await.unwrap();
+    let id = batch["id"].as_str().unwrap().to_owned();
+    let selected = db.scalar(&format!("SELECT total_items_ FROM sweep_batch WHERE id_ = '{id}'")).await;
+    assert!(selected > 3000, "{selected}");
+
+    // Poll progress until the batch is gone from the runtime: counters always add up.
+    let mut polls = 0;
+    let mut last_deleted = 0;
+    loop {
+        let (status, stats) = get(&client, &format!("{base}/batch/statistics?batchId={id}")).await;
+        assert_eq!(status, 200);
+        let Some(s) = stats.as_array().unwrap().first() else { break };
+        let n = |k: &str| s[k].as_i64().unwrap_or_else(|| panic!("{k} in {s}"));
+        assert_eq!(n("totalInstances"), selected);
+        assert_eq!(
+            n("pendingInstances") + n("runningInstances") + n("deletedInstances") + n("skippedInstances") + n("failedInstances"),
+            n("totalInstances"),
+            "{s}"
+        );
+        assert_eq!(n("completedJobs") + n("remainingJobs"), n("totalJobs"), "{s}");
+        assert!(n("deletedInstances") >= last_deleted, "deleted never goes back");
+        assert_eq!(n("failedInstances"), 0);
+        last_deleted = n("deletedInstances");
+        polls += 1;
+        assert!(polls < 1200, "batch did not complete in time: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(polls > 1, "progress was observed while running");
+
+    let (status, _) = get(&client, &format!("{base}/batch/{id}")).await;
+    assert_eq!(status, 404, "the runtime batch is gone");
+    let (status, historic) = get(&client, &format!("{base}/history/batch/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(historic["endTime"].is_string(), "{historic}");
+    assert!(historic["executionStartTime"].is_string(), "{historic}");
+
+    // Every selected instance and its called ones are gone, with history saying so...
+    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_inst_id_ IN (SELECT proc_inst_id_ FROM deleted_tree)").await, 0);
+    for (table, column) in tables.iter().filter(|(t, _)| t.starts_with("act_ru_")) {
+        assert_eq!(
+            db.scalar(&format!("SELECT count(*) FROM {table} WHERE {column} IN (SELECT proc_inst_id_ FROM deleted_tree)")).await,
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM act_hi_procinst WHERE proc_inst_id_ IN (SELECT proc_inst_id_ FROM deleted_tree)
+                    AND state_ = 'EXTERNALLY_TERMINATED' AND delete_reason_ = 'end-to-end' AND end_time_ IS NOT NULL").await,
+        tree
+    );
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await, selected);
+    // ...and every row of every other instance is exactly as before.
+    for (table, column) in tables {
+        assert_eq!(untouched(&db, table, column).await, before[table], "{table} changed outside the selection");
+    }
+    for w in &mut workers {
+        assert!(w.terminate().await.success());
+    }
+    api.terminate().await;
+}
+
+async fn statistics(api: &TestApi, id: &str) -> Option<Value> {
+    let (status, body) = api.get(&format!("/batch/statistics?batchId={id}")).await;
+    assert_eq!(status, 200, "{body}");
+    body.as_array().unwrap().first().cloned()
+}
+
+async fn completed(db: &TestDb, id: &str) -> bool {
+    db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await == 1
+}
+
+#[tokio::test]
+async fn a_suspended_batch_makes_no_progress_and_completes_once_resumed() {
+    let db = TestDb::new().await;
+    crate::pipeline::seed_instances(&db, 60).await;
+    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let (_, batch) = api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    let id = batch["id"].as_str().unwrap().to_owned();
+    let (status, _) = api.put(&format!("/batch/{id}/suspended"), &json!({"suspended": true})).await;
+    assert_eq!(status, 204);
+    let worker = TestWorker::spawn(settings.clone()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let s = statistics(&api, &id).await.unwrap();
+    assert_eq!(s["suspended"], true);
+    assert_eq!(s["deletedInstances"], 0, "{s}");
+    assert_eq!(db.scalar("SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED'").await, 0);
+
+    let (status, _) = api.put(&format!("/batch/{id}/suspended"), &json!({"suspended": false})).await;
+    assert_eq!(status, 204);
+    eventually(Duration::from_secs(20), || async { completed(&db, &id).await.then_some(()) }).await;
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await, 31);
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn deleting_a_running_batch_stops_its_remaining_work() {
+    let db = TestDb::new().await;
+    crate::pipeline::seed_instances(&db, 1000).await;
+    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5"), ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "5")]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let worker = TestWorker::spawn(settings.clone()).await;
+    let (_, batch) = api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    let id = batch["id"].as_str().unwrap().to_owned();
+    eventually(Duration::from_secs(20), || async {
+        (db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await > 0).then_some(())
+    })
+    .await;
+    let (status, body) = api.delete(&format!("/batch/{id}")).await;
+    assert_eq!(status, 204, "{body}");
+    // In-flight jobs may still finish; then nothing moves any more.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let settled = db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await, settled);
+    assert!(settled > 0, "the batch was stopped before it finished");
+    let (status, historic) = api.get(&format!("/history/batch/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(historic["endTime"].is_string());
+    assert_eq!(api.get(&format!("/batch/{id}")).await.0, 404);
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_job_that_keeps_failing_ends_failed_and_a_retry_through_the_api_completes_the_batch() {
+    let db = TestDb::new().await;
+    crate::pipeline::seed_instances(&db, 20).await;
+    db.exec(
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refusing to delete %', OLD.id_; END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER refuse BEFORE DELETE ON act_ru_execution FOR EACH ROW WHEN (OLD.id_ = 'pi-4') EXECUTE FUNCTION refuse();",
+    )
+    .await;
+    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let worker = TestWorker::spawn(settings.clone()).await;
+    let (_, batch) = api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    let id = batch["id"].as_str().unwrap().to_owned();
+    let job_definition = batch["batchJobDefinitionId"].as_str().unwrap().to_owned();
+    let stats = eventually(Duration::from_secs(30), || async {
+        statistics(&api, &id).await.filter(|s| s["failedJobs"] == 1 && s["remainingJobs"] == 1)
+    })
+    .await;
+    assert_eq!(stats["completedJobs"], 2, "{stats}");
+    assert!(stats["failedInstances"].as_i64().unwrap() >= 1, "{stats}");
+    let (status, jobs) = api.get(&format!("/job?jobDefinitionId={job_definition}&noRetriesLeft=true")).await;
+    assert_eq!(status, 200);
+    assert_eq!(jobs.as_array().unwrap().len(), 1, "{jobs}");
+    assert_eq!(jobs[0]["retries"], 0);
+    assert!(jobs[0]["exceptionMessage"].as_str().unwrap().contains("refusing to delete pi-4"));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!completed(&db, &id).await, "a failed job keeps the batch open");
+
+    db.exec("DROP TRIGGER refuse ON act_ru_execution").await;
+    let (status, body) = api.put(&format!("/job-definition/{job_definition}/retries"), &json!({"retries": 1})).await;
+    assert_eq!(status, 204, "{body}");
+    eventually(Duration::from_secs(20), || async { completed(&db, &id).await.then_some(()) }).await;
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await, 11);
+    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await, 0);
+    worker.stop().await.unwrap();
+}
