@@ -15,6 +15,10 @@ pub struct OutboxMessage {
     pub payload: Vec<u8>,
     /// `traceparent` of the operation that caused the message, if any.
     pub traceparent: Option<String>,
+    /// The payload is a JSON array whose elements are published as separate messages: one
+    /// row stands for a job's many events, so the hot path writes and deletes one row, not one
+    /// per deleted instance.
+    pub split: bool,
 }
 
 /// A stored message, with the id to delete once published.
@@ -26,25 +30,68 @@ pub struct StoredMessage {
     pub message: OutboxMessage,
 }
 
-/// Writes `messages` in the caller's transaction and returns them with their row ids.
-/// One statement whatever the number of messages.
+/// Bound data per statement. The PostgreSQL driver does not set `TCP_NODELAY`: a statement
+/// larger than the socket's send buffer leaves its tail waiting for the server's delayed ACK
+/// (40 ms). Statements below this size go out in one segment.
+pub const MAX_STATEMENT_BYTES: usize = 8 * 1024;
+
+/// Writes `messages` in the caller's transaction and returns them with their row ids, in
+/// statements of at most [`MAX_STATEMENT_BYTES`] of payload (one for the usual handful).
 pub async fn enqueue(txn: &impl ConnectionTrait, messages: Vec<OutboxMessage>) -> Result<Vec<StoredMessage>, DbErr> {
-    if messages.is_empty() {
-        return Ok(Vec::new());
+    let mut stored = Vec::with_capacity(messages.len());
+    let mut group = Vec::new();
+    let mut size = 0;
+    for m in messages {
+        let len = m.payload.len() + m.exchange.len() + m.routing_key.len() + 128;
+        if !group.is_empty() && size + len > MAX_STATEMENT_BYTES {
+            stored.extend(insert(txn, std::mem::take(&mut group)).await?);
+            size = 0;
+        }
+        size += len;
+        group.push(m);
     }
+    if !group.is_empty() {
+        stored.extend(insert(txn, group).await?);
+    }
+    Ok(stored)
+}
+
+/// Splits `bodies` into JSON arrays of at most about [`MAX_STATEMENT_BYTES`] each, for
+/// [`OutboxMessage::split`] rows.
+pub fn split_payloads<T: serde::Serialize>(bodies: &[T]) -> Result<Vec<Vec<u8>>, serde_json::Error> {
+    let mut payloads = Vec::new();
+    let mut current: Vec<serde_json::Value> = Vec::new();
+    let mut size = 0;
+    for body in bodies {
+        let value = serde_json::to_value(body)?;
+        let len = value.to_string().len() + 1;
+        if !current.is_empty() && size + len > MAX_STATEMENT_BYTES - 512 {
+            payloads.push(serde_json::to_vec(&current)?);
+            current.clear();
+            size = 0;
+        }
+        size += len;
+        current.push(value);
+    }
+    if !current.is_empty() {
+        payloads.push(serde_json::to_vec(&current)?);
+    }
+    Ok(payloads)
+}
+
+async fn insert(txn: &impl ConnectionTrait, messages: Vec<OutboxMessage>) -> Result<Vec<StoredMessage>, DbErr> {
     let exchanges: Vec<String> = messages.iter().map(|m| m.exchange.clone()).collect();
     let keys: Vec<String> = messages.iter().map(|m| m.routing_key.clone()).collect();
     let payloads: Vec<Vec<u8>> = messages.iter().map(|m| m.payload.clone()).collect();
-    // Arrays of nullable text do not bind; an empty string stands for "no headers".
     let headers: Vec<String> = messages
         .iter()
-        .map(|m| m.traceparent.as_ref().map(|t| serde_json::json!({ "traceparent": t }).to_string()).unwrap_or_default())
+        .map(|m| serde_json::json!({ "traceparent": m.traceparent, "split": m.split }).to_string())
         .collect();
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "INSERT INTO sweep_outbox (exchange_, routing_key_, payload_, headers_)
-             SELECT e, k, p, NULLIF(h, '')::jsonb FROM unnest($1::varchar[], $2::varchar[], $3::bytea[], $4::text[])
+             SELECT e, k, p, h::jsonb FROM unnest($1::varchar[], $2::varchar[], $3::bytea[], $4::text[])
                  WITH ORDINALITY AS u(e, k, p, h, n)
               ORDER BY n
              RETURNING id_",
@@ -72,6 +119,21 @@ pub async fn remove(db: &impl ConnectionTrait, ids: &[i64]) -> Result<u64, DbErr
     Ok(result.rows_affected())
 }
 
+/// Deletes rows just published, without waiting for the commit to reach disk: if the database
+/// loses this commit in a crash, the relay publishes those messages again, which consumers
+/// tolerate. Saves a disk flush per publish on the hot path.
+pub async fn remove_published(db: &sea_orm::DatabaseConnection, ids: &[i64]) -> Result<u64, DbErr> {
+    use sea_orm::TransactionTrait;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let txn = db.begin().await?;
+    txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
+    let n = remove(&txn, ids).await?;
+    txn.commit().await?;
+    Ok(n)
+}
+
 /// Claims up to `limit` rows older than `min_age_secs` for republishing, locking them so that
 /// concurrent relays take different rows. Call inside a transaction; delete what was published
 /// before committing.
@@ -79,7 +141,8 @@ pub async fn claim_stale(txn: &impl ConnectionTrait, min_age_secs: f64, limit: i
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT id_, exchange_, routing_key_, payload_, headers_->>'traceparent' AS traceparent
+            "SELECT id_, exchange_, routing_key_, payload_, headers_->>'traceparent' AS traceparent,
+                    coalesce((headers_->>'split')::boolean, false) AS split
                FROM sweep_outbox
               WHERE created_ < now() - make_interval(secs => $1)
               ORDER BY id_
@@ -97,6 +160,7 @@ pub async fn claim_stale(txn: &impl ConnectionTrait, min_age_secs: f64, limit: i
                     routing_key: r.try_get("", "routing_key_")?,
                     payload: r.try_get("", "payload_")?,
                     traceparent: r.try_get("", "traceparent")?,
+                    split: r.try_get("", "split")?,
                 },
             })
         })

@@ -89,6 +89,12 @@ async fn handle(ctx: Arc<Ctx>, delivery: Delivery) {
             metrics::counter!("worker_messages_total", "outcome" => "ack").increment(1);
             delivery.ack(BasicAckOptions::default()).await
         }
+        Ok(Disposition::AckThenPublish(messages)) => {
+            metrics::counter!("worker_messages_total", "outcome" => "ack").increment(1);
+            let acked = delivery.ack(BasicAckOptions::default()).await;
+            ctx.publisher.publish_committed(&ctx.db, &messages).await;
+            acked
+        }
         Ok(Disposition::DeadLetter) => {
             metrics::counter!("worker_messages_total", "outcome" => "dead_lettered").increment(1);
             delivery.reject(BasicRejectOptions { requeue: false }).await

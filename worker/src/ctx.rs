@@ -38,6 +38,7 @@ impl Ctx {
             routing_key: message.routing_key().to_owned(),
             payload: serde_json::to_vec(message).expect("work messages serialise"),
             traceparent: shared::trace::current_child(),
+            split: false,
         }
     }
 
@@ -48,6 +49,17 @@ impl Ctx {
             routing_key: routing_key.to_owned(),
             payload: serde_json::to_vec(body).expect("events serialise"),
             traceparent: shared::trace::current_child(),
+            split: false,
         }
+    }
+
+    /// A few outbox rows for many events of the same kind, each event published as a message
+    /// of its own.
+    pub fn events<T: serde::Serialize>(&self, routing_key: &str, bodies: &[T]) -> Vec<OutboxMessage> {
+        shared::outbox::split_payloads(bodies)
+            .expect("events serialise")
+            .into_iter()
+            .map(|payload| OutboxMessage { split: true, payload, ..self.event(routing_key, &()) })
+            .collect()
     }
 }

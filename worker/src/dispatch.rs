@@ -5,10 +5,14 @@ use shared::messages::WorkMessage;
 use crate::{Ctx, handlers};
 
 /// What to tell the broker about a handled delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
     /// Done (or nothing to do): acknowledge.
     Ack,
+    /// Done and committed: acknowledge, then publish these outbox rows. Acking first frees the
+    /// consumer's prefetch slot for the next delivery while the messages go out; they are in
+    /// the outbox already, so the relay sends them should this process die first.
+    AckThenPublish(Vec<shared::outbox::StoredMessage>),
     /// The message can never be handled: dead-letter it.
     DeadLetter,
 }

@@ -132,6 +132,7 @@ pub(crate) fn work_message(topology: &Topology, message: &WorkMessage) -> Result
         routing_key: message.routing_key().to_owned(),
         payload: serde_json::to_vec(message).map_err(shared::Error::from)?,
         traceparent: None,
+        split: false,
     })
 }
 

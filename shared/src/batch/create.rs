@@ -245,6 +245,7 @@ pub async fn create(db: &DatabaseConnection, new: &NewDeletionBatch, work_exchan
             routing_key: seed.routing_key().to_owned(),
             payload: serde_json::to_vec(&seed)?,
             traceparent: new.traceparent.clone(),
+            split: false,
         }],
     )
     .await?;

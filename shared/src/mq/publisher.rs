@@ -5,7 +5,7 @@ use deadpool_lapin::Pool;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel};
-use sea_orm::ConnectionTrait;
+use sea_orm::DatabaseConnection;
 use tokio::sync::Mutex;
 
 use crate::Error;
@@ -61,11 +61,11 @@ impl Publisher {
 
     /// Publishes rows just committed by the caller and removes them from the outbox. A failure
     /// is logged and left to the relay, which republishes rows that stay behind.
-    pub async fn publish_committed(&self, db: &impl ConnectionTrait, messages: &[StoredMessage]) {
+    pub async fn publish_committed(&self, db: &DatabaseConnection, messages: &[StoredMessage]) {
         match self.publish(messages).await {
             Ok(()) => {
                 let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
-                if let Err(e) = outbox::remove(db, &ids).await {
+                if let Err(e) = outbox::remove_published(db, &ids).await {
                     tracing::warn!(error = %e, "published messages stay in the outbox; the relay will resend them");
                 }
             }
@@ -75,31 +75,38 @@ impl Publisher {
 }
 
 async fn publish_on(channel: &Channel, messages: &[StoredMessage], optional: &[String]) -> Result<(), Error> {
-    let mut confirms = Vec::with_capacity(messages.len());
+    // Build every publish first and drive them together: lapin then writes the frames in one
+    // go instead of one socket round of its I/O thread per message.
+    let mut outgoing = Vec::with_capacity(messages.len());
     for stored in messages {
         let m = &stored.message;
+        let parts: Vec<Vec<u8>> = if m.split {
+            let items: Vec<serde_json::Value> = serde_json::from_slice(&m.payload)?;
+            items.iter().map(serde_json::to_vec).collect::<Result<_, _>>()?
+        } else {
+            vec![m.payload.clone()]
+        };
         let mut headers = FieldTable::default();
         if let Some(tp) = &m.traceparent {
             headers.insert("traceparent".into(), AMQPValue::LongString(tp.clone().into()));
         }
-        let properties = BasicProperties::default()
-            .with_delivery_mode(2) // persistent
-            .with_content_type("application/json".into())
-            .with_message_id(stored.id.to_string().into())
-            .with_headers(headers);
-        let confirm = channel
-            .basic_publish(
-                crate::mq::topology::short(&m.exchange)?,
-                crate::mq::topology::short(&m.routing_key)?,
-                // mandatory: an unroutable message comes back instead of vanishing
-                BasicPublishOptions { mandatory: !optional.contains(&m.exchange), ..Default::default() },
-                &m.payload,
-                properties,
-            )
-            .await
-            .map_err(amqp)?;
-        confirms.push(confirm);
+        let exchange = crate::mq::topology::short(&m.exchange)?;
+        let routing_key = crate::mq::topology::short(&m.routing_key)?;
+        // mandatory: an unroutable message comes back instead of vanishing
+        let options = BasicPublishOptions { mandatory: !optional.contains(&m.exchange), ..Default::default() };
+        for (i, payload) in parts.into_iter().enumerate() {
+            let properties = BasicProperties::default()
+                .with_delivery_mode(2) // persistent
+                .with_content_type("application/json".into())
+                .with_message_id(format!("{}.{i}", stored.id).into())
+                .with_headers(headers.clone());
+            let (exchange, routing_key) = (exchange.clone(), routing_key.clone());
+            outgoing.push(async move {
+                channel.basic_publish(exchange, routing_key, options, &payload, properties).await
+            });
+        }
     }
+    let confirms = futures_util::future::try_join_all(outgoing).await.map_err(amqp)?;
     for confirm in confirms {
         let confirmation = confirm.await.map_err(amqp)?;
         if !confirmation.is_ack() {

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! sweep-bench core     [--instances N] [--chunk C] [--engine-sample M] [--seed S]
-//! sweep-bench pipeline [--instances N] [--chunk C] [--seed S]
+//! sweep-bench pipeline [--instances N] [--chunk C] [--seed S] [--workers 1,2] [--skip-custom-listeners true]
 //! sweep-bench snapshot [--instances N]
 //! ```
 //! `core` deletes identical copies of generated data three ways — engine-style (one statement
@@ -372,8 +372,14 @@ async fn pipeline(args: &Args) {
     let n = args.num("instances", 100_000);
     let chunk = args.num("chunk", 100);
     let seed = args.num("seed", 11);
+    let skip_listeners = args.opts.get("skip-custom-listeners").is_some_and(|v| v == "true");
+    let worker_counts: Vec<usize> = args
+        .opts
+        .get("workers")
+        .map(|w| w.split(',').map(|n| n.parse().expect("--workers 1,2")).collect())
+        .unwrap_or_else(|| vec![1, 2]);
     let mut results = Vec::new();
-    for workers in [1usize, 2] {
+    for workers in worker_counts {
         println!("generating {n} roots for {workers} worker(s) ...");
         let db = generated(n, seed).await;
         let port = free_port();
@@ -392,7 +398,11 @@ async fn pipeline(args: &Args) {
         let started = Instant::now();
         let resp: serde_json::Value = reqwest::Client::new()
             .post(format!("http://127.0.0.1:{port}/engine-rest/process-instance/delete"))
-            .json(&serde_json::json!({"processInstanceQuery": {"rootProcessInstances": true}, "deleteReason": "benchmark"}))
+            .json(&serde_json::json!({
+                "processInstanceQuery": {"rootProcessInstances": true},
+                "deleteReason": "benchmark",
+                "skipCustomListeners": skip_listeners
+            }))
             .send()
             .await
             .unwrap()
@@ -415,6 +425,12 @@ async fn pipeline(args: &Args) {
         api.terminate().await;
         println!("  POST answered in {post_ms} ms; batch complete after {secs:.2} s; worker peak RSS {rss:.1?} MiB");
         results.push((workers, secs, rss));
+    }
+    if args.opts.get("core").is_some_and(|v| v == "false") {
+        for (workers, secs, _) in results {
+            println!("pipeline, {workers} worker(s): {:.0} roots/s", n as f64 / secs);
+        }
+        return;
     }
     println!("generating {n} roots for the core alone ...");
     let db = generated(n, seed).await;

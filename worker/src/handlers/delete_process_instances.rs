@@ -11,6 +11,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait, Value};
 use shared::batch::{self, Batch, state};
 use shared::deletion::{self, Outcome};
 use shared::messages::{EVENT_PROCESS_INSTANCE_DELETED, ProcessInstanceDeletedEvent, WorkMessage};
+use shared::outbox::StoredMessage;
 
 use crate::{Ctx, Disposition};
 
@@ -27,11 +28,11 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Dispositi
     }
     let started = std::time::Instant::now();
     match execute(ctx, &b, job_seq).await {
-        Ok(Some(deleted)) => {
+        Ok(Some((deleted, messages))) => {
             metrics::counter!("worker_jobs_processed_total", "outcome" => "done").increment(1);
             metrics::counter!("worker_instances_deleted_total").increment(deleted);
             metrics::histogram!("worker_job_duration_seconds").record(started.elapsed().as_secs_f64());
-            Ok(Disposition::Ack)
+            Ok(Disposition::AckThenPublish(messages))
         }
         Ok(None) => Ok(Disposition::Ack),
         Err(e) => {
@@ -45,8 +46,11 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Dispositi
 /// Marks the job running (a committed, visible step) and stamps the batch's execution start.
 /// Returns false when the job is not there to run.
 async fn start(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<bool, shared::Error> {
-    let row = ctx
-        .db
+    let txn = ctx.db.begin().await?;
+    // A progress marker only: losing it in a database crash loses nothing (the message is
+    // still unacked), so it need not wait for the disk.
+    txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
+    let row = txn
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "WITH j AS (
@@ -63,11 +67,13 @@ async fn start(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<bool, shared::
             [batch_id.into(), job_seq.into()],
         ))
         .await?;
+    txn.commit().await?;
     Ok(row.map(|r| r.try_get::<i64>("", "started")).transpose()?.unwrap_or(0) > 0)
 }
 
-/// The deletion transaction. `None` when another delivery of the same job holds or finished it.
-async fn execute(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Option<u64>, shared::Error> {
+/// The deletion transaction. `None` when another delivery of the same job holds or finished it;
+/// otherwise the instances deleted and the committed outbox rows to publish.
+async fn execute(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Option<(u64, Vec<StoredMessage>)>, shared::Error> {
     let (low, high) = b.job_range(job_seq);
     let txn = ctx.db.begin().await?;
     // SKIP LOCKED: a duplicate delivery running concurrently leaves the job to its twin.
@@ -136,10 +142,11 @@ async fn execute(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Option<u64>, shar
     finish_job(&txn, &b.id, job_seq, low, high, state::DONE, None).await?;
 
     let mut messages = vec![ctx.work(&WorkMessage::MonitorV1 { batch_id: b.id.clone() })];
-    messages.extend(result.events.iter().map(|e| {
-        ctx.event(
-            EVENT_PROCESS_INSTANCE_DELETED,
-            &ProcessInstanceDeletedEvent {
+    if !result.events.is_empty() {
+        let events: Vec<ProcessInstanceDeletedEvent> = result
+            .events
+            .iter()
+            .map(|e| ProcessInstanceDeletedEvent {
                 process_instance_id: e.id.clone(),
                 process_definition_key: e.process_definition_key.clone(),
                 business_key: e.business_key.clone(),
@@ -147,14 +154,14 @@ async fn execute(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Option<u64>, shar
                 delete_reason: e.delete_reason.clone(),
                 batch_id: b.id.clone(),
                 deleted_with: e.deleted_with.clone(),
-            },
-        )
-    }));
+            })
+            .collect();
+        messages.extend(ctx.events(EVENT_PROCESS_INSTANCE_DELETED, &events));
+    }
     let stored = shared::outbox::enqueue(&txn, messages).await?;
     txn.commit().await?;
     tracing::debug!(batch.id = %b.id, job.seq = job_seq, instances = result.instances_deleted, "Job {job_seq} done");
-    ctx.publisher.publish_committed(&ctx.db, &stored).await;
-    Ok(Some(result.instances_deleted))
+    Ok(Some((result.instances_deleted, stored)))
 }
 
 /// Sets the job's final state and recounts its items from the ledger, in the caller's

@@ -54,6 +54,5 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, seen_jobs_created: i32) -> Result
     let stored = shared::outbox::enqueue(&txn, messages).await?;
     txn.commit().await?;
     tracing::info!(batch.id = %batch_id, jobs.first = first, jobs.last = last, "Seeded jobs {first}..={last} of batch {batch_id}");
-    ctx.publisher.publish_committed(&ctx.db, &stored).await;
-    Ok(Disposition::Ack)
+    Ok(Disposition::AckThenPublish(stored))
 }
