@@ -1,9 +1,13 @@
-//! Query-string parameters with Camunda's converters: comma lists, strict booleans, integers
-//! and the `name_op_value` variable syntax. Failures name the parameter and its value, as
-//! Camunda's `Cannot set query parameter '<k>' to value '<v>'` messages do.
+//! Query-string parameters with Camunda's converters: comma lists, strict booleans, integers,
+//! dates, paging, the `sortBy`/`sortOrder` pair and the `name_op_value` variable syntax.
+//! Failures name the parameter and its value, as Camunda's `Cannot set query parameter '<k>' to
+//! value '<v>'` messages do. Unknown parameters are ignored; a repeated one counts with its first
+//! value.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use chrono::{DateTime, FixedOffset};
+use shared::batch::query::{Page, Sort};
 use shared::query::{Paging, VariableQueryParameterDto};
 
 use crate::ApiError;
@@ -59,9 +63,56 @@ impl QueryParams {
         }
     }
 
+    /// A flag filter: acts only when `true` (any value other than a boolean is an error).
+    pub fn flag(&self, key: &str) -> Result<bool, ApiError> {
+        Ok(self.boolean(key)? == Some(true))
+    }
+
+    /// A comma-separated list, empty when absent.
+    pub fn list_or_empty(&self, key: &str) -> Vec<String> {
+        self.list(key).unwrap_or_default()
+    }
+
+    /// A date in Camunda's format (`2016-04-12T15:29:33.000+0200`).
+    pub fn date(&self, key: &str) -> Result<Option<DateTime<FixedOffset>>, ApiError> {
+        let Some(v) = self.string(key) else { return Ok(None) };
+        if v.starts_with('"') && v.ends_with('"') {
+            return Err(cannot_set(key, &v, &format!("Cannot convert value {v} to java type java.util.Date because of double quotes")));
+        }
+        shared::camunda::parse_date(&v)
+            .map(Some)
+            .ok_or_else(|| cannot_set(key, &v, &format!("Cannot convert value \"{v}\" to java type java.util.Date")))
+    }
+
     /// `firstResult` and `maxResults`.
     pub fn paging(&self) -> Result<Paging, ApiError> {
         Ok(Paging { first_result: self.integer("firstResult")?, max_results: self.integer("maxResults")? })
+    }
+
+    /// `firstResult` and `maxResults` for the batch queries.
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let paging = self.paging()?;
+        // integer() keeps both within i32.
+        Ok(Page { first: paging.first_result.unwrap_or(0) as i64, max: paging.max_results.map(|m| m as i64) })
+    }
+
+    /// `sortBy` / `sortOrder`; `key` maps the accepted `sortBy` values.
+    pub fn sort<K>(&self, key: impl Fn(&str) -> Option<K>) -> Result<Option<Sort<K>>, ApiError> {
+        let invalid = |name: &str, v: &str| ApiError::InvalidRequest(format!("Cannot set query parameter '{name}' to value '{v}'"));
+        let by = self.string("sortBy").map(|v| key(&v).ok_or_else(|| invalid("sortBy", &v))).transpose()?;
+        let desc = match self.string("sortOrder").as_deref() {
+            None => None,
+            Some("asc") => Some(false),
+            Some("desc") => Some(true),
+            Some(v) => return Err(invalid("sortOrder", v)),
+        };
+        match (by, desc) {
+            (Some(key), Some(desc)) => Ok(Some(Sort { key, desc })),
+            (None, None) => Ok(None),
+            _ => Err(ApiError::InvalidRequest(
+                "Only a single sorting parameter specified. sortBy and sortOrder required".into(),
+            )),
+        }
     }
 
     /// `name_op_value,name2_op2_value2`; values stay strings.
@@ -121,6 +172,37 @@ mod tests {
         assert_eq!(vars[0].value, serde_json::json!("1"));
         let ApiError::InvalidRequest(m) = p.variables("bad").unwrap_err() else { panic!() };
         assert!(m.ends_with("variable query parameter has to have format KEY_OPERATOR_VALUE."), "{m}");
+    }
+
+    #[test]
+    fn sorting_needs_both_parameters_and_known_values() {
+        let key = |v: &str| (v == "batchId").then_some(1);
+        assert_eq!(params(&[]).sort(key).unwrap(), None);
+        assert_eq!(params(&[("sortBy", "batchId"), ("sortOrder", "desc")]).sort(key).unwrap(), Some(Sort { key: 1, desc: true }));
+        assert_eq!(
+            params(&[("sortBy", "batchId")]).sort(key).unwrap_err().to_string(),
+            "Only a single sorting parameter specified. sortBy and sortOrder required"
+        );
+        assert_eq!(
+            params(&[("sortBy", "x"), ("sortOrder", "asc")]).sort(key).unwrap_err().to_string(),
+            "Cannot set query parameter 'sortBy' to value 'x'"
+        );
+    }
+
+    #[test]
+    fn pages_default_to_everything() {
+        assert_eq!(params(&[]).page().unwrap(), Page { first: 0, max: None });
+        assert_eq!(params(&[("maxResults", "5")]).page().unwrap(), Page { first: 0, max: Some(5) });
+        assert!(params(&[("firstResult", "-1")]).page().is_err());
+    }
+
+    #[test]
+    fn dates_use_camunda_format_and_refuse_quotes() {
+        let p = params(&[("a", "2016-04-12T15:29:33.000+0200"), ("b", "\"2016-04-12T15:29:33.000+0200\""), ("c", "x")]);
+        assert!(p.date("a").unwrap().is_some());
+        assert!(p.date("b").unwrap_err().to_string().ends_with("because of double quotes"));
+        assert!(p.date("c").is_err());
+        assert!(!params(&[("f", "false")]).flag("f").unwrap());
     }
 
     #[test]

@@ -34,8 +34,8 @@ use shared::messages::WorkMessage;
 use shared::mq::Topology;
 use shared::outbox::{self, OutboxMessage};
 
-use super::params::Params;
-use crate::extract::{Json, Query};
+use crate::extract::Json;
+use crate::params::QueryParams;
 use crate::{ApiError, AppState};
 
 pub(super) fn router() -> Router<AppState> {
@@ -51,20 +51,19 @@ pub(super) fn router() -> Router<AppState> {
         .route("/batch/{id}/retry-failed-items", post(retry_failed_items))
 }
 
-type Pairs = Query<Vec<(String, String)>>;
 
 fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("Batch with id '{id}' does not exist"))
 }
 
 /// The filter of `GET /batch`; `statistics` adds the parameters only the statistics accept.
-fn filter(params: &Params, statistics: bool) -> Result<BatchFilter, ApiError> {
+fn filter(params: &QueryParams, statistics: bool) -> Result<BatchFilter, ApiError> {
     let mut filter = BatchFilter {
         batch_id: params.string("batchId"),
         kind: params.string("type"),
-        tenant_ids: params.list("tenantIdIn"),
+        tenant_ids: params.list_or_empty("tenantIdIn"),
         without_tenant_id: params.flag("withoutTenantId")?,
-        suspended: params.bool("suspended")?,
+        suspended: params.boolean("suspended")?,
         ..Default::default()
     };
     if statistics {
@@ -91,8 +90,7 @@ async fn find(State(state): State<AppState>, Path(id): Path<String>) -> Result<a
     Ok(axum::Json(batch.to_dto()))
 }
 
-async fn list(State(state): State<AppState>, Query(pairs): Pairs) -> Result<axum::Json<Vec<BatchDto>>, ApiError> {
-    let params = Params::new(pairs);
+async fn list(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<Vec<BatchDto>>, ApiError> {
     let filter = filter(&params, false)?;
     let sort = params.sort(sort_key(false))?;
     let page = params.page()?;
@@ -100,16 +98,15 @@ async fn list(State(state): State<AppState>, Query(pairs): Pairs) -> Result<axum
     Ok(axum::Json(batches.iter().map(|b| b.to_dto()).collect()))
 }
 
-async fn count(State(state): State<AppState>, Query(pairs): Pairs) -> Result<axum::Json<CountResultDto>, ApiError> {
-    let filter = filter(&Params::new(pairs), false)?;
+async fn count(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<CountResultDto>, ApiError> {
+    let filter = filter(&params, false)?;
     Ok(axum::Json(CountResultDto { count: query::count_batches(&state.db, &filter).await? }))
 }
 
 async fn statistics(
     State(state): State<AppState>,
-    Query(pairs): Pairs,
+    params: QueryParams,
 ) -> Result<axum::Json<Vec<BatchStatisticsDto>>, ApiError> {
-    let params = Params::new(pairs);
     let filter = filter(&params, true)?;
     let sort = params.sort(sort_key(true))?;
     let page = params.page()?;
@@ -119,9 +116,9 @@ async fn statistics(
 
 async fn statistics_count(
     State(state): State<AppState>,
-    Query(pairs): Pairs,
+    params: QueryParams,
 ) -> Result<axum::Json<CountResultDto>, ApiError> {
-    let filter = filter(&Params::new(pairs), true)?;
+    let filter = filter(&params, true)?;
     Ok(axum::Json(CountResultDto { count: query::count_batches(&state.db, &filter).await? }))
 }
 
@@ -188,9 +185,9 @@ async fn set_suspended(
 async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(pairs): Pairs,
+    params: QueryParams,
 ) -> Result<StatusCode, ApiError> {
-    let cascade = Params::new(pairs).bool("cascade")?.unwrap_or(false);
+    let cascade = params.boolean("cascade")?.unwrap_or(false);
     let txn = state.db.begin().await?;
     if !query::delete_batch(&txn, &id, cascade).await? {
         return Err(ApiError::EngineRefused(format!("Unable to delete batch with id '{id}'")));
@@ -199,7 +196,7 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn item_state(params: &Params) -> Result<Option<String>, ApiError> {
+fn item_state(params: &QueryParams) -> Result<Option<String>, ApiError> {
     match params.string("state") {
         None => Ok(None),
         Some(s) if ITEM_STATES.contains(&s.as_str()) => Ok(Some(s)),
@@ -214,9 +211,8 @@ async fn known_batch(db: &impl ConnectionTrait, id: &str) -> Result<(), ApiError
 async fn items(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(pairs): Pairs,
+    params: QueryParams,
 ) -> Result<axum::Json<Vec<BatchItemDto>>, ApiError> {
-    let params = Params::new(pairs);
     let item_state = item_state(&params)?;
     let page = params.page()?;
     known_batch(&state.db, &id).await?;
@@ -226,9 +222,9 @@ async fn items(
 async fn items_count(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(pairs): Pairs,
+    params: QueryParams,
 ) -> Result<axum::Json<CountResultDto>, ApiError> {
-    let item_state = item_state(&Params::new(pairs))?;
+    let item_state = item_state(&params)?;
     known_batch(&state.db, &id).await?;
     Ok(axum::Json(CountResultDto { count: query::count_items(&state.db, &id, item_state.as_deref()).await? }))
 }

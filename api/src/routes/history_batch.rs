@@ -10,8 +10,7 @@ use sea_orm::TransactionTrait;
 use shared::batch::query::{self, HistoricBatchFilter, SortKey};
 use shared::camunda::{CountResultDto, HistoricBatchDto};
 
-use super::params::Params;
-use crate::extract::Query;
+use crate::params::QueryParams;
 use crate::{ApiError, AppState};
 
 pub(super) fn router() -> Router<AppState> {
@@ -21,20 +20,18 @@ pub(super) fn router() -> Router<AppState> {
         .route("/history/batch/{id}", get(find).delete(delete))
 }
 
-type Pairs = Query<Vec<(String, String)>>;
 
-fn filter(params: &Params) -> Result<HistoricBatchFilter, ApiError> {
+fn filter(params: &QueryParams) -> Result<HistoricBatchFilter, ApiError> {
     Ok(HistoricBatchFilter {
         batch_id: params.string("batchId"),
         kind: params.string("type"),
-        completed: params.bool("completed")?,
-        tenant_ids: params.list("tenantIdIn"),
+        completed: params.boolean("completed")?,
+        tenant_ids: params.list_or_empty("tenantIdIn"),
         without_tenant_id: params.flag("withoutTenantId")?,
     })
 }
 
-async fn list(State(state): State<AppState>, Query(pairs): Pairs) -> Result<axum::Json<Vec<HistoricBatchDto>>, ApiError> {
-    let params = Params::new(pairs);
+async fn list(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<Vec<HistoricBatchDto>>, ApiError> {
     let filter = filter(&params)?;
     let sort = params.sort(|v| match v {
         "batchId" => Some(SortKey::BatchId),
@@ -48,8 +45,8 @@ async fn list(State(state): State<AppState>, Query(pairs): Pairs) -> Result<axum
     Ok(axum::Json(batches.iter().map(|b| b.to_dto()).collect()))
 }
 
-async fn count(State(state): State<AppState>, Query(pairs): Pairs) -> Result<axum::Json<CountResultDto>, ApiError> {
-    let filter = filter(&Params::new(pairs))?;
+async fn count(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<CountResultDto>, ApiError> {
+    let filter = filter(&params)?;
     Ok(axum::Json(CountResultDto { count: query::count_historic(&state.db, &filter).await? }))
 }
 

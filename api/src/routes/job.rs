@@ -18,8 +18,8 @@ use shared::batch::query::{self, JobFilter, JobSortKey, SetRetries};
 use shared::camunda::{CountResultDto, JobDto, RetriesDto};
 
 use super::batch::{commit_and_publish, job_messages};
-use super::params::Params;
-use crate::extract::{Json, Query};
+use crate::extract::Json;
+use crate::params::QueryParams;
 use crate::{ApiError, AppState};
 
 pub(super) fn router() -> Router<AppState> {
@@ -30,9 +30,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/job-definition/{id}/retries", put(set_definition_retries))
 }
 
-type Pairs = Query<Vec<(String, String)>>;
 
-fn filter(params: &Params) -> Result<JobFilter, ApiError> {
+fn filter(params: &QueryParams) -> Result<JobFilter, ApiError> {
     // Batch jobs belong to no process instance or activity and are never timers.
     let instance_bound = ["processInstanceId", "processInstanceIds", "executionId", "processDefinitionId"]
         .into_iter()
@@ -43,7 +42,7 @@ fn filter(params: &Params) -> Result<JobFilter, ApiError> {
     params.flag("includeJobsWithoutTenantId")?;
     Ok(JobFilter {
         job_id: params.string("jobId"),
-        job_ids: params.list("jobIds"),
+        job_ids: params.list_or_empty("jobIds"),
         job_definition_id: params.string("jobDefinitionId"),
         // Batch jobs are due at once, so executable means retries left.
         with_retries_left: params.flag("withRetriesLeft")? | params.flag("executable")?,
@@ -52,14 +51,13 @@ fn filter(params: &Params) -> Result<JobFilter, ApiError> {
         exception_message: params.string("exceptionMessage"),
         suspended: params.flag("suspended")?,
         active: params.flag("active")?,
-        tenant_ids: params.list("tenantIdIn"),
+        tenant_ids: params.list_or_empty("tenantIdIn"),
         without_tenant_id: params.flag("withoutTenantId")?,
         match_nothing: instance_bound || timers,
     })
 }
 
-async fn list(State(state): State<AppState>, Query(pairs): Pairs) -> Result<axum::Json<Vec<JobDto>>, ApiError> {
-    let params = Params::new(pairs);
+async fn list(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<Vec<JobDto>>, ApiError> {
     let filter = filter(&params)?;
     let sort = params.sort(|v| match v {
         "jobId" => Some(JobSortKey::JobId),
@@ -74,8 +72,8 @@ async fn list(State(state): State<AppState>, Query(pairs): Pairs) -> Result<axum
     Ok(axum::Json(jobs.iter().map(|j| j.to_dto()).collect()))
 }
 
-async fn count(State(state): State<AppState>, Query(pairs): Pairs) -> Result<axum::Json<CountResultDto>, ApiError> {
-    let filter = filter(&Params::new(pairs))?;
+async fn count(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<CountResultDto>, ApiError> {
+    let filter = filter(&params)?;
     Ok(axum::Json(CountResultDto { count: query::count_jobs(&state.db, &filter).await? }))
 }
 

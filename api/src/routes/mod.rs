@@ -7,7 +7,6 @@ mod process_instance;
 mod process_instance_delete;
 mod history_batch;
 mod job;
-mod params;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
