@@ -6,33 +6,18 @@
 //! the caller's transaction, so a change and the messages it causes commit together.
 
 use chrono::{DateTime, FixedOffset, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement};
 
 use super::state::{DELETED, DONE, FAILED, PENDING, RUNNING, SKIPPED};
 use super::{BATCH_COLUMNS, Batch};
+use crate::query::SqlBuilder;
 use crate::camunda::{BatchItemDto, BatchStatisticsDto, HistoricBatchDto, JobDto, format_date};
 
-/// A statement under construction: text plus positional values.
-#[derive(Default)]
-struct Sql {
-    text: String,
-    values: Vec<Value>,
-}
-
-impl Sql {
-    fn new(text: impl Into<String>) -> Self {
-        Self { text: text.into(), values: Vec::new() }
-    }
-
-    /// Adds `value` and returns its placeholder.
-    fn bind(&mut self, value: impl Into<Value>) -> String {
-        self.values.push(value.into());
-        format!("${}", self.values.len())
-    }
-
-    fn statement(self) -> Statement {
-        Statement::from_sql_and_values(DbBackend::Postgres, self.text, self.values)
-    }
+/// A builder holding `text` (no values yet).
+fn starting(text: impl AsRef<str>) -> SqlBuilder {
+    let mut sql = SqlBuilder::new();
+    sql.push(text.as_ref());
+    sql
 }
 
 /// `ORDER BY` keys the batch endpoints accept. Every ordering ends with the id, so pages
@@ -79,24 +64,28 @@ pub struct Page {
 }
 
 impl Page {
-    fn apply(self, sql: &mut Sql) {
+    fn apply(self, sql: &mut SqlBuilder) {
         if let Some(max) = self.max {
-            let p = sql.bind(max);
-            sql.text.push_str(&format!(" LIMIT {p}"));
+            sql.push(" LIMIT ").bind(max);
         }
         if self.first > 0 {
-            let p = sql.bind(self.first);
-            sql.text.push_str(&format!(" OFFSET {p}"));
+            sql.push(" OFFSET ").bind(self.first);
         }
     }
 }
 
-fn order_by(sql: &mut Sql, sort: Option<Sort<SortKey>>) {
+fn order_by(sql: &mut SqlBuilder, sort: Option<Sort<SortKey>>) {
     let direction = |desc: bool| if desc { "DESC" } else { "ASC" };
     match sort {
-        Some(Sort { key: SortKey::BatchId, desc }) => sql.text.push_str(&format!(" ORDER BY b.id_ {}", direction(desc))),
-        Some(Sort { key, desc }) => sql.text.push_str(&format!(" ORDER BY {} {}, b.id_ ASC", key.column(), direction(desc))),
-        None => sql.text.push_str(" ORDER BY b.id_ ASC"),
+        Some(Sort { key: SortKey::BatchId, desc }) => {
+            sql.push(&format!(" ORDER BY b.id_ {}", direction(desc)));
+        }
+        Some(Sort { key, desc }) => {
+            sql.push(&format!(" ORDER BY {} {}, b.id_ ASC", key.column(), direction(desc)));
+        }
+        None => {
+            sql.push(" ORDER BY b.id_ ASC");
+        }
     }
 }
 
@@ -127,49 +116,47 @@ pub struct BatchFilter {
 }
 
 impl BatchFilter {
-    fn apply(&self, sql: &mut Sql) {
-        sql.text.push_str(" WHERE true");
+    fn apply(&self, sql: &mut SqlBuilder) {
+        sql.push(" WHERE true");
         if let Some(id) = &self.batch_id {
-            let p = sql.bind(id.clone());
-            sql.text.push_str(&format!(" AND b.id_ = {p}"));
+            sql.push(" AND b.id_ = ").bind(id.clone());
         }
         if let Some(kind) = &self.kind {
-            let p = sql.bind(kind.clone());
-            sql.text.push_str(&format!(" AND b.type_ = {p}"));
+            sql.push(" AND b.type_ = ").bind(kind.clone());
         }
         tenant_condition(sql, &self.tenant_ids, self.without_tenant_id);
         match self.suspended {
-            Some(true) => sql.text.push_str(" AND b.suspended_"),
-            Some(false) => sql.text.push_str(" AND NOT b.suspended_"),
+            Some(true) => {
+            sql.push(" AND b.suspended_");
+        }
+            Some(false) => {
+            sql.push(" AND NOT b.suspended_");
+        }
             None => {}
         }
         if let Some(user) = &self.created_by {
-            let p = sql.bind(user.clone());
-            sql.text.push_str(&format!(" AND b.create_user_id_ = {p}"));
+            sql.push(" AND b.create_user_id_ = ").bind(user.clone());
         }
         if let Some(at) = self.started_before {
-            let p = sql.bind(at.with_timezone(&Utc));
-            sql.text.push_str(&format!(" AND b.start_time_ <= {p}"));
+            sql.push(" AND b.start_time_ <= ").bind(at.with_timezone(&Utc));
         }
         if let Some(at) = self.started_after {
-            let p = sql.bind(at.with_timezone(&Utc));
-            sql.text.push_str(&format!(" AND b.start_time_ >= {p}"));
+            sql.push(" AND b.start_time_ >= ").bind(at.with_timezone(&Utc));
         }
         let failed_job = "EXISTS (SELECT 1 FROM sweep_batch_job fj WHERE fj.batch_id_ = b.id_ AND fj.state_ = 'failed')";
         if self.without_failures {
-            sql.text.push_str(&format!(" AND NOT {failed_job}"));
+            sql.push(&format!(" AND NOT {failed_job}"));
         } else if self.with_failures {
-            sql.text.push_str(&format!(" AND {failed_job}"));
+            sql.push(&format!(" AND {failed_job}"));
         }
     }
 }
 
-fn tenant_condition(sql: &mut Sql, tenant_ids: &[String], without_tenant_id: bool) {
+fn tenant_condition(sql: &mut SqlBuilder, tenant_ids: &[String], without_tenant_id: bool) {
     if without_tenant_id {
-        sql.text.push_str(" AND b.tenant_id_ IS NULL");
+        sql.push(" AND b.tenant_id_ IS NULL");
     } else if !tenant_ids.is_empty() {
-        let p = sql.bind(tenant_ids.to_vec());
-        sql.text.push_str(&format!(" AND b.tenant_id_ = ANY({p})"));
+        sql.push(" AND b.tenant_id_ = ANY(").bind(tenant_ids.to_vec()).push(")");
     }
 }
 
@@ -184,22 +171,22 @@ pub async fn list_batches(
     sort: Option<Sort<SortKey>>,
     page: Page,
 ) -> Result<Vec<Batch>, DbErr> {
-    let mut sql = Sql::new(format!("SELECT {} FROM sweep_batch b", prefixed_columns("b", BATCH_COLUMNS)));
+    let mut sql = starting(format!("SELECT {} FROM sweep_batch b", prefixed_columns("b", BATCH_COLUMNS)));
     filter.apply(&mut sql);
     order_by(&mut sql, sort);
     page.apply(&mut sql);
-    db.query_all_raw(sql.statement()).await?.iter().map(Batch::from_row).collect()
+    db.query_all_raw(sql.into_statement()).await?.iter().map(Batch::from_row).collect()
 }
 
 /// Number of runtime batches matching `filter`.
 pub async fn count_batches(db: &impl ConnectionTrait, filter: &BatchFilter) -> Result<i64, DbErr> {
-    let mut sql = Sql::new("SELECT count(*) AS n FROM sweep_batch b");
+    let mut sql = starting("SELECT count(*) AS n FROM sweep_batch b");
     filter.apply(&mut sql);
     count(db, sql).await
 }
 
-async fn count(db: &impl ConnectionTrait, sql: Sql) -> Result<i64, DbErr> {
-    let row = db.query_one_raw(sql.statement()).await?;
+async fn count(db: &impl ConnectionTrait, sql: SqlBuilder) -> Result<i64, DbErr> {
+    let row = db.query_one_raw(sql.into_statement()).await?;
     row.map_or(Ok(0), |r| r.try_get("", "n"))
 }
 
@@ -235,12 +222,12 @@ pub async fn list_statistics(
     page: Page,
 ) -> Result<Vec<(Batch, BatchProgress)>, DbErr> {
     // Page first, then aggregate only the batches of the page.
-    let mut sql = Sql::new("SELECT b.* FROM sweep_batch b");
+    let mut sql = starting("SELECT b.* FROM sweep_batch b");
     filter.apply(&mut sql);
     order_by(&mut sql, sort);
     page.apply(&mut sql);
-    let mut outer = Sql {
-        text: format!(
+    let mut outer = SqlBuilder::with_values(sql.values().to_vec());
+    outer.push(&format!(
             "SELECT {cols},
                     (coalesce(j.open, 0) + b.total_jobs_ - b.jobs_created_)::int AS remaining_jobs,
                     coalesce(j.failed, 0)::int AS failed_jobs,
@@ -264,13 +251,11 @@ pub async fn list_statistics(
                            AND ri.seq_ > (rj.seq_ - 1)::bigint * b.invocations_per_job_
                            AND ri.seq_ <= rj.seq_::bigint * b.invocations_per_job_
                      WHERE rj.batch_id_ = b.id_ AND rj.state_ = '{RUNNING}' AND ri.state_ = '{PENDING}') r ON true",
-            cols = prefixed_columns("b", BATCH_COLUMNS),
-            inner = sql.text,
-        ),
-        values: sql.values,
-    };
+        cols = prefixed_columns("b", BATCH_COLUMNS),
+        inner = sql.sql(),
+    ));
     order_by(&mut outer, sort);
-    let rows = db.query_all_raw(outer.statement()).await?;
+    let rows = db.query_all_raw(outer.into_statement()).await?;
     rows.iter()
         .map(|row| {
             let batch = Batch::from_row(row)?;
@@ -453,19 +438,21 @@ pub struct HistoricBatchFilter {
 }
 
 impl HistoricBatchFilter {
-    fn apply(&self, sql: &mut Sql) {
-        sql.text.push_str(" WHERE true");
+    fn apply(&self, sql: &mut SqlBuilder) {
+        sql.push(" WHERE true");
         if let Some(id) = &self.batch_id {
-            let p = sql.bind(id.clone());
-            sql.text.push_str(&format!(" AND b.id_ = {p}"));
+            sql.push(" AND b.id_ = ").bind(id.clone());
         }
         if let Some(kind) = &self.kind {
-            let p = sql.bind(kind.clone());
-            sql.text.push_str(&format!(" AND b.type_ = {p}"));
+            sql.push(" AND b.type_ = ").bind(kind.clone());
         }
         match self.completed {
-            Some(true) => sql.text.push_str(" AND b.end_time_ IS NOT NULL"),
-            Some(false) => sql.text.push_str(" AND b.end_time_ IS NULL"),
+            Some(true) => {
+            sql.push(" AND b.end_time_ IS NOT NULL");
+        }
+            Some(false) => {
+            sql.push(" AND b.end_time_ IS NULL");
+        }
             None => {}
         }
         tenant_condition(sql, &self.tenant_ids, self.without_tenant_id);
@@ -479,16 +466,16 @@ pub async fn list_historic(
     sort: Option<Sort<SortKey>>,
     page: Page,
 ) -> Result<Vec<HistoricBatch>, DbErr> {
-    let mut sql = Sql::new(format!("SELECT {HISTORIC_COLUMNS} FROM sweep_hi_batch b"));
+    let mut sql = starting(format!("SELECT {HISTORIC_COLUMNS} FROM sweep_hi_batch b"));
     filter.apply(&mut sql);
     order_by(&mut sql, sort);
     page.apply(&mut sql);
-    db.query_all_raw(sql.statement()).await?.iter().map(HistoricBatch::from_row).collect()
+    db.query_all_raw(sql.into_statement()).await?.iter().map(HistoricBatch::from_row).collect()
 }
 
 /// Number of historic batches matching `filter`.
 pub async fn count_historic(db: &impl ConnectionTrait, filter: &HistoricBatchFilter) -> Result<i64, DbErr> {
-    let mut sql = Sql::new("SELECT count(*) AS n FROM sweep_hi_batch b");
+    let mut sql = starting("SELECT count(*) AS n FROM sweep_hi_batch b");
     filter.apply(&mut sql);
     count(db, sql).await
 }
@@ -631,41 +618,37 @@ pub struct JobFilter {
 }
 
 impl JobFilter {
-    fn apply(&self, sql: &mut Sql) {
-        sql.text.push_str(&format!(" WHERE j.state_ <> '{DONE}'"));
+    fn apply(&self, sql: &mut SqlBuilder) {
+        sql.push(&format!(" WHERE j.state_ <> '{DONE}'"));
         if self.match_nothing {
-            sql.text.push_str(" AND false");
+            sql.push(" AND false");
         }
         if let Some(id) = &self.job_id {
-            let p = sql.bind(id.clone());
-            sql.text.push_str(&format!(" AND j.id_ = {p}"));
+            sql.push(" AND j.id_ = ").bind(id.clone());
         }
         if !self.job_ids.is_empty() {
-            let p = sql.bind(self.job_ids.clone());
-            sql.text.push_str(&format!(" AND j.id_ = ANY({p})"));
+            sql.push(" AND j.id_ = ANY(").bind(self.job_ids.clone()).push(")");
         }
         if let Some(id) = &self.job_definition_id {
-            let p = sql.bind(id.clone());
-            sql.text.push_str(&format!(" AND b.batch_job_def_id_ = {p}"));
+            sql.push(" AND b.batch_job_def_id_ = ").bind(id.clone());
         }
         if self.with_retries_left {
-            sql.text.push_str(" AND j.retries_ > 0");
+            sql.push(" AND j.retries_ > 0");
         }
         if self.no_retries_left {
-            sql.text.push_str(" AND j.retries_ = 0");
+            sql.push(" AND j.retries_ = 0");
         }
         if self.with_exception {
-            sql.text.push_str(" AND j.exception_msg_ IS NOT NULL");
+            sql.push(" AND j.exception_msg_ IS NOT NULL");
         }
         if let Some(message) = &self.exception_message {
-            let p = sql.bind(message.clone());
-            sql.text.push_str(&format!(" AND j.exception_msg_ = {p}"));
+            sql.push(" AND j.exception_msg_ = ").bind(message.clone());
         }
         if self.suspended {
-            sql.text.push_str(" AND b.suspended_");
+            sql.push(" AND b.suspended_");
         }
         if self.active {
-            sql.text.push_str(" AND NOT b.suspended_");
+            sql.push(" AND NOT b.suspended_");
         }
         tenant_condition(sql, &self.tenant_ids, self.without_tenant_id);
     }
@@ -678,26 +661,30 @@ pub async fn list_jobs(
     sort: Option<Sort<JobSortKey>>,
     page: Page,
 ) -> Result<Vec<BatchJob>, DbErr> {
-    let mut sql = Sql::new(format!("SELECT {JOB_COLUMNS} FROM sweep_batch_job j JOIN sweep_batch b ON b.id_ = j.batch_id_"));
+    let mut sql = starting(format!("SELECT {JOB_COLUMNS} FROM sweep_batch_job j JOIN sweep_batch b ON b.id_ = j.batch_id_"));
     filter.apply(&mut sql);
     let direction = |desc: bool| if desc { "DESC" } else { "ASC" };
     match sort {
-        Some(Sort { key: JobSortKey::JobId, desc }) => sql.text.push_str(&format!(" ORDER BY j.id_ {}", direction(desc))),
+        Some(Sort { key: JobSortKey::JobId, desc }) => {
+            sql.push(&format!(" ORDER BY j.id_ {}", direction(desc)));
+        }
         Some(Sort { key: JobSortKey::Retries, desc }) => {
-            sql.text.push_str(&format!(" ORDER BY j.retries_ {}, j.id_ ASC", direction(desc)))
+            sql.push(&format!(" ORDER BY j.retries_ {}, j.id_ ASC", direction(desc)));
         }
         Some(Sort { key: JobSortKey::TenantId, desc }) => {
-            sql.text.push_str(&format!(" ORDER BY b.tenant_id_ {}, j.id_ ASC", direction(desc)))
+            sql.push(&format!(" ORDER BY b.tenant_id_ {}, j.id_ ASC", direction(desc)));
         }
-        Some(Sort { key: JobSortKey::Unset, .. }) | None => sql.text.push_str(" ORDER BY j.id_ ASC"),
+        Some(Sort { key: JobSortKey::Unset, .. }) | None => {
+            sql.push(" ORDER BY j.id_ ASC");
+        }
     }
     page.apply(&mut sql);
-    db.query_all_raw(sql.statement()).await?.iter().map(BatchJob::from_row).collect()
+    db.query_all_raw(sql.into_statement()).await?.iter().map(BatchJob::from_row).collect()
 }
 
 /// Number of batch jobs matching `filter`.
 pub async fn count_jobs(db: &impl ConnectionTrait, filter: &JobFilter) -> Result<i64, DbErr> {
-    let mut sql = Sql::new("SELECT count(*) AS n FROM sweep_batch_job j JOIN sweep_batch b ON b.id_ = j.batch_id_");
+    let mut sql = starting("SELECT count(*) AS n FROM sweep_batch_job j JOIN sweep_batch b ON b.id_ = j.batch_id_");
     filter.apply(&mut sql);
     count(db, sql).await
 }
@@ -868,11 +855,11 @@ pub async fn list_items(
     state: Option<&str>,
     page: Page,
 ) -> Result<Vec<BatchItemDto>, DbErr> {
-    let mut sql = Sql::new("SELECT proc_inst_id_, state_, reason_, seq_ FROM sweep_batch_item i");
+    let mut sql = starting("SELECT proc_inst_id_, state_, reason_, seq_ FROM sweep_batch_item i");
     items_filter(&mut sql, batch_id, state);
-    sql.text.push_str(" ORDER BY seq_");
+    sql.push(" ORDER BY seq_");
     page.apply(&mut sql);
-    let rows = db.query_all_raw(sql.statement()).await?;
+    let rows = db.query_all_raw(sql.into_statement()).await?;
     rows.iter()
         .map(|r| {
             Ok(BatchItemDto {
@@ -887,16 +874,14 @@ pub async fn list_items(
 
 /// Number of ledger items of `batch_id`, optionally of one state.
 pub async fn count_items(db: &impl ConnectionTrait, batch_id: &str, state: Option<&str>) -> Result<i64, DbErr> {
-    let mut sql = Sql::new("SELECT count(*) AS n FROM sweep_batch_item i");
+    let mut sql = starting("SELECT count(*) AS n FROM sweep_batch_item i");
     items_filter(&mut sql, batch_id, state);
     count(db, sql).await
 }
 
-fn items_filter(sql: &mut Sql, batch_id: &str, state: Option<&str>) {
-    let p = sql.bind(batch_id.to_owned());
-    sql.text.push_str(&format!(" WHERE i.batch_id_ = {p}"));
+fn items_filter(sql: &mut SqlBuilder, batch_id: &str, state: Option<&str>) {
+    sql.push(" WHERE i.batch_id_ = ").bind(batch_id.to_owned());
     if let Some(state) = state {
-        let p = sql.bind(state.to_owned());
-        sql.text.push_str(&format!(" AND i.state_ = {p}"));
+        sql.push(" AND i.state_ = ").bind(state.to_owned());
     }
 }
