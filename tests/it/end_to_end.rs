@@ -219,11 +219,7 @@ async fn deleting_a_running_batch_stops_its_remaining_work() {
 async fn a_job_that_keeps_failing_ends_failed_and_a_retry_through_the_api_completes_the_batch() {
     let db = TestDb::new().await;
     crate::pipeline::seed_instances(&db, 20).await;
-    db.exec(
-        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refusing to delete %', OLD.id_; END $$ LANGUAGE plpgsql;
-         CREATE TRIGGER refuse BEFORE DELETE ON act_ru_execution FOR EACH ROW WHEN (OLD.id_ = 'pi-4') EXECUTE FUNCTION refuse();",
-    )
-    .await;
+    crate::pipeline::refuse_to_delete(&db, "pi-4").await;
     let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
     let worker = TestWorker::spawn(settings.clone()).await;

@@ -186,12 +186,7 @@ async fn poison_messages_are_dead_lettered_and_work_goes_on() {
 async fn a_failing_job_is_retried_with_back_off_then_failed_and_the_batch_stays_open() {
     let db = TestDb::new().await;
     seed_instances(&db, 20).await;
-    // A real database failure for one instance's chunk: deleting pi-4 raises.
-    db.exec(
-        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refusing to delete %', OLD.id_; END $$ LANGUAGE plpgsql;
-         CREATE TRIGGER refuse BEFORE DELETE ON act_ru_execution FOR EACH ROW WHEN (OLD.id_ = 'pi-4') EXECUTE FUNCTION refuse();",
-    )
-    .await;
+    crate::pipeline::refuse_to_delete(&db, "pi-4").await;
     let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
     let worker = TestWorker::spawn(settings.clone()).await;

@@ -26,6 +26,16 @@ pub async fn seed_instances(db: &TestDb, n: usize) {
     .await;
 }
 
+/// A real database failure for one instance's chunk: deleting execution `id` raises (until
+/// `DROP TRIGGER refuse ON act_ru_execution`).
+pub async fn refuse_to_delete(db: &TestDb, id: &str) {
+    db.exec(&format!(
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refusing to delete %', OLD.id_; END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER refuse BEFORE DELETE ON act_ru_execution FOR EACH ROW WHEN (OLD.id_ = '{id}') EXECUTE FUNCTION refuse();"
+    ))
+    .await;
+}
+
 #[tokio::test]
 async fn a_deletion_by_query_runs_to_completion_on_two_workers() {
     let db = TestDb::new().await;

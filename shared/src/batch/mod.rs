@@ -155,32 +155,21 @@ pub fn job_id(batch_id: &str, seq: i32) -> String {
 /// A completed (or deleted) batch's Camunda representation, rebuilt from its historic row:
 /// every job was created and it is not suspended.
 pub async fn historic_as_batch_dto(db: &impl ConnectionTrait, id: &str) -> Result<Option<BatchDto>, DbErr> {
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_, seed_job_def_id_,
-                    monitor_job_def_id_, batch_job_def_id_, tenant_id_, create_user_id_, start_time_, exec_start_time_
-               FROM sweep_hi_batch WHERE id_ = $1",
-            [id.into()],
-        ))
-        .await?;
-    let Some(r) = row else { return Ok(None) };
-    let total_jobs: i32 = r.try_get("", "total_jobs_")?;
-    Ok(Some(BatchDto {
-        id: r.try_get("", "id_")?,
-        kind: r.try_get("", "type_")?,
-        total_jobs,
-        jobs_created: total_jobs,
-        batch_jobs_per_seed: r.try_get("", "jobs_per_seed_")?,
-        invocations_per_batch_job: r.try_get("", "invocations_per_job_")?,
-        seed_job_definition_id: r.try_get("", "seed_job_def_id_")?,
-        monitor_job_definition_id: r.try_get("", "monitor_job_def_id_")?,
-        batch_job_definition_id: r.try_get("", "batch_job_def_id_")?,
+    Ok(query::find_historic(db, id).await?.map(|h| BatchDto {
+        id: h.id,
+        kind: h.kind,
+        total_jobs: h.total_jobs,
+        jobs_created: h.total_jobs,
+        batch_jobs_per_seed: h.jobs_per_seed,
+        invocations_per_batch_job: h.invocations_per_job,
+        seed_job_definition_id: h.seed_job_def_id,
+        monitor_job_definition_id: h.monitor_job_def_id,
+        batch_job_definition_id: h.batch_job_def_id,
         suspended: false,
-        tenant_id: r.try_get("", "tenant_id_")?,
-        create_user_id: r.try_get("", "create_user_id_")?,
-        start_time: Some(format_date(r.try_get::<DateTime<Utc>>("", "start_time_")?)),
-        execution_start_time: r.try_get::<Option<DateTime<Utc>>>("", "exec_start_time_")?.map(format_date),
+        tenant_id: h.tenant_id,
+        create_user_id: h.create_user_id,
+        start_time: Some(format_date(h.start_time)),
+        execution_start_time: h.exec_start_time.map(format_date),
     }))
 }
 
