@@ -132,7 +132,8 @@ async fn the_answer_is_a_camunda_batch_and_the_selection_a_snapshot() {
 async fn an_idempotency_key_returns_the_same_batch_and_rejects_another_body() {
     let db = TestDb::new().await;
     seed_instances(&db, 4).await;
-    let api = TestApi::spawn(db.settings(&[])).await;
+    let settings = db.settings(&[]);
+    let api = TestApi::spawn(settings.clone()).await;
     let send = |key: &'static str, body: Value| {
         let client = api.client.clone();
         let url = format!("{}/process-instance/delete", api.base);
@@ -152,7 +153,22 @@ async fn an_idempotency_key_returns_the_same_batch_and_rejects_another_body() {
     assert_eq!(conflict["type"], "InvalidRequestException");
     assert_eq!(db.scalar("SELECT count(*) FROM sweep_hi_batch").await, 1);
     assert_eq!(db.scalar("SELECT count(*) FROM sweep_batch_item").await, 2);
-    let (s4, other) = send("k-2", body).await;
+    let (s4, other) = send("k-2", body.clone()).await;
     assert_eq!(s4, 200);
     assert_ne!(other["id"], first["id"]);
+
+    // After completion the runtime batch is gone; the key still answers with the same batch.
+    let worker = system_tests::TestWorker::spawn(settings.clone()).await;
+    let id = first["id"].as_str().unwrap().to_owned();
+    system_tests::eventually(std::time::Duration::from_secs(20), || async {
+        (db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await == 1)
+            .then_some(())
+    })
+    .await;
+    let (s5, replayed) = send("k-1", body).await;
+    assert_eq!(s5, 200, "{replayed}");
+    assert_eq!(replayed["id"], first["id"]);
+    assert_eq!(replayed["jobsCreated"], replayed["totalJobs"]);
+    assert_eq!(replayed["startTime"], first["startTime"]);
+    worker.stop().await.unwrap();
 }
