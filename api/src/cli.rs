@@ -82,9 +82,8 @@ pub fn main() -> anyhow::Result<()> {
 /// `sweep-api migrate`
 pub async fn migrate(settings: &shared::Settings) -> anyhow::Result<()> {
     // One connection is enough: the whole migration runs in one transaction.
-    let db = shared::db::connect_with(&settings.database, "sweep-migrate", 1)
-        .await
-        .context("connecting to database.url")?;
+    let db =
+        shared::db::connect_with(&settings.database, "sweep-migrate", 1).await.context("connecting to database.url")?;
     let mode = shared::db::migration::run(&db).await.context("migrating")?;
     println!("migrated ({mode:?} mode)");
     Ok(())

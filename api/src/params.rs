@@ -20,7 +20,8 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let crate::extract::Query(pairs) = crate::extract::Query::<Vec<(String, String)>>::from_request_parts(parts, state).await?;
+        let crate::extract::Query(pairs) =
+            crate::extract::Query::<Vec<(String, String)>>::from_request_parts(parts, state).await?;
         Ok(Self(pairs))
     }
 }
@@ -54,12 +55,9 @@ impl QueryParams {
     pub fn integer(&self, key: &str) -> Result<Option<u64>, ApiError> {
         match self.string(key) {
             None => Ok(None),
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|n| i32::try_from(*n).is_ok())
-                .map(Some)
-                .ok_or_else(|| cannot_set(key, &v, &format!("Cannot convert value {v} to java type java.lang.Integer"))),
+            Some(v) => v.parse::<u64>().ok().filter(|n| i32::try_from(*n).is_ok()).map(Some).ok_or_else(|| {
+                cannot_set(key, &v, &format!("Cannot convert value {v} to java type java.lang.Integer"))
+            }),
         }
     }
 
@@ -77,7 +75,11 @@ impl QueryParams {
     pub fn date(&self, key: &str) -> Result<Option<DateTime<FixedOffset>>, ApiError> {
         let Some(v) = self.string(key) else { return Ok(None) };
         if v.starts_with('"') && v.ends_with('"') {
-            return Err(cannot_set(key, &v, &format!("Cannot convert value {v} to java type java.util.Date because of double quotes")));
+            return Err(cannot_set(
+                key,
+                &v,
+                &format!("Cannot convert value {v} to java type java.util.Date because of double quotes"),
+            ));
         }
         shared::camunda::parse_date(&v)
             .map(Some)
@@ -98,7 +100,9 @@ impl QueryParams {
 
     /// `sortBy` / `sortOrder`; `key` maps the accepted `sortBy` values.
     pub fn sort<K>(&self, key: impl Fn(&str) -> Option<K>) -> Result<Option<Sort<K>>, ApiError> {
-        let invalid = |name: &str, v: &str| ApiError::InvalidRequest(format!("Cannot set query parameter '{name}' to value '{v}'"));
+        let invalid = |name: &str, v: &str| {
+            ApiError::InvalidRequest(format!("Cannot set query parameter '{name}' to value '{v}'"))
+        };
         let by = self.string("sortBy").map(|v| key(&v).ok_or_else(|| invalid("sortBy", &v))).transpose()?;
         let desc = match self.string("sortOrder").as_deref() {
             None => None,
@@ -178,7 +182,10 @@ mod tests {
     fn sorting_needs_both_parameters_and_known_values() {
         let key = |v: &str| (v == "batchId").then_some(1);
         assert_eq!(params(&[]).sort(key).unwrap(), None);
-        assert_eq!(params(&[("sortBy", "batchId"), ("sortOrder", "desc")]).sort(key).unwrap(), Some(Sort { key: 1, desc: true }));
+        assert_eq!(
+            params(&[("sortBy", "batchId"), ("sortOrder", "desc")]).sort(key).unwrap(),
+            Some(Sort { key: 1, desc: true })
+        );
         assert_eq!(
             params(&[("sortBy", "batchId")]).sort(key).unwrap_err().to_string(),
             "Only a single sorting parameter specified. sortBy and sortOrder required"

@@ -4,9 +4,9 @@
 
 pub mod batch;
 pub mod camunda;
-pub mod demo;
 pub mod db;
 pub mod deletion;
+pub mod demo;
 pub mod error;
 pub mod messages;
 pub mod metrics;

@@ -137,7 +137,11 @@ pub async fn remove_published(db: &sea_orm::DatabaseConnection, ids: &[i64]) -> 
 /// Claims up to `limit` rows older than `min_age_secs` for republishing, locking them so that
 /// concurrent relays take different rows. Call inside a transaction; delete what was published
 /// before committing.
-pub async fn claim_stale(txn: &impl ConnectionTrait, min_age_secs: f64, limit: i64) -> Result<Vec<StoredMessage>, DbErr> {
+pub async fn claim_stale(
+    txn: &impl ConnectionTrait,
+    min_age_secs: f64,
+    limit: i64,
+) -> Result<Vec<StoredMessage>, DbErr> {
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -212,8 +212,8 @@ impl Settings {
     /// Loads settings from the given environment map; tests pass their own map instead of
     /// mutating the process environment.
     pub fn load_from(env: HashMap<String, String>) -> Result<Self, config::ConfigError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        let mut builder =
+            config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = env.get("SWEEP_CONFIG").filter(|p| !p.is_empty()) {
             builder = builder.add_source(config::File::new(path, config::FileFormat::Toml));
         }
@@ -232,9 +232,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), config::ConfigError> {
-        let bad = |key: &str, why: &str| {
-            Err(config::ConfigError::Message(format!("invalid setting `{key}`: {why}")))
-        };
+        let bad = |key: &str, why: &str| Err(config::ConfigError::Message(format!("invalid setting `{key}`: {why}")));
         if !self.http.base_path.starts_with('/') || self.http.base_path.ends_with('/') {
             return bad("http.base_path", "must start with '/' and not end with '/'");
         }
@@ -324,11 +322,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("sweep.toml");
         std::fs::write(&file, "[amqp]\nprefix = \"fromfile\"\nprefetch = 9\n").unwrap();
-        let s = Settings::load_from(env(&[
-            ("SWEEP_CONFIG", file.to_str().unwrap()),
-            ("SWEEP__AMQP__PREFETCH", "2"),
-        ]))
-        .unwrap();
+        let s = Settings::load_from(env(&[("SWEEP_CONFIG", file.to_str().unwrap()), ("SWEEP__AMQP__PREFETCH", "2")]))
+            .unwrap();
         assert_eq!(s.amqp.prefix, "fromfile");
         assert_eq!(s.amqp.prefetch, 2);
     }

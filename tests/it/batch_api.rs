@@ -94,7 +94,9 @@ fn assert_shape(value: &Value, fields: &[&[(&str, &str)]]) {
             "string" => v.is_string(),
             "integer" => v.is_i64(),
             "boolean" => v.is_boolean(),
-            "date" => v.as_str().is_some_and(|s| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z").is_ok()),
+            "date" => {
+                v.as_str().is_some_and(|s| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z").is_ok())
+            }
             _ => unreachable!(),
         };
         assert!(ok, "{name} is not a {kind} in {value}");
@@ -216,14 +218,21 @@ async fn start_with_mq() -> (TestDb, TestApi, TestMq) {
 }
 
 fn ids(body: &Value) -> Vec<String> {
-    body.as_array().unwrap_or_else(|| panic!("not an array: {body}")).iter().map(|b| b["id"].as_str().unwrap().to_owned()).collect()
+    body.as_array()
+        .unwrap_or_else(|| panic!("not an array: {body}"))
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
 async fn batch_api_get_batch_answers_a_camunda_batch_dto_or_404() {
     let (db, api) = start().await;
-    insert_batch(&db, Spec { id: "b1", items: 5, per_job: 2, jobs: &[("done", 3)], user: Some("demo"), ..Default::default() })
-        .await;
+    insert_batch(
+        &db,
+        Spec { id: "b1", items: 5, per_job: 2, jobs: &[("done", 3)], user: Some("demo"), ..Default::default() },
+    )
+    .await;
     let (status, body) = api.get("/batch/b1").await;
     assert_eq!(status, 200, "{body}");
     assert_shape(&body, &[BATCH_FIELDS]);
@@ -292,21 +301,48 @@ async fn batch_api_bad_query_parameters_answer_camunda_400s_and_change_nothing()
     insert_batch(&db, Spec { id: "a", ..Default::default() }).await;
     let before = snapshot(&db).await;
     let cases: &[(&str, &str)] = &[
-        ("/batch?suspended=yes", "Cannot set query parameter 'suspended' to value 'yes': Cannot convert value yes to java type java.lang.Boolean"),
-        ("/batch/count?withoutTenantId=1", "Cannot set query parameter 'withoutTenantId' to value '1': Cannot convert value 1 to java type java.lang.Boolean"),
+        (
+            "/batch?suspended=yes",
+            "Cannot set query parameter 'suspended' to value 'yes': Cannot convert value yes to java type java.lang.Boolean",
+        ),
+        (
+            "/batch/count?withoutTenantId=1",
+            "Cannot set query parameter 'withoutTenantId' to value '1': Cannot convert value 1 to java type java.lang.Boolean",
+        ),
         ("/batch?sortBy=startTime&sortOrder=asc", "Cannot set query parameter 'sortBy' to value 'startTime'"),
         ("/batch?sortBy=batchId&sortOrder=up", "Cannot set query parameter 'sortOrder' to value 'up'"),
         ("/batch?sortBy=batchId", "Only a single sorting parameter specified. sortBy and sortOrder required"),
         ("/batch?sortOrder=asc", "Only a single sorting parameter specified. sortBy and sortOrder required"),
-        ("/batch?firstResult=x", "Cannot set query parameter 'firstResult' to value 'x': Cannot convert value x to java type java.lang.Integer"),
-        ("/batch?maxResults=-1", "Cannot set query parameter 'maxResults' to value '-1': Cannot convert value -1 to java type java.lang.Integer"),
+        (
+            "/batch?firstResult=x",
+            "Cannot set query parameter 'firstResult' to value 'x': Cannot convert value x to java type java.lang.Integer",
+        ),
+        (
+            "/batch?maxResults=-1",
+            "Cannot set query parameter 'maxResults' to value '-1': Cannot convert value -1 to java type java.lang.Integer",
+        ),
         ("/batch/statistics?sortBy=endTime&sortOrder=asc", "Cannot set query parameter 'sortBy' to value 'endTime'"),
-        ("/batch/statistics?startedBefore=yesterday", "Cannot set query parameter 'startedBefore' to value 'yesterday': Cannot convert value \"yesterday\" to java type java.util.Date"),
-        ("/batch/statistics/count?startedAfter=%222016-04-12T15:29:33.000%2B0200%22", "Cannot set query parameter 'startedAfter' to value '\"2016-04-12T15:29:33.000+0200\"': Cannot convert value \"2016-04-12T15:29:33.000+0200\" to java type java.util.Date because of double quotes"),
-        ("/batch/statistics?withFailures=maybe", "Cannot set query parameter 'withFailures' to value 'maybe': Cannot convert value maybe to java type java.lang.Boolean"),
-        ("/history/batch?completed=no", "Cannot set query parameter 'completed' to value 'no': Cannot convert value no to java type java.lang.Boolean"),
+        (
+            "/batch/statistics?startedBefore=yesterday",
+            "Cannot set query parameter 'startedBefore' to value 'yesterday': Cannot convert value \"yesterday\" to java type java.util.Date",
+        ),
+        (
+            "/batch/statistics/count?startedAfter=%222016-04-12T15:29:33.000%2B0200%22",
+            "Cannot set query parameter 'startedAfter' to value '\"2016-04-12T15:29:33.000+0200\"': Cannot convert value \"2016-04-12T15:29:33.000+0200\" to java type java.util.Date because of double quotes",
+        ),
+        (
+            "/batch/statistics?withFailures=maybe",
+            "Cannot set query parameter 'withFailures' to value 'maybe': Cannot convert value maybe to java type java.lang.Boolean",
+        ),
+        (
+            "/history/batch?completed=no",
+            "Cannot set query parameter 'completed' to value 'no': Cannot convert value no to java type java.lang.Boolean",
+        ),
         ("/history/batch?sortBy=suspended&sortOrder=asc", "Cannot set query parameter 'sortBy' to value 'suspended'"),
-        ("/job?noRetriesLeft=1", "Cannot set query parameter 'noRetriesLeft' to value '1': Cannot convert value 1 to java type java.lang.Boolean"),
+        (
+            "/job?noRetriesLeft=1",
+            "Cannot set query parameter 'noRetriesLeft' to value '1': Cannot convert value 1 to java type java.lang.Boolean",
+        ),
         ("/job?sortBy=batchId&sortOrder=asc", "Cannot set query parameter 'sortBy' to value 'batchId'"),
         ("/batch/a/items?state=gone", "Cannot set query parameter 'state' to value 'gone'"),
         ("/batch/a/items/count?state=", "Cannot set query parameter 'state' to value ''"),
@@ -337,8 +373,18 @@ async fn batch_api_statistics_add_up_match_the_ledger_and_filter() {
     .await;
     // one item of a done job was not found
     db.exec("UPDATE sweep_batch_item SET state_ = 'skipped' WHERE batch_id_ = 's1' AND seq_ = 2").await;
-    insert_batch(&db, Spec { id: "s2", items: 3, per_job: 5, user: Some("bob"), start: "'2024-02-10T12:00:00Z'", ..Default::default() })
-        .await;
+    insert_batch(
+        &db,
+        Spec {
+            id: "s2",
+            items: 3,
+            per_job: 5,
+            user: Some("bob"),
+            start: "'2024-02-10T12:00:00Z'",
+            ..Default::default()
+        },
+    )
+    .await;
 
     let (status, body) = api.get("/batch/statistics").await;
     assert_eq!(status, 200, "{body}");
@@ -358,7 +404,10 @@ async fn batch_api_statistics_add_up_match_the_ledger_and_filter() {
     assert_eq!(s1["pendingInstances"].as_i64().unwrap() + s1["runningInstances"].as_i64().unwrap(), ledger1["pending"]);
     assert_eq!((ledger1["deleted"], ledger1["skipped"], ledger1["failed"], ledger1["pending"]), (3, 1, 2, 5));
     let s2 = &body[1];
-    assert_eq!((s2["remainingJobs"].as_i64(), s2["completedJobs"].as_i64(), s2["failedJobs"].as_i64()), (Some(1), Some(0), Some(0)));
+    assert_eq!(
+        (s2["remainingJobs"].as_i64(), s2["completedJobs"].as_i64(), s2["failedJobs"].as_i64()),
+        (Some(1), Some(0), Some(0))
+    );
     assert_eq!((s2["pendingInstances"].as_i64(), s2["deletedInstances"].as_i64()), (Some(3), Some(0)));
 
     // A worker finishing job 4 (items 7, 8) moves job and items in one transaction: the
@@ -371,7 +420,8 @@ async fn batch_api_statistics_add_up_match_the_ledger_and_filter() {
     let (_, body) = api.get("/batch/statistics?batchId=s1").await;
     let s1 = &body[0];
     assert_eq!((s1["remainingJobs"].as_i64(), s1["completedJobs"].as_i64()), (Some(3), Some(3)));
-    let sum: i64 = ["pending", "deleted", "skipped", "failed"].iter().map(|k| s1[format!("{k}Instances")].as_i64().unwrap()).sum();
+    let sum: i64 =
+        ["pending", "deleted", "skipped", "failed"].iter().map(|k| s1[format!("{k}Instances")].as_i64().unwrap()).sum();
     assert_eq!(sum, 11);
     assert_eq!(s1["deletedInstances"], 5);
 
@@ -413,7 +463,10 @@ async fn batch_api_statistics_of_100k_items_stay_cheap() {
     let (status, body) = api.get("/batch/statistics?batchId=big").await;
     let took = started.elapsed();
     assert_eq!(status, 200);
-    assert_eq!((body[0]["deletedInstances"].as_i64(), body[0]["pendingInstances"].as_i64()), (Some(60_000), Some(40_000)));
+    assert_eq!(
+        (body[0]["deletedInstances"].as_i64(), body[0]["pendingInstances"].as_i64()),
+        (Some(60_000), Some(40_000))
+    );
     eprintln!("statistics of 100k items (60% deleted) took {took:?}");
     assert!(took.as_millis() < 2_000, "statistics took {took:?}");
 
@@ -434,7 +487,13 @@ async fn batch_api_suspend_and_activate_enqueue_the_right_messages() {
     // 5 jobs, 4 created: done, failed, running, pending.
     insert_batch(
         &db,
-        Spec { id: "s", items: 10, per_job: 2, jobs: &[("done", 3), ("failed", 0), ("running", 3), ("pending", 3)], ..Default::default() },
+        Spec {
+            id: "s",
+            items: 10,
+            per_job: 2,
+            jobs: &[("done", 3), ("failed", 0), ("running", 3), ("pending", 3)],
+            ..Default::default()
+        },
     )
     .await;
 
@@ -487,7 +546,14 @@ async fn batch_api_suspension_errors_change_nothing() {
     assert_eq!(body["type"], "InvalidRequestException");
     let (status, body) = api.post_raw("/batch/s/suspended", "application/json", "{").await;
     assert_eq!(status, 405, "{body}");
-    let resp = api.client.put(format!("{}/batch/s/suspended", api.base)).header("content-type", "application/json").body("{").send().await.unwrap();
+    let resp = api
+        .client
+        .put(format!("{}/batch/s/suspended", api.base))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(snapshot(&db).await, before);
 }
@@ -503,7 +569,12 @@ async fn batch_api_delete_batch_with_and_without_cascade() {
     assert_error(status, &body, 400, "Unable to delete batch with id 'nope'");
     assert_eq!(body["code"], 0);
     let (status, body) = api.delete("/batch/keep?cascade=perhaps").await;
-    assert_error(status, &body, 400, "Cannot set query parameter 'cascade' to value 'perhaps': Cannot convert value perhaps to java type java.lang.Boolean");
+    assert_error(
+        status,
+        &body,
+        400,
+        "Cannot set query parameter 'cascade' to value 'perhaps': Cannot convert value perhaps to java type java.lang.Boolean",
+    );
     assert_eq!(snapshot(&db).await, before);
 
     let (status, body) = api.delete("/batch/keep").await;
@@ -513,7 +584,11 @@ async fn batch_api_delete_batch_with_and_without_cascade() {
     let (status, hi) = api.get("/history/batch/keep").await;
     assert_eq!(status, 200);
     assert!(hi["endTime"].is_string(), "deleting ends the historic batch: {hi}");
-    assert_eq!(ledger(&db, "keep").await, BTreeMap::from([("deleted".into(), 2), ("pending".into(), 2)]), "unprocessed items stay pending");
+    assert_eq!(
+        ledger(&db, "keep").await,
+        BTreeMap::from([("deleted".into(), 2), ("pending".into(), 2)]),
+        "unprocessed items stay pending"
+    );
 
     let (status, _) = api.delete("/batch/gone?cascade=true").await;
     assert_eq!(status, 204);
@@ -526,7 +601,8 @@ async fn batch_api_delete_batch_with_and_without_cascade() {
 #[tokio::test]
 async fn batch_api_historic_batches_list_find_and_delete() {
     let (db, api) = start().await;
-    insert_batch(&db, Spec { id: "h1", tenant: Some("t1"), start: "'2024-01-01T00:00:00Z'", ..Default::default() }).await;
+    insert_batch(&db, Spec { id: "h1", tenant: Some("t1"), start: "'2024-01-01T00:00:00Z'", ..Default::default() })
+        .await;
     insert_batch(&db, Spec { id: "h2", start: "'2024-03-01T00:00:00Z'", ..Default::default() }).await;
     insert_batch(&db, Spec { id: "h3", start: "'2024-02-01T00:00:00Z'", ..Default::default() }).await;
     // h2 completed (runtime row gone), h3 ended earlier than h2
@@ -593,7 +669,11 @@ async fn batch_api_historic_batches_list_find_and_delete() {
 #[tokio::test]
 async fn batch_api_job_api_lists_batch_jobs_and_filters_failed_ones() {
     let (db, api) = start().await;
-    insert_batch(&db, Spec { id: "j", jobs: &[("done", 3), ("failed", 0), ("pending", 2), ("failed", 0)], ..Default::default() }).await;
+    insert_batch(
+        &db,
+        Spec { id: "j", jobs: &[("done", 3), ("failed", 0), ("pending", 2), ("failed", 0)], ..Default::default() },
+    )
+    .await;
     insert_batch(&db, Spec { id: "k", jobs: &[("running", 3)], suspended: true, ..Default::default() }).await;
 
     let (status, body) = api.get("/job?jobDefinitionId=j-jobs&noRetriesLeft=true").await;
@@ -644,18 +724,37 @@ async fn batch_api_job_api_lists_batch_jobs_and_filters_failed_ones() {
 #[tokio::test]
 async fn batch_api_job_retries_reopen_a_failed_job_and_its_items() {
     let (db, api, mq) = start_with_mq().await;
-    insert_batch(&db, Spec { id: "r", items: 6, jobs: &[("done", 3), ("failed", 0), ("failed", 0)], ..Default::default() }).await;
+    insert_batch(
+        &db,
+        Spec { id: "r", items: 6, jobs: &[("done", 3), ("failed", 0), ("failed", 0)], ..Default::default() },
+    )
+    .await;
     assert_eq!(ledger(&db, "r").await, BTreeMap::from([("deleted".into(), 2), ("failed".into(), 4)]));
 
     let (status, body) = api.put("/job/r:2/retries", &json!({ "retries": 2 })).await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(db.strings("SELECT state_ || retries_ FROM sweep_batch_job WHERE id_ = 'r:2'").await, ["pending2"]);
-    assert_eq!(ledger(&db, "r").await, BTreeMap::from([("deleted".into(), 2), ("failed".into(), 2), ("pending".into(), 2)]));
-    assert_eq!(db.strings("SELECT seq_::text FROM sweep_batch_item WHERE batch_id_ = 'r' AND state_ = 'pending' ORDER BY seq_").await, ["3", "4"]);
-    assert_eq!(mq.drain("job").await, [json!({ "type": "delete_process_instances_v1", "batch_id": "r", "job_seq": 2 })]);
+    assert_eq!(
+        ledger(&db, "r").await,
+        BTreeMap::from([("deleted".into(), 2), ("failed".into(), 2), ("pending".into(), 2)])
+    );
+    assert_eq!(
+        db.strings(
+            "SELECT seq_::text FROM sweep_batch_item WHERE batch_id_ = 'r' AND state_ = 'pending' ORDER BY seq_"
+        )
+        .await,
+        ["3", "4"]
+    );
+    assert_eq!(
+        mq.drain("job").await,
+        [json!({ "type": "delete_process_instances_v1", "batch_id": "r", "job_seq": 2 })]
+    );
     assert!(mq.drain("seed").await.is_empty() && mq.drain("monitor").await.is_empty());
     let (_, stats) = api.get("/batch/statistics").await;
-    assert_eq!((stats[0]["failedJobs"].as_i64(), stats[0]["pendingInstances"].as_i64(), stats[0]["failedInstances"].as_i64()), (Some(1), Some(2), Some(2)));
+    assert_eq!(
+        (stats[0]["failedJobs"].as_i64(), stats[0]["pendingInstances"].as_i64(), stats[0]["failedInstances"].as_i64()),
+        (Some(1), Some(2), Some(2))
+    );
     assert_eq!(ids(&api.get("/job?noRetriesLeft=true").await.1), ["r:3"]);
 
     // Retries on a pending job only change the count; nothing is enqueued.
@@ -680,13 +779,28 @@ async fn batch_api_job_retries_reopen_a_failed_job_and_its_items() {
     let (status, body) = api.put("/job/r:1/retries", &json!({ "retries": 1 })).await;
     assert_error(status, &body, 404, "No job found with id 'r:1'");
     let (status, body) = api.put("/job/r:3/retries", &json!({ "retries": -1 })).await;
-    assert_error(status, &body, 400, "The number of job retries must be a non-negative Integer, but '-1' has been provided.");
+    assert_error(
+        status,
+        &body,
+        400,
+        "The number of job retries must be a non-negative Integer, but '-1' has been provided.",
+    );
     let (status, body) = api.put("/job/r:3/retries", &json!({})).await;
-    assert_error(status, &body, 400, "The number of job retries must be a non-negative Integer, but 'null' has been provided.");
+    assert_error(
+        status,
+        &body,
+        400,
+        "The number of job retries must be a non-negative Integer, but 'null' has been provided.",
+    );
     let (status, body) = api.put("/job/r:3/retries", &json!({ "retries": "x" })).await;
     assert_eq!((status, body["type"].as_str()), (400, Some("InvalidRequestException")));
     let (status, body) = api.put("/job-definition/r-jobs/retries", &json!({ "retries": -2 })).await;
-    assert_error(status, &body, 400, "The number of job retries must be a non-negative Integer, but '-2' has been provided.");
+    assert_error(
+        status,
+        &body,
+        400,
+        "The number of job retries must be a non-negative Integer, but '-2' has been provided.",
+    );
     // failed job to 0 retries: stays failed
     assert_eq!(api.put("/job/r:3/retries", &json!({ "retries": 0 })).await.0, 204);
     assert_eq!(snapshot(&db).await, before);
@@ -696,7 +810,16 @@ async fn batch_api_job_retries_reopen_a_failed_job_and_its_items() {
 #[tokio::test]
 async fn batch_api_job_definition_retries_reopen_every_failed_job_of_the_batch() {
     let (db, api, mq) = start_with_mq().await;
-    insert_batch(&db, Spec { id: "d", items: 8, jobs: &[("failed", 0), ("done", 3), ("failed", 0), ("pending", 3)], ..Default::default() }).await;
+    insert_batch(
+        &db,
+        Spec {
+            id: "d",
+            items: 8,
+            jobs: &[("failed", 0), ("done", 3), ("failed", 0), ("pending", 3)],
+            ..Default::default()
+        },
+    )
+    .await;
     insert_batch(&db, Spec { id: "other", items: 2, jobs: &[("failed", 0)], ..Default::default() }).await;
 
     let before = snapshot(&db).await;
@@ -719,7 +842,11 @@ async fn batch_api_job_definition_retries_reopen_every_failed_job_of_the_batch()
 #[tokio::test]
 async fn batch_api_item_ledger_lists_and_counts_items() {
     let (db, api) = start().await;
-    insert_batch(&db, Spec { id: "l", items: 7, per_job: 3, jobs: &[("done", 3), ("failed", 0)], ..Default::default() }).await;
+    insert_batch(
+        &db,
+        Spec { id: "l", items: 7, per_job: 3, jobs: &[("done", 3), ("failed", 0)], ..Default::default() },
+    )
+    .await;
     db.exec("UPDATE sweep_batch_item SET state_ = 'skipped' WHERE batch_id_ = 'l' AND seq_ = 2").await;
 
     let (status, body) = api.get("/batch/l/items").await;
@@ -767,10 +894,17 @@ async fn batch_api_retry_failed_items_reopens_exactly_the_jobs_containing_them()
     // job 4 pending, job 5 not created.
     insert_batch(
         &db,
-        Spec { id: "f", items: 10, per_job: 2, jobs: &[("done", 3), ("done", 3), ("failed", 0), ("pending", 3)], ..Default::default() },
+        Spec {
+            id: "f",
+            items: 10,
+            per_job: 2,
+            jobs: &[("done", 3), ("done", 3), ("failed", 0), ("pending", 3)],
+            ..Default::default()
+        },
     )
     .await;
-    db.exec("UPDATE sweep_batch_item SET state_ = 'failed', reason_ = 'not found' WHERE batch_id_ = 'f' AND seq_ = 2").await;
+    db.exec("UPDATE sweep_batch_item SET state_ = 'failed', reason_ = 'not found' WHERE batch_id_ = 'f' AND seq_ = 2")
+        .await;
 
     let (status, body) = api.post("/batch/f/retry-failed-items", &json!({})).await;
     assert_eq!(status, 200, "{body}");
@@ -783,11 +917,17 @@ async fn batch_api_retry_failed_items_reopens_exactly_the_jobs_containing_them()
     let seqs: Vec<i64> = mq.drain("job").await.iter().map(|m| m["job_seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, [1, 3]);
     let (_, stats) = api.get("/batch/statistics").await;
-    assert_eq!((stats[0]["failedJobs"].as_i64(), stats[0]["failedInstances"].as_i64(), stats[0]["pendingInstances"].as_i64()), (Some(0), Some(0), Some(7)));
+    assert_eq!(
+        (stats[0]["failedJobs"].as_i64(), stats[0]["failedInstances"].as_i64(), stats[0]["pendingInstances"].as_i64()),
+        (Some(0), Some(0), Some(7))
+    );
 
     // Nothing failed any more: a no-op.
     let before = snapshot(&db).await;
-    assert_eq!(api.post("/batch/f/retry-failed-items", &json!({})).await.1, json!({ "retriedItems": 0, "retriedJobs": 0 }));
+    assert_eq!(
+        api.post("/batch/f/retry-failed-items", &json!({})).await.1,
+        json!({ "retriedItems": 0, "retriedJobs": 0 })
+    );
     let (status, body) = api.post("/batch/nope/retry-failed-items", &json!({})).await;
     assert_error(status, &body, 404, "Batch with id 'nope' does not exist");
     assert_eq!(snapshot(&db).await, before);

@@ -82,7 +82,8 @@ async fn rows_of(db: &TestDb, instance: &str) -> i64 {
 #[tokio::test]
 async fn deleting_a_caller_removes_it_and_its_called_instance_and_nothing_else() {
     let db = fixture().await;
-    let c_before = db.strings("SELECT string_agg(id_, ',' ORDER BY id_) FROM act_ru_execution WHERE proc_inst_id_ = 'C'").await;
+    let c_before =
+        db.strings("SELECT string_agg(id_, ',' ORDER BY id_) FROM act_ru_execution WHERE proc_inst_id_ = 'C'").await;
     let result = run(&db, &["A"], DeleteOptions { delete_reason: Some("cleanup".into()), ..Default::default() }).await;
 
     assert_eq!(result.outcomes, vec![("A".to_string(), Outcome::Deleted)]);
@@ -107,23 +108,43 @@ async fn deleting_a_caller_removes_it_and_its_called_instance_and_nothing_else()
 
     // History of A and B ended as Camunda ends it; C's history untouched.
     assert_eq!(
-        db.strings("SELECT state_ || '/' || delete_reason_ FROM act_hi_procinst WHERE id_ IN ('A','B') ORDER BY id_").await,
+        db.strings("SELECT state_ || '/' || delete_reason_ FROM act_hi_procinst WHERE id_ IN ('A','B') ORDER BY id_")
+            .await,
         vec!["EXTERNALLY_TERMINATED/cleanup", "EXTERNALLY_TERMINATED/cleanup"]
     );
     assert_eq!(
         db.scalar("SELECT count(*) FROM act_hi_procinst WHERE id_ IN ('A','B') AND end_time_ IS NOT NULL AND duration_ >= 3599000").await,
         2
     );
-    assert_eq!(db.scalar("SELECT count(*) FROM act_hi_actinst WHERE proc_inst_id_ IN ('A','B') AND end_time_ IS NULL").await, 0);
-    assert_eq!(db.scalar("SELECT count(*) FROM act_hi_actinst WHERE id_ IN ('haA1','haB1') AND act_inst_state_ = 2").await, 2);
-    assert_eq!(db.scalar("SELECT count(*) FROM act_hi_actinst WHERE id_ = 'haA0' AND act_inst_state_ IS NULL").await, 1, "finished activity untouched");
     assert_eq!(
-        db.strings("SELECT task_state_ || '/' || delete_reason_ FROM act_hi_taskinst WHERE id_ IN ('tA','tB') ORDER BY id_").await,
+        db.scalar("SELECT count(*) FROM act_hi_actinst WHERE proc_inst_id_ IN ('A','B') AND end_time_ IS NULL").await,
+        0
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM act_hi_actinst WHERE id_ IN ('haA1','haB1') AND act_inst_state_ = 2").await,
+        2
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM act_hi_actinst WHERE id_ = 'haA0' AND act_inst_state_ IS NULL").await,
+        1,
+        "finished activity untouched"
+    );
+    assert_eq!(
+        db.strings(
+            "SELECT task_state_ || '/' || delete_reason_ FROM act_hi_taskinst WHERE id_ IN ('tA','tB') ORDER BY id_"
+        )
+        .await,
         vec!["Deleted/cleanup", "Deleted/cleanup"]
     );
-    assert_eq!(db.scalar("SELECT count(*) FROM act_hi_incident WHERE incident_state_ = 2 AND end_time_ IS NOT NULL").await, 2);
     assert_eq!(
-        db.strings("SELECT coalesce(state_, '') || '/' || (end_time_ IS NULL)::text FROM act_hi_procinst WHERE id_ = 'C'").await,
+        db.scalar("SELECT count(*) FROM act_hi_incident WHERE incident_state_ = 2 AND end_time_ IS NOT NULL").await,
+        2
+    );
+    assert_eq!(
+        db.strings(
+            "SELECT coalesce(state_, '') || '/' || (end_time_ IS NULL)::text FROM act_hi_procinst WHERE id_ = 'C'"
+        )
+        .await,
         vec!["ACTIVE/true"]
     );
     assert_eq!(db.scalar("SELECT count(*) FROM act_hi_taskinst WHERE id_ = 'tC' AND end_time_ IS NULL").await, 1);
@@ -152,7 +173,10 @@ async fn skip_subprocesses_leaves_the_called_instance_running_and_detached() {
     // A's incident was caused by B's; it goes, B's stays.
     assert_eq!(db.scalar("SELECT count(*) FROM act_ru_incident WHERE id_ = 'iB'").await, 1);
     // Without a reason, the instance has none and its tasks say `deleted`.
-    assert_eq!(db.strings("SELECT coalesce(delete_reason_, 'null') FROM act_hi_procinst WHERE id_ = 'A'").await, vec!["null"]);
+    assert_eq!(
+        db.strings("SELECT coalesce(delete_reason_, 'null') FROM act_hi_procinst WHERE id_ = 'A'").await,
+        vec!["null"]
+    );
     assert_eq!(db.strings("SELECT delete_reason_ FROM act_hi_taskinst WHERE id_ = 'tA'").await, vec!["deleted"]);
 }
 

@@ -74,7 +74,8 @@ async fn ten_thousand_instances_selected_by_query_are_deleted_by_two_worker_proc
     let mut api = Proc::start(crate::API_BIN, &["serve"], &env);
     let mut worker_env = env.clone();
     worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
-    let mut workers = [Proc::start(crate::WORKER_BIN, &[], &worker_env), Proc::start(crate::WORKER_BIN, &[], &worker_env)];
+    let mut workers =
+        [Proc::start(crate::WORKER_BIN, &[], &worker_env), Proc::start(crate::WORKER_BIN, &[], &worker_env)];
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}/engine-rest");
     eventually(Duration::from_secs(30), || async {
@@ -107,7 +108,11 @@ async fn ten_thousand_instances_selected_by_query_are_deleted_by_two_worker_proc
         let n = |k: &str| s[k].as_i64().unwrap_or_else(|| panic!("{k} in {s}"));
         assert_eq!(n("totalInstances"), selected);
         assert_eq!(
-            n("pendingInstances") + n("runningInstances") + n("deletedInstances") + n("skippedInstances") + n("failedInstances"),
+            n("pendingInstances")
+                + n("runningInstances")
+                + n("deletedInstances")
+                + n("skippedInstances")
+                + n("failedInstances"),
             n("totalInstances"),
             "{s}"
         );
@@ -129,20 +134,36 @@ async fn ten_thousand_instances_selected_by_query_are_deleted_by_two_worker_proc
     assert!(historic["executionStartTime"].is_string(), "{historic}");
 
     // Every selected instance and its called ones are gone, with history saying so...
-    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_inst_id_ IN (SELECT proc_inst_id_ FROM deleted_tree)").await, 0);
+    assert_eq!(
+        db.scalar(
+            "SELECT count(*) FROM act_ru_execution WHERE proc_inst_id_ IN (SELECT proc_inst_id_ FROM deleted_tree)"
+        )
+        .await,
+        0
+    );
     for (table, column) in tables.iter().filter(|(t, _)| t.starts_with("act_ru_")) {
         assert_eq!(
-            db.scalar(&format!("SELECT count(*) FROM {table} WHERE {column} IN (SELECT proc_inst_id_ FROM deleted_tree)")).await,
+            db.scalar(&format!(
+                "SELECT count(*) FROM {table} WHERE {column} IN (SELECT proc_inst_id_ FROM deleted_tree)"
+            ))
+            .await,
             0,
             "{table}"
         );
     }
     assert_eq!(
-        db.scalar("SELECT count(*) FROM act_hi_procinst WHERE proc_inst_id_ IN (SELECT proc_inst_id_ FROM deleted_tree)
-                    AND state_ = 'EXTERNALLY_TERMINATED' AND delete_reason_ = 'end-to-end' AND end_time_ IS NOT NULL").await,
+        db.scalar(
+            "SELECT count(*) FROM act_hi_procinst WHERE proc_inst_id_ IN (SELECT proc_inst_id_ FROM deleted_tree)
+                    AND state_ = 'EXTERNALLY_TERMINATED' AND delete_reason_ = 'end-to-end' AND end_time_ IS NOT NULL"
+        )
+        .await,
         tree
     );
-    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await, selected);
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+            .await,
+        selected
+    );
     // ...and every row of every other instance is exactly as before.
     for (table, column) in tables {
         assert_eq!(untouched(&db, table, column).await, before[table], "{table} changed outside the selection");
@@ -169,7 +190,8 @@ async fn a_suspended_batch_makes_no_progress_and_completes_once_resumed() {
     crate::pipeline::seed_instances(&db, 60).await;
     let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
-    let (_, batch) = api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    let (_, batch) =
+        api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
     let id = batch["id"].as_str().unwrap().to_owned();
     let (status, _) = api.put(&format!("/batch/{id}/suspended"), &json!({"suspended": true})).await;
     assert_eq!(status, 204);
@@ -183,7 +205,11 @@ async fn a_suspended_batch_makes_no_progress_and_completes_once_resumed() {
     let (status, _) = api.put(&format!("/batch/{id}/suspended"), &json!({"suspended": false})).await;
     assert_eq!(status, 204);
     eventually(Duration::from_secs(20), || async { completed(&db, &id).await.then_some(()) }).await;
-    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await, 31);
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+            .await,
+        31
+    );
     worker.stop().await.unwrap();
 }
 
@@ -191,22 +217,31 @@ async fn a_suspended_batch_makes_no_progress_and_completes_once_resumed() {
 async fn deleting_a_running_batch_stops_its_remaining_work() {
     let db = TestDb::new().await;
     crate::pipeline::seed_instances(&db, 1000).await;
-    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5"), ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "5")]);
+    let settings =
+        db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5"), ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
     let worker = TestWorker::spawn(settings.clone()).await;
-    let (_, batch) = api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    let (_, batch) =
+        api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
     let id = batch["id"].as_str().unwrap().to_owned();
     eventually(Duration::from_secs(20), || async {
-        (db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await > 0).then_some(())
+        (db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+            .await
+            > 0)
+        .then_some(())
     })
     .await;
     let (status, body) = api.delete(&format!("/batch/{id}")).await;
     assert_eq!(status, 204, "{body}");
     // In-flight jobs may still finish; then nothing moves any more.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let settled = db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await;
+    let settled =
+        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await, settled);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await,
+        settled
+    );
     assert!(settled > 0, "the batch was stopped before it finished");
     let (status, historic) = api.get(&format!("/history/batch/{id}")).await;
     assert_eq!(status, 200);
@@ -223,7 +258,8 @@ async fn a_job_that_keeps_failing_ends_failed_and_a_retry_through_the_api_comple
     let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
     let worker = TestWorker::spawn(settings.clone()).await;
-    let (_, batch) = api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    let (_, batch) =
+        api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
     let id = batch["id"].as_str().unwrap().to_owned();
     let job_definition = batch["batchJobDefinitionId"].as_str().unwrap().to_owned();
     let stats = eventually(Duration::from_secs(30), || async {
@@ -244,7 +280,14 @@ async fn a_job_that_keeps_failing_ends_failed_and_a_retry_through_the_api_comple
     let (status, body) = api.put(&format!("/job-definition/{job_definition}/retries"), &json!({"retries": 1})).await;
     assert_eq!(status, 204, "{body}");
     eventually(Duration::from_secs(20), || async { completed(&db, &id).await.then_some(()) }).await;
-    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await, 11);
-    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await, 0);
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+            .await,
+        11
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await,
+        0
+    );
     worker.stop().await.unwrap();
 }

@@ -46,7 +46,8 @@ async fn effects(db: &TestDb) -> Vec<i64> {
 async fn handlers_are_idempotent_under_redelivery() {
     let db = TestDb::new().await;
     seed_instances(&db, 40).await;
-    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "10"), ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "2")]);
+    let settings =
+        db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "10"), ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "2")]);
     let api = TestApi::spawn(settings.clone()).await;
     let id = create(&api, json!({"processInstanceIds": ["pi-1", "pi-2", "pi-3"], "processInstanceQuery": {"processDefinitionKey": "other"}})).await;
     // Drive the worker's handlers directly, each message twice (no consumer is running).
@@ -78,7 +79,11 @@ async fn handlers_are_idempotent_under_redelivery() {
     }
     assert_eq!(effects(&db).await, done, "messages of a completed batch change nothing");
     // pi-2 and the 20 odd instances of `other`; pi-1's called c-1 went with it.
-    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await, 21);
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+            .await,
+        21
+    );
     assert_eq!(db.scalar("SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED'").await, 22);
 }
 
@@ -133,14 +138,22 @@ async fn a_crash_between_commit_and_publish_is_repaired_by_the_outbox() {
     let db = TestDb::new().await;
     seed_instances(&db, 20).await;
     let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
-    let crashing = db.settings(&[("SWEEP__AMQP__PREFIX", &prefix), ("SWEEP__FAULTS__SKIP_PUBLISH_AFTER_COMMIT", "true")]);
+    let crashing =
+        db.settings(&[("SWEEP__AMQP__PREFIX", &prefix), ("SWEEP__FAULTS__SKIP_PUBLISH_AFTER_COMMIT", "true")]);
     let api = TestApi::spawn(crashing.clone()).await;
     let worker = TestWorker::spawn(db.settings(&[("SWEEP__AMQP__PREFIX", &prefix)])).await;
     let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
     assert_eq!(db.scalar("SELECT count(*) FROM sweep_outbox").await, 1, "the seed waits in the outbox");
     wait_done(&db, &id, Duration::from_secs(20)).await;
-    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await, 11);
-    eventually(Duration::from_secs(10), || async { (db.scalar("SELECT count(*) FROM sweep_outbox").await == 0).then_some(()) }).await;
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+            .await,
+        11
+    );
+    eventually(Duration::from_secs(10), || async {
+        (db.scalar("SELECT count(*) FROM sweep_outbox").await == 0).then_some(())
+    })
+    .await;
     worker.stop().await.unwrap();
 }
 
@@ -171,7 +184,11 @@ async fn poison_messages_are_dead_lettered_and_work_goes_on() {
     let dead = format!("{}.dead", settings.amqp.prefix);
     eventually(Duration::from_secs(10), || async {
         let q = channel
-            .queue_declare(dead.clone().into(), QueueDeclareOptions { passive: true, ..Default::default() }, Default::default())
+            .queue_declare(
+                dead.clone().into(),
+                QueueDeclareOptions { passive: true, ..Default::default() },
+                Default::default(),
+            )
             .await
             .unwrap();
         (q.message_count() == 3).then_some(())
@@ -192,11 +209,12 @@ async fn a_failing_job_is_retried_with_back_off_then_failed_and_the_batch_stays_
     let worker = TestWorker::spawn(settings.clone()).await;
     let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
     let job = eventually(Duration::from_secs(20), || async {
-        let failed = db.strings(&format!(
-            "SELECT seq_ || '/' || retries_ || '/' || attempts_ || '/' || exception_msg_ FROM sweep_batch_job
+        let failed = db
+            .strings(&format!(
+                "SELECT seq_ || '/' || retries_ || '/' || attempts_ || '/' || exception_msg_ FROM sweep_batch_job
               WHERE batch_id_ = '{id}' AND state_ = 'failed'"
-        ))
-        .await;
+            ))
+            .await;
         (failed.len() == 1).then(|| failed[0].clone())
     })
     .await;
@@ -206,7 +224,9 @@ async fn a_failing_job_is_retried_with_back_off_then_failed_and_the_batch_stays_
     assert!(parts[3].contains("refusing to delete pi-4"), "{job}");
     // The other jobs finished; the failed one's items are failed, with the reason; nothing of it was deleted.
     eventually(Duration::from_secs(10), || async {
-        (db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE batch_id_ = '{id}' AND state_ = 'done'")).await == 2).then_some(())
+        (db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE batch_id_ = '{id}' AND state_ = 'done'")).await
+            == 2)
+            .then_some(())
     })
     .await;
     let failed_items = db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'failed' AND reason_ LIKE '%pi-4%'")).await;
@@ -231,28 +251,46 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_a_new_one_completes_the_bat
     ]);
     let api = TestApi::spawn(shared::Settings::load_from(env.clone()).unwrap()).await;
     let mut first = Proc::start(crate::WORKER_BIN, &[], &env);
-    let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}, "deleteReason": "kill test"})).await;
+    let id =
+        create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}, "deleteReason": "kill test"})).await;
     let selected = db.scalar(&format!("SELECT total_items_ FROM sweep_batch WHERE id_ = '{id}'")).await;
     assert_eq!(selected, 1501);
     eventually(Duration::from_secs(30), || async {
-        let n = db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await;
+        let n = db
+            .scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+            .await;
         (n >= 100).then_some(())
     })
     .await;
     first.kill9().await;
-    let deleted_at_kill = db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await;
+    let deleted_at_kill = db
+        .scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+        .await;
     assert!(deleted_at_kill < selected, "killed mid-batch ({deleted_at_kill} of {selected})");
     let mut second = Proc::start(crate::WORKER_BIN, &[], &env);
     wait_done(&db, &id, Duration::from_secs(60)).await;
 
     // Exactly once: the ledger, the history and the runtime tables agree with the selection.
-    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await, selected);
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+            .await,
+        selected
+    );
     assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}'")).await, selected);
     assert_eq!(db.scalar("SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED' AND delete_reason_ = 'kill test'").await, selected);
-    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await, 0);
-    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd2' AND parent_id_ IS NULL").await, 1500);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await,
+        0
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd2' AND parent_id_ IS NULL").await,
+        1500
+    );
     // Rows the killed worker committed but never published go out through the relay.
-    eventually(Duration::from_secs(20), || async { (db.scalar("SELECT count(*) FROM sweep_outbox").await == 0).then_some(()) }).await;
+    eventually(Duration::from_secs(20), || async {
+        (db.scalar("SELECT count(*) FROM sweep_outbox").await == 0).then_some(())
+    })
+    .await;
     assert!(second.terminate().await.success(), "SIGTERM ends a worker cleanly");
 }
 
@@ -266,12 +304,16 @@ async fn sigterm_finishes_in_flight_jobs_before_the_worker_exits() {
     let mut worker = Proc::start(crate::WORKER_BIN, &[], &env);
     let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
     eventually(Duration::from_secs(30), || async {
-        (db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await > 0).then_some(())
+        (db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+            .await
+            > 0)
+        .then_some(())
     })
     .await;
     assert!(worker.terminate().await.success());
     assert_eq!(
-        db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE batch_id_ = '{id}' AND state_ = 'running'")).await,
+        db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE batch_id_ = '{id}' AND state_ = 'running'"))
+            .await,
         0,
         "no job left half-done"
     );

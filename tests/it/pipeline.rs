@@ -71,27 +71,38 @@ async fn a_deletion_by_query_runs_to_completion_on_two_workers() {
     let id = batch["id"].as_str().unwrap().to_owned();
 
     eventually(Duration::from_secs(30), || async {
-        (db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await == 1)
+        (db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await
+            == 1)
             .then_some(())
     })
     .await;
     assert_eq!(db.scalar("SELECT count(*) FROM sweep_batch").await, 0, "runtime batch removed");
-    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await, 0);
-    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd2' AND parent_id_ IS NULL").await, 125);
     assert_eq!(
-        db.scalar(&format!(
-            "SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"
-        ))
-        .await,
+        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await,
+        0
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd2' AND parent_id_ IS NULL").await,
+        125
+    );
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+            .await,
         126,
         "125 roots of p plus the called c-1 (definition pd1) are selected"
     );
     assert_eq!(
-        db.scalar("SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED' AND delete_reason_ = 'tidy up'").await,
+        db.scalar(
+            "SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED' AND delete_reason_ = 'tidy up'"
+        )
+        .await,
         126
     );
     // Messages are published right after their commit (events may trail the completion).
-    eventually(Duration::from_secs(10), || async { (db.scalar("SELECT count(*) FROM sweep_outbox").await == 0).then_some(()) }).await;
+    eventually(Duration::from_secs(10), || async {
+        (db.scalar("SELECT count(*) FROM sweep_outbox").await == 0).then_some(())
+    })
+    .await;
 
     // One deletion event per deleted instance and one completion event, all in the caller's trace.
     let events = eventually(Duration::from_secs(10), || async {

@@ -9,7 +9,8 @@ use crate::pipeline::seed_instances;
 /// Rows and queued messages a request could have created.
 async fn created(db: &TestDb, api_settings: &shared::Settings) -> (i64, i64, i64, i64, u32) {
     use lapin::options::QueueDeclareOptions;
-    let conn = lapin::Connection::connect(&api_settings.amqp.url, lapin::ConnectionProperties::default()).await.unwrap();
+    let conn =
+        lapin::Connection::connect(&api_settings.amqp.url, lapin::ConnectionProperties::default()).await.unwrap();
     let channel = conn.create_channel().await.unwrap();
     let seeds = channel
         .queue_declare(
@@ -34,20 +35,60 @@ fn bad_requests() -> Vec<(&'static str, Value, u16, &'static str)> {
     vec![
         ("empty body", json!({}), 400, "processInstanceIds is empty"),
         ("empty id list", json!({"processInstanceIds": []}), 400, "processInstanceIds is empty"),
-        ("nulls only", json!({"processInstanceIds": null, "processInstanceQuery": null}), 400, "processInstanceIds is empty"),
-        ("query matching nothing", json!({"processInstanceQuery": {"processDefinitionKey": "nope"}}), 400, "processInstanceIds is empty"),
+        (
+            "nulls only",
+            json!({"processInstanceIds": null, "processInstanceQuery": null}),
+            400,
+            "processInstanceIds is empty",
+        ),
+        (
+            "query matching nothing",
+            json!({"processInstanceQuery": {"processDefinitionKey": "nope"}}),
+            400,
+            "processInstanceIds is empty",
+        ),
         ("unknown ids", json!({"processInstanceIds": ["pi-1", "ghost-1", "ghost-2"]}), 400, "'ghost-1', 'ghost-2'"),
-        ("unknown ids, explicit true", json!({"processInstanceIds": ["ghost"], "failIfNotExists": true}), 400, "'ghost'"),
+        (
+            "unknown ids, explicit true",
+            json!({"processInstanceIds": ["ghost"], "failIfNotExists": true}),
+            400,
+            "'ghost'",
+        ),
         ("wrong type", json!({"processInstanceIds": 5}), 400, "processInstanceIds"),
         ("wrong nested type", json!({"processInstanceQuery": {"active": "yes"}}), 400, "Cannot deserialize"),
         ("null id", json!({"processInstanceIds": ["pi-1", null]}), 400, "null"),
         ("overlong id", json!({"processInstanceIds": ["x".repeat(65)]}), 400, "1 to 64"),
-        ("bad operator", json!({"processInstanceQuery": {"variables": [{"name": "x", "operator": "near", "value": 1}]}}), 400, "Invalid variable comparator specified: near"),
+        (
+            "bad operator",
+            json!({"processInstanceQuery": {"variables": [{"name": "x", "operator": "near", "value": 1}]}}),
+            400,
+            "Invalid variable comparator specified: near",
+        ),
         ("bad sort", json!({"processInstanceQuery": {"sortBy": "color", "sortOrder": "asc"}}), 400, "sortBy"),
-        ("zero per job", json!({"processInstanceIds": ["pi-1"], "invocationsPerBatchJob": 0}), 400, "invocationsPerBatchJob"),
-        ("huge per seed", json!({"processInstanceIds": ["pi-1"], "batchJobsPerSeed": 1000001}), 400, "batchJobsPerSeed"),
-        ("overlong reason", json!({"processInstanceIds": ["pi-1"], "deleteReason": "r".repeat(4001)}), 400, "deleteReason"),
-        ("conflicting query", json!({"processInstanceQuery": {"rootProcessInstances": true, "superProcessInstance": "pi-1"}}), 400, "rootProcessInstances"),
+        (
+            "zero per job",
+            json!({"processInstanceIds": ["pi-1"], "invocationsPerBatchJob": 0}),
+            400,
+            "invocationsPerBatchJob",
+        ),
+        (
+            "huge per seed",
+            json!({"processInstanceIds": ["pi-1"], "batchJobsPerSeed": 1000001}),
+            400,
+            "batchJobsPerSeed",
+        ),
+        (
+            "overlong reason",
+            json!({"processInstanceIds": ["pi-1"], "deleteReason": "r".repeat(4001)}),
+            400,
+            "deleteReason",
+        ),
+        (
+            "conflicting query",
+            json!({"processInstanceQuery": {"rootProcessInstances": true, "superProcessInstance": "pi-1"}}),
+            400,
+            "rootProcessInstances",
+        ),
     ]
 }
 
@@ -161,7 +202,8 @@ async fn an_idempotency_key_returns_the_same_batch_and_rejects_another_body() {
     let worker = system_tests::TestWorker::spawn(settings.clone()).await;
     let id = first["id"].as_str().unwrap().to_owned();
     system_tests::eventually(std::time::Duration::from_secs(20), || async {
-        (db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await == 1)
+        (db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await
+            == 1)
             .then_some(())
     })
     .await;

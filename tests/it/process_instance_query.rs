@@ -103,11 +103,21 @@ async fn runtime_fixture(db: &TestDb) {
     sql += &child("ex1a", "pi1", "d_order1", "taskA", false);
     sql += &Pi { id: "pi2", root: "pi2", def: "d_order2", business_key: Some("bk-2"), suspension: 2, ..base }.sql();
     sql += &child("ex2a", "pi2", "d_order2", "taskB", false);
-    sql += &Pi { id: "pi3", root: "pi3", def: "d_invoice", key: "invoice", business_key: Some("other-3"), tenant: Some("t1"), ..base }
-        .sql();
+    sql += &Pi {
+        id: "pi3",
+        root: "pi3",
+        def: "d_invoice",
+        key: "invoice",
+        business_key: Some("other-3"),
+        tenant: Some("t1"),
+        ..base
+    }
+    .sql();
     sql += &child("ex3a", "pi3", "d_invoice", "taskA", true);
     sql += &child("ex3b", "pi3", "d_invoice", "callSub", false);
-    sql += &Pi { id: "pi4", root: "pi3", def: "d_sub", key: "sub", tenant: Some("t2"), super_exec: Some("ex3b"), ..base }.sql();
+    sql +=
+        &Pi { id: "pi4", root: "pi3", def: "d_sub", key: "sub", tenant: Some("t2"), super_exec: Some("ex3b"), ..base }
+            .sql();
     sql += &child("ex4a", "pi4", "d_sub", "subTask", false);
     sql += &Pi { id: "pi5", root: "pi5", case_inst: Some("case1"), super_case_exec: Some("case1"), ..base }.sql();
     sql += &Pi { id: "pi6", root: "pi6", case_inst: Some("case2"), super_case_exec: Some("caseExec9"), ..base }.sql();
@@ -223,11 +233,23 @@ async fn every_runtime_filter_includes_its_matches_and_excludes_the_rest() {
         (json!({"variables": [v("code", "eq", json!("2020-01-01T00:00:00.000+0000"))]}), vec!["pi2"]),
         // orQueries: predicates OR-ed inside a group, groups AND-ed with the rest.
         (json!({"orQueries": [{"businessKey": "bk-1", "tenantIdIn": ["t1"]}]}), vec!["pi1", "pi3"]),
-        (json!({"processDefinitionKey": "order", "orQueries": [{"businessKey": "bk-1", "tenantIdIn": ["t1"]}]}), vec!["pi1"]),
-        (json!({"orQueries": [{"businessKeyLike": "bk-%", "tenantIdIn": ["t2"]}, {"suspended": true, "withIncident": true}]}), vec!["pi1", "pi2"]),
+        (
+            json!({"processDefinitionKey": "order", "orQueries": [{"businessKey": "bk-1", "tenantIdIn": ["t1"]}]}),
+            vec!["pi1"],
+        ),
+        (
+            json!({"orQueries": [{"businessKeyLike": "bk-%", "tenantIdIn": ["t2"]}, {"suspended": true, "withIncident": true}]}),
+            vec!["pi1", "pi2"],
+        ),
         (json!({"orQueries": [{}]}), ALL.to_vec()),
-        (json!({"orQueries": [{"incidentType": "failedJob", "incidentMessage": "timeout happened"}]}), vec!["pi1", "pi3"]),
-        (json!({"orQueries": [{"variables": [v("amount", "eq", json!(20)), v("name", "eq", json!("Alice"))]}]}), vec!["pi1", "pi2"]),
+        (
+            json!({"orQueries": [{"incidentType": "failedJob", "incidentMessage": "timeout happened"}]}),
+            vec!["pi1", "pi3"],
+        ),
+        (
+            json!({"orQueries": [{"variables": [v("amount", "eq", json!(20)), v("name", "eq", json!("Alice"))]}]}),
+            vec!["pi1", "pi2"],
+        ),
         (json!({"orQueries": [{"businessKey": "bk-1", "orQueries": [{"businessKey": "bk-2"}]}]}), vec!["pi1"]),
         (json!({"orQueries": [{"businessKey": "bk-1", "sortBy": "nonsense"}]}), vec!["pi1"]),
     ];
@@ -340,7 +362,10 @@ async fn bad_input_answers_400_with_a_camunda_body() {
     runtime_fixture(&db).await;
     let api = TestApi::spawn(db.settings(&[])).await;
     let bad_gets: &[(&str, &str)] = &[
-        ("?active=yes", "Cannot set query parameter 'active' to value 'yes': Cannot convert value yes to java type java.lang.Boolean"),
+        (
+            "?active=yes",
+            "Cannot set query parameter 'active' to value 'yes': Cannot convert value yes to java type java.lang.Boolean",
+        ),
         ("/count?withIncident=1", "Cannot set query parameter 'withIncident' to value '1'"),
         ("?variables=amount_eq", "variable query parameter has to have format KEY_OPERATOR_VALUE."),
         ("?variables=a_b_c_d", "variable query parameter has to have format KEY_OPERATOR_VALUE."),
@@ -369,10 +394,19 @@ async fn bad_input_answers_400_with_a_camunda_body() {
         (v("eq", json!({"nested": 1})), "'amount'"),
         (json!({"processInstanceIds": []}), "Set of process instance ids is empty"),
         (json!({"orQueries": [{"processInstanceIds": []}]}), "Set of process instance ids is empty"),
-        (json!({"rootProcessInstances": true, "superProcessInstance": "pi3"}), "rootProcessInstances and superProcessInstance"),
-        (json!({"leafProcessInstances": true, "subProcessInstance": "pi4"}), "leafProcessInstances and subProcessInstance"),
+        (
+            json!({"rootProcessInstances": true, "superProcessInstance": "pi3"}),
+            "rootProcessInstances and superProcessInstance",
+        ),
+        (
+            json!({"leafProcessInstances": true, "subProcessInstance": "pi4"}),
+            "leafProcessInstances and subProcessInstance",
+        ),
         (json!({"sortBy": "instanceId"}), "Only a single sorting parameter specified"),
-        (json!({"sortBy": "startTime", "sortOrder": "asc"}), "Cannot set query parameter 'sortBy' to value 'startTime'"),
+        (
+            json!({"sortBy": "startTime", "sortOrder": "asc"}),
+            "Cannot set query parameter 'sortBy' to value 'startTime'",
+        ),
         (json!({"sorting": [{"sortBy": "instanceId", "sortOrder": "sideways"}]}), "'sortOrder' to value 'sideways'"),
         (json!({"sorting": [{"sortBy": "instanceId"}]}), "sortBy and sortOrder required"),
         (json!({"active": "yes"}), ""),
@@ -426,8 +460,24 @@ async fn historic_fixture(db: &TestDb) {
     let mut sql = String::new();
     sql += &def("d_order1", "order", "Order", 1, "dep1", None);
     sql += &def("d_invoice", "invoice", "Invoice", 1, "dep1", Some("t1"));
-    sql += &hi("h1", "order", "d_order1", "ACTIVE", "2020-01-01 00:00:00", None, "'h1', 'bk-1', 'alice', NULL, NULL, NULL, NULL");
-    sql += &hi("h2", "order", "d_order1", "SUSPENDED", "2020-06-01 00:00:00", None, "'h2', 'bk-2', 'bob', NULL, NULL, 'case1', NULL");
+    sql += &hi(
+        "h1",
+        "order",
+        "d_order1",
+        "ACTIVE",
+        "2020-01-01 00:00:00",
+        None,
+        "'h1', 'bk-1', 'alice', NULL, NULL, NULL, NULL",
+    );
+    sql += &hi(
+        "h2",
+        "order",
+        "d_order1",
+        "SUSPENDED",
+        "2020-06-01 00:00:00",
+        None,
+        "'h2', 'bk-2', 'bob', NULL, NULL, 'case1', NULL",
+    );
     sql += &hi(
         "h7",
         "invoice",
@@ -503,7 +553,10 @@ async fn historic_id_select_selects_the_matching_instances() {
         (json!({"withJobsRetrying": true}), vec!["h2"]),
         (json!({"startedBefore": "2020-06-01T00:00:00.000+0000"}), vec!["h1", "h2"]),
         (json!({"startedAfter": "2020-06-01T00:00:00.000+0000"}), vec!["h2", "h7", "h8"]),
-        (json!({"startedAfter": "2020-06-01T02:00:00.000+0200", "startedBefore": "2020-12-01T00:00:00.000+0000"}), vec!["h2", "h7"]),
+        (
+            json!({"startedAfter": "2020-06-01T02:00:00.000+0200", "startedBefore": "2020-12-01T00:00:00.000+0000"}),
+            vec!["h2", "h7"],
+        ),
         (json!({"finishedBefore": "2021-01-15T00:00:00.000+0000"}), vec!["h7"]),
         (json!({"finishedAfter": "2021-01-15T00:00:00.000+0000"}), vec!["h8"]),
         (json!({"executedActivityAfter": "2020-12-10T00:00:00.000+0000"}), vec!["h7", "h8"]),
@@ -521,8 +574,14 @@ async fn historic_id_select_selects_the_matching_instances() {
         (json!({"withoutTenantId": true}), vec!["h1", "h2"]),
         (json!({"variables": [v("amount", "eq", json!(99))]}), vec!["h7"]),
         (json!({"variables": [v("amount", "lt", json!(10))]}), vec!["h1"]),
-        (json!({"variables": [v("NAME", "eq", json!("zed"))], "variableNamesIgnoreCase": true, "variableValuesIgnoreCase": true}), vec!["h7"]),
-        (json!({"executedJobAfter": "2020-01-01T00:00:00.000+0000", "sortBy": "startTime"}), vec!["h1", "h2", "h7", "h8"]),
+        (
+            json!({"variables": [v("NAME", "eq", json!("zed"))], "variableNamesIgnoreCase": true, "variableValuesIgnoreCase": true}),
+            vec!["h7"],
+        ),
+        (
+            json!({"executedJobAfter": "2020-01-01T00:00:00.000+0000", "sortBy": "startTime"}),
+            vec!["h1", "h2", "h7", "h8"],
+        ),
         (json!({"orQueries": [{"active": true, "completed": true}]}), vec!["h1", "h7"]),
         (json!({"unfinished": true, "orQueries": [{"startedBy": "bob", "withIncidents": true}]}), vec!["h1", "h2"]),
         (json!({"orQueries": [{"incidentType": "failedJob", "incidentMessage": "timeout"}]}), vec!["h1", "h7"]),
@@ -554,9 +613,10 @@ async fn a_built_query_embeds_after_caller_bound_parameters() {
     historic_fixture_rows_only(&db).await;
     db.exec("CREATE TABLE snapshot (batch_id text NOT NULL, proc_inst_id text NOT NULL, PRIMARY KEY (batch_id, proc_inst_id))").await;
 
-    let runtime: ProcessInstanceQueryDto =
-        serde_json::from_value(json!({"processDefinitionKey": "order", "orQueries": [{"suspended": true, "businessKey": "bk-1"}]}))
-            .unwrap();
+    let runtime: ProcessInstanceQueryDto = serde_json::from_value(
+        json!({"processDefinitionKey": "order", "orQueries": [{"suspended": true, "businessKey": "bk-1"}]}),
+    )
+    .unwrap();
     let mut b = SqlBuilder::new();
     b.push("INSERT INTO snapshot (batch_id, proc_inst_id) SELECT ").bind("batch-1").push(", q.id FROM (");
     runtime.push_id_select(&mut b).unwrap();

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Admin URL of the test server, without a database name.
 pub fn server_url() -> String {
-    let url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let url =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     match url.rfind('/') {
         Some(i) if url[..i].contains("@") || url[..i].matches('/').count() > 2 => url[..i].to_string(),
         _ => url,
@@ -71,9 +72,10 @@ impl TestDb {
     /// A new database with Sweep's standalone schema migrated.
     pub async fn new() -> Self {
         let db = Self::empty().await;
-        let one = sea_orm::Database::connect(sea_orm::ConnectOptions::new(db.url.clone()).max_connections(1).to_owned())
-            .await
-            .expect("connect");
+        let one =
+            sea_orm::Database::connect(sea_orm::ConnectOptions::new(db.url.clone()).max_connections(1).to_owned())
+                .await
+                .expect("connect");
         shared::db::migration::run(&one).await.expect("migrate");
         one.close().await.ok();
         db
@@ -222,7 +224,12 @@ impl TestApi {
     }
 
     /// `POST {base}{path}` with a raw body and content type.
-    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, serde_json::Value) {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, serde_json::Value) {
         let resp = self
             .client
             .post(format!("{}{path}", self.base))
@@ -260,7 +267,8 @@ impl TestWorker {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let stop = CancellationToken::new();
         let token = stop.clone();
-        let handle = tokio::spawn(async move { worker::run(settings, listener, async move { token.cancelled().await }).await });
+        let handle =
+            tokio::spawn(async move { worker::run(settings, listener, async move { token.cancelled().await }).await });
         Self { stop, handle: Some(handle) }
     }
 
@@ -316,11 +324,16 @@ impl EventTap {
     /// API or a worker first).
     pub async fn bind(settings: &shared::Settings) -> Self {
         use lapin::options::{QueueBindOptions, QueueDeclareOptions};
-        let conn = lapin::Connection::connect(&settings.amqp.url, lapin::ConnectionProperties::default()).await.expect("amqp");
+        let conn =
+            lapin::Connection::connect(&settings.amqp.url, lapin::ConnectionProperties::default()).await.expect("amqp");
         let channel = conn.create_channel().await.unwrap();
         let queue = format!("{}.tap.{}", settings.amqp.prefix, uuid::Uuid::new_v4().simple());
         channel
-            .queue_declare(queue.clone().into(), QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, Default::default())
+            .queue_declare(
+                queue.clone().into(),
+                QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() },
+                Default::default(),
+            )
             .await
             .unwrap();
         channel
@@ -340,7 +353,9 @@ impl EventTap {
     pub async fn drain(&self) -> Vec<CapturedEvent> {
         use lapin::options::{BasicAckOptions, BasicGetOptions};
         let mut out = Vec::new();
-        while let Some(msg) = self.channel.basic_get(self.queue.clone().into(), BasicGetOptions::default()).await.unwrap() {
+        while let Some(msg) =
+            self.channel.basic_get(self.queue.clone().into(), BasicGetOptions::default()).await.unwrap()
+        {
             let delivery = msg.delivery;
             let traceparent = delivery.properties.headers().as_ref().and_then(|h| {
                 h.inner().iter().find(|(k, _)| k.as_str() == "traceparent").and_then(|(_, v)| match v {
@@ -431,10 +446,17 @@ impl TestMq {
         for route in [shared::messages::ROUTE_SEED, shared::messages::ROUTE_JOB, shared::messages::ROUTE_MONITOR] {
             // The monitor queue has a single active consumer and refuses basic.get: tap copies.
             let tap = format!("{}.tap.{route}", settings.amqp.prefix);
-            let options = lapin::options::QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
+            let options =
+                lapin::options::QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
             channel.queue_declare(tap.as_str().into(), options, Default::default()).await.expect("declare tap");
             channel
-                .queue_bind(tap.into(), topology.work_exchange().into(), route.into(), Default::default(), Default::default())
+                .queue_bind(
+                    tap.into(),
+                    topology.work_exchange().into(),
+                    route.into(),
+                    Default::default(),
+                    Default::default(),
+                )
                 .await
                 .expect("bind tap");
         }

@@ -41,11 +41,7 @@ pub async fn run(
         stop.clone(),
     ));
 
-    let conn = ctx
-        .amqp
-        .get()
-        .await
-        .map_err(|e| shared::Error::Amqp(format!("cannot connect to amqp.url: {e}")))?;
+    let conn = ctx.amqp.get().await.map_err(|e| shared::Error::Amqp(format!("cannot connect to amqp.url: {e}")))?;
     let mut consumers = tokio::task::JoinSet::new();
     for route in [ROUTE_SEED, ROUTE_JOB, ROUTE_MONITOR] {
         let channel = conn.create_channel().await.map_err(|e| shared::Error::Amqp(e.to_string()))?;

@@ -29,7 +29,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use shared::batch::query::{self, BatchFilter, ITEM_STATES, SortKey};
-use shared::camunda::{BatchDto, BatchItemDto, BatchStatisticsDto, CountResultDto, RetryFailedItemsResultDto, SuspensionStateDto};
+use shared::camunda::{
+    BatchDto, BatchItemDto, BatchStatisticsDto, CountResultDto, RetryFailedItemsResultDto, SuspensionStateDto,
+};
 use shared::messages::WorkMessage;
 use shared::mq::Topology;
 use shared::outbox::{self, OutboxMessage};
@@ -50,7 +52,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/batch/{id}/items/count", get(items_count))
         .route("/batch/{id}/retry-failed-items", post(retry_failed_items))
 }
-
 
 fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("Batch with id '{id}' does not exist"))

@@ -20,7 +20,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/history/batch/{id}", get(find).delete(delete))
 }
 
-
 fn filter(params: &QueryParams) -> Result<HistoricBatchFilter, ApiError> {
     Ok(HistoricBatchFilter {
         batch_id: params.string("batchId"),
@@ -31,7 +30,10 @@ fn filter(params: &QueryParams) -> Result<HistoricBatchFilter, ApiError> {
     })
 }
 
-async fn list(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<Vec<HistoricBatchDto>>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    params: QueryParams,
+) -> Result<axum::Json<Vec<HistoricBatchDto>>, ApiError> {
     let filter = filter(&params)?;
     let sort = params.sort(|v| match v {
         "batchId" => Some(SortKey::BatchId),

@@ -30,7 +30,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/job-definition/{id}/retries", put(set_definition_retries))
 }
 
-
 fn filter(params: &QueryParams) -> Result<JobFilter, ApiError> {
     // Batch jobs belong to no process instance or activity and are never timers.
     let instance_bound = ["processInstanceId", "processInstanceIds", "executionId", "processDefinitionId"]
@@ -63,7 +62,11 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<axum
         "jobId" => Some(JobSortKey::JobId),
         "jobRetries" => Some(JobSortKey::Retries),
         "tenantId" => Some(JobSortKey::TenantId),
-        "executionId" | "processInstanceId" | "processDefinitionId" | "processDefinitionKey" | "jobPriority"
+        "executionId"
+        | "processInstanceId"
+        | "processDefinitionId"
+        | "processDefinitionKey"
+        | "jobPriority"
         | "jobDueDate" => Some(JobSortKey::Unset),
         _ => None,
     })?;

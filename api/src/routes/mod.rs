@@ -3,10 +3,10 @@
 
 mod batch;
 mod health;
-mod process_instance;
-mod process_instance_delete;
 mod history_batch;
 mod job;
+mod process_instance;
+mod process_instance_delete;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -19,7 +19,10 @@ pub(super) fn router() -> Router<AppState> {
         .route("/process-instance/{id}", get(get_one))
 }
 
-async fn list_get(State(state): State<AppState>, params: QueryParams) -> Result<Json<Vec<ProcessInstanceDto>>, ApiError> {
+async fn list_get(
+    State(state): State<AppState>,
+    params: QueryParams,
+) -> Result<Json<Vec<ProcessInstanceDto>>, ApiError> {
     let paging = params.paging()?;
     let query = query_from_params(&params)?;
     Ok(Json(query.list(&state.db, paging).await?))

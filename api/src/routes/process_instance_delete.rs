@@ -48,7 +48,9 @@ async fn delete_async(
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(
-            v.to_str().map_err(|_| ApiError::InvalidRequest("Idempotency-Key must be visible ASCII".into()))?.to_owned(),
+            v.to_str()
+                .map_err(|_| ApiError::InvalidRequest("Idempotency-Key must be visible ASCII".into()))?
+                .to_owned(),
         ),
     };
     let traceparent = match headers.get("traceparent").and_then(|v| v.to_str().ok()) {

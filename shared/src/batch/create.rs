@@ -108,7 +108,9 @@ impl NewDeletionBatch {
         if let Some(q) = &request.historic_process_instance_query {
             q.validate()?;
         }
-        if ids.is_empty() && request.process_instance_query.is_none() && request.historic_process_instance_query.is_none()
+        if ids.is_empty()
+            && request.process_instance_query.is_none()
+            && request.historic_process_instance_query.is_none()
         {
             return Err(Error::invalid("processInstanceIds is empty"));
         }
@@ -295,7 +297,11 @@ async fn snapshot(txn: &impl ConnectionTrait, batch_id: &str, new: &NewDeletionB
 
 /// The batch an earlier request with `key` created, if its body hash matches; a conflict error
 /// if it does not.
-async fn find_by_key(txn: &impl ConnectionTrait, key: &str, hash: &str) -> Result<Option<crate::camunda::BatchDto>, Error> {
+async fn find_by_key(
+    txn: &impl ConnectionTrait,
+    key: &str,
+    hash: &str,
+) -> Result<Option<crate::camunda::BatchDto>, Error> {
     let row = txn
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -306,9 +312,7 @@ async fn find_by_key(txn: &impl ConnectionTrait, key: &str, hash: &str) -> Resul
     let Some(row) = row else { return Ok(None) };
     let stored_hash: Option<String> = row.try_get("", "request_hash_")?;
     if stored_hash.as_deref() != Some(hash) {
-        return Err(Error::Conflict(format!(
-            "Idempotency-Key '{key}' was already used with a different request body"
-        )));
+        return Err(Error::Conflict(format!("Idempotency-Key '{key}' was already used with a different request body")));
     }
     let id: String = row.try_get("", "id_")?;
     if let Some(batch) = super::find(txn, &id, false).await? {

@@ -139,10 +139,8 @@ impl Batch {
 
 /// Loads a runtime batch; `lock` adds `FOR UPDATE`.
 pub async fn find(db: &impl ConnectionTrait, id: &str, lock: bool) -> Result<Option<Batch>, DbErr> {
-    let sql = format!(
-        "SELECT {BATCH_COLUMNS} FROM sweep_batch WHERE id_ = $1{}",
-        if lock { " FOR UPDATE" } else { "" }
-    );
+    let sql =
+        format!("SELECT {BATCH_COLUMNS} FROM sweep_batch WHERE id_ = $1{}", if lock { " FOR UPDATE" } else { "" });
     let row = db.query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, [id.into()])).await?;
     row.as_ref().map(Batch::from_row).transpose()
 }

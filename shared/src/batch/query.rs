@@ -10,8 +10,8 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement};
 
 use super::state::{DELETED, DONE, FAILED, PENDING, RUNNING, SKIPPED};
 use super::{BATCH_COLUMNS, Batch};
-use crate::query::SqlBuilder;
 use crate::camunda::{BatchItemDto, BatchStatisticsDto, HistoricBatchDto, JobDto, format_date};
+use crate::query::SqlBuilder;
 
 /// A builder holding `text` (no values yet).
 fn starting(text: impl AsRef<str>) -> SqlBuilder {
@@ -127,11 +127,11 @@ impl BatchFilter {
         tenant_condition(sql, &self.tenant_ids, self.without_tenant_id);
         match self.suspended {
             Some(true) => {
-            sql.push(" AND b.suspended_");
-        }
+                sql.push(" AND b.suspended_");
+            }
             Some(false) => {
-            sql.push(" AND NOT b.suspended_");
-        }
+                sql.push(" AND NOT b.suspended_");
+            }
             None => {}
         }
         if let Some(user) = &self.created_by {
@@ -143,7 +143,8 @@ impl BatchFilter {
         if let Some(at) = self.started_after {
             sql.push(" AND b.start_time_ >= ").bind(at.with_timezone(&Utc));
         }
-        let failed_job = "EXISTS (SELECT 1 FROM sweep_batch_job fj WHERE fj.batch_id_ = b.id_ AND fj.state_ = 'failed')";
+        let failed_job =
+            "EXISTS (SELECT 1 FROM sweep_batch_job fj WHERE fj.batch_id_ = b.id_ AND fj.state_ = 'failed')";
         if self.without_failures {
             sql.push(&format!(" AND NOT {failed_job}"));
         } else if self.with_failures {
@@ -228,7 +229,7 @@ pub async fn list_statistics(
     page.apply(&mut sql);
     let mut outer = SqlBuilder::with_values(sql.values().to_vec());
     outer.push(&format!(
-            "SELECT {cols},
+        "SELECT {cols},
                     (coalesce(j.open, 0) + b.total_jobs_ - b.jobs_created_)::int AS remaining_jobs,
                     coalesce(j.failed, 0)::int AS failed_jobs,
                     coalesce(i.pending, 0) AS pending_items,
@@ -448,11 +449,11 @@ impl HistoricBatchFilter {
         }
         match self.completed {
             Some(true) => {
-            sql.push(" AND b.end_time_ IS NOT NULL");
-        }
+                sql.push(" AND b.end_time_ IS NOT NULL");
+            }
             Some(false) => {
-            sql.push(" AND b.end_time_ IS NULL");
-        }
+                sql.push(" AND b.end_time_ IS NULL");
+            }
             None => {}
         }
         tenant_condition(sql, &self.tenant_ids, self.without_tenant_id);
@@ -661,7 +662,8 @@ pub async fn list_jobs(
     sort: Option<Sort<JobSortKey>>,
     page: Page,
 ) -> Result<Vec<BatchJob>, DbErr> {
-    let mut sql = starting(format!("SELECT {JOB_COLUMNS} FROM sweep_batch_job j JOIN sweep_batch b ON b.id_ = j.batch_id_"));
+    let mut sql =
+        starting(format!("SELECT {JOB_COLUMNS} FROM sweep_batch_job j JOIN sweep_batch b ON b.id_ = j.batch_id_"));
     filter.apply(&mut sql);
     let direction = |desc: bool| if desc { "DESC" } else { "ASC" };
     match sort {
@@ -800,7 +802,11 @@ pub async fn retry_failed_jobs(
 /// every created job containing one back to pending with `retries`. Returns the number of
 /// items and the jobs' sequence numbers, to enqueue. Jobs are locked before items, the order
 /// the worker takes them in.
-pub async fn retry_failed_items(db: &impl ConnectionTrait, batch: &Batch, retries: i32) -> Result<(u64, Vec<i32>), DbErr> {
+pub async fn retry_failed_items(
+    db: &impl ConnectionTrait,
+    batch: &Batch,
+    retries: i32,
+) -> Result<(u64, Vec<i32>), DbErr> {
     let jobs = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

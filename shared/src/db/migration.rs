@@ -58,10 +58,7 @@ async fn run_locked(txn: &DatabaseTransaction) -> Result<Mode, Error> {
     // belong to someone else: never add ACT_ tables next to them.
     let mode = if schema::any_table_with_prefix(txn, "act_").await? {
         let created_by_sweep = schema::table_exists(txn, "sweep_migration").await?
-            && Migrator::get_applied_migrations(txn)
-                .await?
-                .iter()
-                .any(|m| m.name() == M0001EngineTables.name());
+            && Migrator::get_applied_migrations(txn).await?.iter().any(|m| m.name() == M0001EngineTables.name());
         if created_by_sweep { Mode::Standalone } else { Mode::Attached }
     } else {
         Mode::Standalone

@@ -101,9 +101,8 @@ async fn publish_on(channel: &Channel, messages: &[StoredMessage], optional: &[S
                 .with_message_id(format!("{}.{i}", stored.id).into())
                 .with_headers(headers.clone());
             let (exchange, routing_key) = (exchange.clone(), routing_key.clone());
-            outgoing.push(async move {
-                channel.basic_publish(exchange, routing_key, options, &payload, properties).await
-            });
+            outgoing
+                .push(async move { channel.basic_publish(exchange, routing_key, options, &payload, properties).await });
         }
     }
     let confirms = futures_util::future::try_join_all(outgoing).await.map_err(amqp)?;

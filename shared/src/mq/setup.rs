@@ -6,7 +6,10 @@ use crate::mq::{Publisher, Topology};
 use crate::settings::Settings;
 
 /// Creates the connection pool and publisher for `settings`, and declares the topology.
-pub async fn connect_and_declare(settings: &Settings, name: &'static str) -> Result<(deadpool_lapin::Pool, Arc<Publisher>, Topology), crate::Error> {
+pub async fn connect_and_declare(
+    settings: &Settings,
+    name: &'static str,
+) -> Result<(deadpool_lapin::Pool, Arc<Publisher>, Topology), crate::Error> {
     let pool = crate::mq::pool(&settings.amqp, name)?;
     let topology = Topology::from_settings(settings);
     let conn = pool.get().await.map_err(|e| crate::Error::Amqp(format!("cannot connect to amqp.url: {e}")))?;

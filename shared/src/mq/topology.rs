@@ -69,11 +69,8 @@ impl Topology {
     /// Declares everything; safe to call from every replica at every start.
     pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
         // Exchanges outlive their queues unless auto-deleted; ephemeral setups want them gone too.
-        let exchange_options = ExchangeDeclareOptions {
-            durable: true,
-            auto_delete: self.queue_expires.is_some(),
-            ..Default::default()
-        };
+        let exchange_options =
+            ExchangeDeclareOptions { durable: true, auto_delete: self.queue_expires.is_some(), ..Default::default() };
         for (name, kind) in [
             (self.work_exchange(), ExchangeKind::Direct),
             (self.events_exchange(), ExchangeKind::Topic),
@@ -85,7 +82,15 @@ impl Topology {
         let dead = self.dead_letter();
         let dead_args = self.base_args();
         channel.queue_declare(dead.clone().into(), QueueDeclareOptions::durable(), dead_args).await?;
-        channel.queue_bind(dead.clone().into(), dead.clone().into(), "".into(), QueueBindOptions::default(), FieldTable::default()).await?;
+        channel
+            .queue_bind(
+                dead.clone().into(),
+                dead.clone().into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
 
         for route in [ROUTE_SEED, ROUTE_JOB, ROUTE_MONITOR] {
             let mut args = self.base_args();
@@ -102,7 +107,13 @@ impl Topology {
             let queue = self.queue(route);
             channel.queue_declare(queue.clone().into(), QueueDeclareOptions::durable(), args).await?;
             channel
-                .queue_bind(queue.into(), self.work_exchange().into(), route.into(), QueueBindOptions::default(), FieldTable::default())
+                .queue_bind(
+                    queue.into(),
+                    self.work_exchange().into(),
+                    route.into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
                 .await?;
         }
 

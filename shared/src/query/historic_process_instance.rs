@@ -180,7 +180,9 @@ impl HistoricProcessInstanceQueryDto {
             None => Ok(None),
             Some("open") => Ok(Some("hinc.end_time_ IS NULL")),
             Some("resolved") => Ok(Some("hinc.incident_state_ = 1")),
-            Some(other) => Err(Error::invalid(format!("Cannot set query parameter 'incidentStatus' to value '{other}'"))),
+            Some(other) => {
+                Err(Error::invalid(format!("Cannot set query parameter 'incidentStatus' to value '{other}'")))
+            }
         }
     }
 
@@ -281,7 +283,8 @@ impl HistoricProcessInstanceQueryDto {
                 });
             }
         }
-        for (ended, list) in [("IS NOT NULL", &self.executed_activity_id_in), ("IS NULL", &self.active_activity_id_in)] {
+        for (ended, list) in [("IS NOT NULL", &self.executed_activity_id_in), ("IS NULL", &self.active_activity_id_in)]
+        {
             if let Some(acts) = non_empty(list) {
                 c.add(|b| {
                     b.push("EXISTS (SELECT 1 FROM act_hi_actinst a WHERE a.proc_inst_id_ = h.proc_inst_id_ AND a.end_time_ ")

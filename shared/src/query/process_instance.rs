@@ -18,7 +18,8 @@ use super::{Conds, Level, SqlBuilder, id_set, non_empty, on};
 use crate::Error;
 use crate::camunda::ProcessInstanceDto;
 
-const FROM: &str = " FROM act_ru_execution pi JOIN act_re_procdef pd ON pd.id_ = pi.proc_def_id_ WHERE pi.id_ = pi.proc_inst_id_";
+const FROM: &str =
+    " FROM act_ru_execution pi JOIN act_re_procdef pd ON pd.id_ = pi.proc_def_id_ WHERE pi.id_ = pi.proc_inst_id_";
 
 const COLUMNS: &str = "SELECT pi.id_ AS id, pi.proc_def_id_ AS definition_id, pd.key_ AS definition_key, \
      pi.business_key_ AS business_key, pi.case_inst_id_ AS case_instance_id, \
@@ -450,7 +451,11 @@ mod tests {
             "businessKey": "k",
             "orQueries": [{"processDefinitionKey": "a", "tenantIdIn": ["t"], "orQueries": [{"businessKey": "ignored"}]}]
         })));
-        assert!(b.sql().ends_with("AND ((pi.business_key_ = $1) AND (((pd.key_ = $2) OR (pi.tenant_id_ IN ($3)))))"), "{}", b.sql());
+        assert!(
+            b.sql().ends_with("AND ((pi.business_key_ = $1) AND (((pd.key_ = $2) OR (pi.tenant_id_ IN ($3)))))"),
+            "{}",
+            b.sql()
+        );
         assert_eq!(b.values().len(), 3);
     }
 

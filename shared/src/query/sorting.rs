@@ -57,9 +57,7 @@ pub(crate) fn resolve(
             (Some(by), Some(order)) => orders.push(one(keys, by, order)?),
             (None, None) => {}
             _ => {
-                return Err(Error::invalid(
-                    "Only a single sorting parameter specified. sortBy and sortOrder required",
-                ));
+                return Err(Error::invalid("Only a single sorting parameter specified. sortBy and sortOrder required"));
             }
         }
     }
@@ -100,7 +98,8 @@ mod tests {
 
     #[test]
     fn sorting_entries_follow_the_top_level_pair() {
-        let more = [SortingDto { sort_by: Some("instanceId".into()), sort_order: Some("desc".into()), parameters: None }];
+        let more =
+            [SortingDto { sort_by: Some("instanceId".into()), sort_order: Some("desc".into()), parameters: None }];
         let orders = resolve(KEYS, Some("businessKey"), Some("asc"), Some(&more)).unwrap();
         assert_eq!(
             orders,

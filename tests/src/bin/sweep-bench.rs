@@ -22,8 +22,15 @@ use shared::deletion::{DeleteOptions, delete_chunk};
 use system_tests::{Proc, TestDb};
 
 const RUNTIME_TABLES: &[&str] = &[
-    "act_ru_execution", "act_ru_variable", "act_ru_task", "act_ru_identitylink", "act_ru_job", "act_ru_ext_task",
-    "act_ru_event_subscr", "act_ru_incident", "act_ge_bytearray",
+    "act_ru_execution",
+    "act_ru_variable",
+    "act_ru_task",
+    "act_ru_identitylink",
+    "act_ru_job",
+    "act_ru_ext_task",
+    "act_ru_event_subscr",
+    "act_ru_incident",
+    "act_ge_bytearray",
 ];
 const HISTORY_ENDED: &[&str] = &["act_hi_procinst", "act_hi_actinst", "act_hi_taskinst", "act_hi_incident"];
 
@@ -55,7 +62,9 @@ async fn main() {
         "core" => core(&args).await,
         "pipeline" => pipeline(&args).await,
         "snapshot" => snapshot(&args).await,
-        _ => eprintln!("usage: sweep-bench core|pipeline|snapshot [--instances N] [--chunk C] [--engine-sample M] [--seed S]"),
+        _ => eprintln!(
+            "usage: sweep-bench core|pipeline|snapshot [--instances N] [--chunk C] [--engine-sample M] [--seed S]"
+        ),
     }
 }
 
@@ -228,9 +237,18 @@ async fn engine_style_delete(db: &DatabaseConnection, root: &str) {
     let mut instances = vec![root.to_owned()];
     let mut i = 0;
     while i < instances.len() {
-        let execs = txn.query_all_raw(q("SELECT * FROM act_ru_execution WHERE proc_inst_id_ = $1", vec![instances[i].clone().into()])).await.unwrap();
+        let execs = txn
+            .query_all_raw(q(
+                "SELECT * FROM act_ru_execution WHERE proc_inst_id_ = $1",
+                vec![instances[i].clone().into()],
+            ))
+            .await
+            .unwrap();
         for e in ids(execs, "id_").into_iter().flatten() {
-            let subs = txn.query_all_raw(q("SELECT * FROM act_ru_execution WHERE super_exec_ = $1", vec![e.into()])).await.unwrap();
+            let subs = txn
+                .query_all_raw(q("SELECT * FROM act_ru_execution WHERE super_exec_ = $1", vec![e.into()]))
+                .await
+                .unwrap();
             instances.extend(ids(subs, "id_").into_iter().flatten());
         }
         i += 1;
@@ -238,49 +256,145 @@ async fn engine_style_delete(db: &DatabaseConnection, root: &str) {
     let now = shared::camunda::now_naive();
     for pi in instances.iter().rev() {
         let p: Value = pi.clone().into();
-        for inc in ids(txn.query_all_raw(q("SELECT * FROM act_ru_incident WHERE proc_inst_id_ = $1 ORDER BY cause_incident_id_ NULLS LAST", vec![p.clone()])).await.unwrap(), "id_").into_iter().flatten() {
-            txn.execute_raw(q("UPDATE act_hi_incident SET end_time_ = $2, incident_state_ = 2 WHERE id_ = $1", vec![inc.clone().into(), now.into()])).await.unwrap();
-            txn.execute_raw(q("DELETE FROM act_ru_incident WHERE cause_incident_id_ = $1 OR root_cause_incident_id_ = $1", vec![inc.clone().into()])).await.unwrap();
+        for inc in ids(
+            txn.query_all_raw(q(
+                "SELECT * FROM act_ru_incident WHERE proc_inst_id_ = $1 ORDER BY cause_incident_id_ NULLS LAST",
+                vec![p.clone()],
+            ))
+            .await
+            .unwrap(),
+            "id_",
+        )
+        .into_iter()
+        .flatten()
+        {
+            txn.execute_raw(q(
+                "UPDATE act_hi_incident SET end_time_ = $2, incident_state_ = 2 WHERE id_ = $1",
+                vec![inc.clone().into(), now.into()],
+            ))
+            .await
+            .unwrap();
+            txn.execute_raw(q(
+                "DELETE FROM act_ru_incident WHERE cause_incident_id_ = $1 OR root_cause_incident_id_ = $1",
+                vec![inc.clone().into()],
+            ))
+            .await
+            .unwrap();
             txn.execute_raw(q("DELETE FROM act_ru_incident WHERE id_ = $1", vec![inc.into()])).await.unwrap();
         }
-        for row in txn.query_all_raw(q("SELECT * FROM act_ru_variable WHERE proc_inst_id_ = $1", vec![p.clone()])).await.unwrap() {
+        for row in txn
+            .query_all_raw(q("SELECT * FROM act_ru_variable WHERE proc_inst_id_ = $1", vec![p.clone()]))
+            .await
+            .unwrap()
+        {
             let id: String = row.try_get("", "id_").unwrap();
             txn.execute_raw(q("DELETE FROM act_ru_variable WHERE id_ = $1", vec![id.into()])).await.unwrap();
             if let Some(b) = row.try_get::<Option<String>>("", "bytearray_id_").unwrap() {
                 txn.execute_raw(q("DELETE FROM act_ge_bytearray WHERE id_ = $1", vec![b.into()])).await.unwrap();
             }
         }
-        for task in ids(txn.query_all_raw(q("SELECT * FROM act_ru_task WHERE proc_inst_id_ = $1", vec![p.clone()])).await.unwrap(), "id_").into_iter().flatten() {
-            for link in ids(txn.query_all_raw(q("SELECT * FROM act_ru_identitylink WHERE task_id_ = $1", vec![task.clone().into()])).await.unwrap(), "id_").into_iter().flatten() {
+        for task in ids(
+            txn.query_all_raw(q("SELECT * FROM act_ru_task WHERE proc_inst_id_ = $1", vec![p.clone()])).await.unwrap(),
+            "id_",
+        )
+        .into_iter()
+        .flatten()
+        {
+            for link in ids(
+                txn.query_all_raw(q(
+                    "SELECT * FROM act_ru_identitylink WHERE task_id_ = $1",
+                    vec![task.clone().into()],
+                ))
+                .await
+                .unwrap(),
+                "id_",
+            )
+            .into_iter()
+            .flatten()
+            {
                 txn.execute_raw(q("DELETE FROM act_ru_identitylink WHERE id_ = $1", vec![link.into()])).await.unwrap();
             }
             txn.execute_raw(q("UPDATE act_hi_taskinst SET end_time_ = $2, duration_ = 0, delete_reason_ = 'benchmark', task_state_ = 'Deleted' WHERE id_ = $1", vec![task.clone().into(), now.into()])).await.unwrap();
             txn.execute_raw(q("DELETE FROM act_ru_task WHERE id_ = $1", vec![task.into()])).await.unwrap();
         }
-        let execs = txn.query_all_raw(q("SELECT * FROM act_ru_execution WHERE proc_inst_id_ = $1 ORDER BY parent_id_ NULLS LAST", vec![p.clone()])).await.unwrap();
+        let execs = txn
+            .query_all_raw(q(
+                "SELECT * FROM act_ru_execution WHERE proc_inst_id_ = $1 ORDER BY parent_id_ NULLS LAST",
+                vec![p.clone()],
+            ))
+            .await
+            .unwrap();
         for e in ids(execs, "id_").into_iter().flatten() {
             let ev: Value = e.clone().into();
-            for row in txn.query_all_raw(q("SELECT * FROM act_ru_job WHERE execution_id_ = $1", vec![ev.clone()])).await.unwrap() {
-                txn.execute_raw(q("DELETE FROM act_ru_job WHERE id_ = $1", vec![row.try_get::<String>("", "id_").unwrap().into()])).await.unwrap();
+            for row in txn
+                .query_all_raw(q("SELECT * FROM act_ru_job WHERE execution_id_ = $1", vec![ev.clone()]))
+                .await
+                .unwrap()
+            {
+                txn.execute_raw(q(
+                    "DELETE FROM act_ru_job WHERE id_ = $1",
+                    vec![row.try_get::<String>("", "id_").unwrap().into()],
+                ))
+                .await
+                .unwrap();
                 if let Some(b) = row.try_get::<Option<String>>("", "exception_stack_id_").unwrap() {
                     txn.execute_raw(q("DELETE FROM act_ge_bytearray WHERE id_ = $1", vec![b.into()])).await.unwrap();
                 }
             }
-            for row in txn.query_all_raw(q("SELECT * FROM act_ru_ext_task WHERE execution_id_ = $1", vec![ev.clone()])).await.unwrap() {
-                txn.execute_raw(q("DELETE FROM act_ru_ext_task WHERE id_ = $1", vec![row.try_get::<String>("", "id_").unwrap().into()])).await.unwrap();
+            for row in txn
+                .query_all_raw(q("SELECT * FROM act_ru_ext_task WHERE execution_id_ = $1", vec![ev.clone()]))
+                .await
+                .unwrap()
+            {
+                txn.execute_raw(q(
+                    "DELETE FROM act_ru_ext_task WHERE id_ = $1",
+                    vec![row.try_get::<String>("", "id_").unwrap().into()],
+                ))
+                .await
+                .unwrap();
                 if let Some(b) = row.try_get::<Option<String>>("", "error_details_id_").unwrap() {
                     txn.execute_raw(q("DELETE FROM act_ge_bytearray WHERE id_ = $1", vec![b.into()])).await.unwrap();
                 }
             }
-            for s in ids(txn.query_all_raw(q("SELECT * FROM act_ru_event_subscr WHERE execution_id_ = $1", vec![ev.clone()])).await.unwrap(), "id_").into_iter().flatten() {
+            for s in ids(
+                txn.query_all_raw(q("SELECT * FROM act_ru_event_subscr WHERE execution_id_ = $1", vec![ev.clone()]))
+                    .await
+                    .unwrap(),
+                "id_",
+            )
+            .into_iter()
+            .flatten()
+            {
                 txn.execute_raw(q("DELETE FROM act_ru_event_subscr WHERE id_ = $1", vec![s.into()])).await.unwrap();
             }
         }
-        for a in ids(txn.query_all_raw(q("SELECT * FROM act_hi_actinst WHERE proc_inst_id_ = $1 AND end_time_ IS NULL", vec![p.clone()])).await.unwrap(), "id_").into_iter().flatten() {
-            txn.execute_raw(q("UPDATE act_hi_actinst SET end_time_ = $2, duration_ = 0, act_inst_state_ = 2 WHERE id_ = $1", vec![a.into(), now.into()])).await.unwrap();
+        for a in ids(
+            txn.query_all_raw(q(
+                "SELECT * FROM act_hi_actinst WHERE proc_inst_id_ = $1 AND end_time_ IS NULL",
+                vec![p.clone()],
+            ))
+            .await
+            .unwrap(),
+            "id_",
+        )
+        .into_iter()
+        .flatten()
+        {
+            txn.execute_raw(q(
+                "UPDATE act_hi_actinst SET end_time_ = $2, duration_ = 0, act_inst_state_ = 2 WHERE id_ = $1",
+                vec![a.into(), now.into()],
+            ))
+            .await
+            .unwrap();
         }
         // Children before parents, one row at a time.
-        let execs = txn.query_all_raw(q("SELECT id_ FROM act_ru_execution WHERE proc_inst_id_ = $1 ORDER BY (id_ = proc_inst_id_), id_", vec![p.clone()])).await.unwrap();
+        let execs = txn
+            .query_all_raw(q(
+                "SELECT id_ FROM act_ru_execution WHERE proc_inst_id_ = $1 ORDER BY (id_ = proc_inst_id_), id_",
+                vec![p.clone()],
+            ))
+            .await
+            .unwrap();
         for e in ids(execs, "id_").into_iter().flatten() {
             txn.execute_raw(q("DELETE FROM act_ru_execution WHERE id_ = $1", vec![e.into()])).await.unwrap();
         }
@@ -343,7 +457,11 @@ async fn statement_per_table_delete(db: &DatabaseConnection, roots: &[String], o
 fn peak_rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<f64>().unwrap_or(0.0)))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<f64>().unwrap_or(0.0))
+        })
         .unwrap_or(0.0)
         / 1024.0
 }
@@ -356,7 +474,12 @@ fn exe_beside(name: &str) -> String {
 async fn wait_ready(port: u16) {
     let client = reqwest::Client::new();
     for _ in 0..300 {
-        if client.get(format!("http://127.0.0.1:{port}/health/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
+        if client
+            .get(format!("http://127.0.0.1:{port}/health/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -393,7 +516,8 @@ async fn pipeline(args: &Args) {
         wait_ready(port).await;
         let mut worker_env = env.clone();
         worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
-        let mut procs: Vec<Proc> = (0..workers).map(|_| Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env)).collect();
+        let mut procs: Vec<Proc> =
+            (0..workers).map(|_| Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env)).collect();
         tokio::time::sleep(Duration::from_secs(1)).await;
         let started = Instant::now();
         let resp: serde_json::Value = reqwest::Client::new()
@@ -412,7 +536,11 @@ async fn pipeline(args: &Args) {
         let post_ms = started.elapsed().as_millis();
         let id = resp["id"].as_str().expect("batch id").to_owned();
         loop {
-            if db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await == 1 {
+            if db
+                .scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL"))
+                .await
+                == 1
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -435,7 +563,8 @@ async fn pipeline(args: &Args) {
     println!("generating {n} roots for the core alone ...");
     let db = generated(n, seed).await;
     let ids = roots(&db.db, n).await;
-    let opts = DeleteOptions { delete_reason: Some("benchmark".into()), fail_if_not_exists: true, ..Default::default() };
+    let opts =
+        DeleteOptions { delete_reason: Some("benchmark".into()), fail_if_not_exists: true, ..Default::default() };
     let core = measure("deletion core, 1 connection", &db, &ids, |db, ids| async move {
         for c in ids.chunks(chunk as usize) {
             let txn = db.begin().await.unwrap();
