@@ -58,6 +58,10 @@ pub const ROUTE_JOB: &str = "job";
 /// Routing key of monitor messages.
 pub const ROUTE_MONITOR: &str = "monitor";
 
+/// Every routing key of the work exchange, each with a queue of the same suffix. The topology
+/// declares, the worker consumes and the tests tap exactly these.
+pub const WORK_ROUTES: [&str; 3] = [ROUTE_SEED, ROUTE_JOB, ROUTE_MONITOR];
+
 /// Routing key of the per-instance deletion event on the events exchange.
 pub const EVENT_PROCESS_INSTANCE_DELETED: &str = "process-instance.deleted";
 /// Routing key of the batch-completed event.

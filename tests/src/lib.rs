@@ -443,7 +443,7 @@ impl TestMq {
         let channel = connection.create_channel().await.expect("channel");
         let topology = shared::mq::Topology::from_settings(settings);
         topology.declare(&channel).await.expect("declare topology");
-        for route in [shared::messages::ROUTE_SEED, shared::messages::ROUTE_JOB, shared::messages::ROUTE_MONITOR] {
+        for route in shared::messages::WORK_ROUTES {
             // The monitor queue has a single active consumer and refuses basic.get: tap copies.
             let tap = format!("{}.tap.{route}", settings.amqp.prefix);
             let options =

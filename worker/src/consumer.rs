@@ -42,7 +42,7 @@ pub async fn consume(
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
                     let ctx = ctx.clone();
-                    tracker.spawn(handle(ctx, delivery));
+                    tracker.spawn(async move { process(&ctx, delivery).await });
                 }
                 Some(Err(e)) => return Err(shared::Error::Amqp(format!("consumer of {queue} failed: {e}"))),
                 None => return Err(shared::Error::Amqp(format!("consumer of {queue} was cancelled by the broker"))),
@@ -62,7 +62,10 @@ fn traceparent(delivery: &Delivery) -> Option<String> {
     })
 }
 
-async fn handle(ctx: Arc<Ctx>, delivery: Delivery) {
+/// Handles one delivery from any work queue, however it was received (consumed, or fetched with
+/// `basic.get` by a test driving the worker step by step): decode, dispatch, then ack (after the
+/// handler's commit) and publish what the handler committed to the outbox, dead-letter, or requeue.
+pub async fn process(ctx: &Ctx, delivery: Delivery) {
     let message: WorkMessage = match serde_json::from_slice(&delivery.data) {
         Ok(m) => m,
         Err(e) => {
@@ -84,7 +87,7 @@ async fn handle(ctx: Arc<Ctx>, delivery: Delivery) {
         trace.id = parent.as_deref().map(shared::trace::trace_id).unwrap_or_default(),
         redelivered = delivery.redelivered,
     );
-    let disposition = shared::trace::scope(parent, dispatch(&ctx, &message)).instrument(span.clone()).await;
+    let disposition = shared::trace::scope(parent, dispatch(ctx, &message)).instrument(span.clone()).await;
     let _entered = span.enter();
     let result = match disposition {
         Ok(Disposition::Ack) => {

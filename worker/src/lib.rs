@@ -12,11 +12,12 @@ mod http;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use shared::messages::{ROUTE_JOB, ROUTE_MONITOR, ROUTE_SEED};
+use shared::messages::WORK_ROUTES;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use consumer::process;
 pub use ctx::Ctx;
 pub use dispatch::{Disposition, dispatch};
 
@@ -43,7 +44,7 @@ pub async fn run(
 
     let conn = ctx.amqp.get().await.map_err(|e| shared::Error::Amqp(format!("cannot connect to amqp.url: {e}")))?;
     let mut consumers = tokio::task::JoinSet::new();
-    for route in [ROUTE_SEED, ROUTE_JOB, ROUTE_MONITOR] {
+    for route in WORK_ROUTES {
         let channel = conn.create_channel().await.map_err(|e| shared::Error::Amqp(e.to_string()))?;
         consumers.spawn(consumer::consume(
             ctx.clone(),

@@ -14,7 +14,7 @@ use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptio
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Channel, ExchangeKind};
 
-use crate::messages::{ROUTE_JOB, ROUTE_MONITOR, ROUTE_SEED};
+use crate::messages::{ROUTE_JOB, ROUTE_MONITOR, WORK_ROUTES};
 use crate::settings::QueueType;
 
 /// All names derived from one prefix.
@@ -92,7 +92,7 @@ impl Topology {
             )
             .await?;
 
-        for route in [ROUTE_SEED, ROUTE_JOB, ROUTE_MONITOR] {
+        for route in WORK_ROUTES {
             let mut args = self.base_args();
             // Rejected (poison) messages go to the dead-letter queue instead of looping.
             args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(dead.clone().into()));
