@@ -1,10 +1,14 @@
-//! Error policy of the HTTP layer. Every failure a caller can cause becomes a Camunda error body
-//! `{"type", "message", "code"}` with a 4xx status and changes nothing; anything else is
-//! logged once here and answered with 500 without internal details. This is the only module
-//! that knows HTTP status codes and Camunda exception names.
+//! Error policy of the HTTP layer (the library's own policy is atop `shared::error`):
+//! - every failure a caller can cause becomes a Camunda error body `{"type", "message", "code"}`
+//!   with a 4xx status, and changes nothing;
+//! - a database out of reach (pool exhausted, connection lost) answers 503 with `Retry-After`:
+//!   the same request may well succeed a moment later;
+//! - anything else is Sweep's fault: logged once here, answered 500 without internal details.
+//!
+//! This is the only module that knows HTTP status codes and Camunda exception names.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::camunda::ExceptionDto;
 
@@ -33,16 +37,23 @@ pub enum ApiError {
     /// 415 `InvalidRequestException`.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 503 with `Retry-After`: the database is out of reach for now.
+    #[error(transparent)]
+    Unavailable(shared::Error),
     /// 500: a failure the caller cannot fix.
     #[error(transparent)]
     Internal(shared::Error),
 }
+
+/// Seconds a caller is asked to wait after a 503.
+const RETRY_AFTER_SECONDS: &str = "1";
 
 impl From<shared::Error> for ApiError {
     fn from(e: shared::Error) -> Self {
         match e {
             shared::Error::InvalidRequest(m) => ApiError::InvalidRequest(m),
             shared::Error::Conflict(m) => ApiError::Conflict(m),
+            e if e.is_unavailable() => ApiError::Unavailable(e),
             other => ApiError::Internal(other),
         }
     }
@@ -50,7 +61,7 @@ impl From<shared::Error> for ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
-        ApiError::Internal(shared::Error::Db(e))
+        shared::Error::Db(e).into()
     }
 }
 
@@ -66,8 +77,18 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "InvalidRequestException", m),
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "InvalidRequestException", m),
             ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "InvalidRequestException", m),
+            ApiError::Unavailable(e) => {
+                tracing::warn!(error = %e, "request failed: database unavailable");
+                let body = ExceptionDto {
+                    kind: "ProcessEngineException".to_owned(),
+                    message: "The database is unavailable at the moment; retry later".to_owned(),
+                    code: None,
+                };
+                let headers = [(header::RETRY_AFTER, RETRY_AFTER_SECONDS)];
+                return (StatusCode::SERVICE_UNAVAILABLE, headers, Json(body)).into_response();
+            }
             ApiError::Internal(e) => {
-                tracing::error!(error = %e, "request failed");
+                tracing::error!(error = %e, error.source = ?std::error::Error::source(&e).map(ToString::to_string), "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "ProcessEngineException", "Internal server error".to_owned())
             }
         };
@@ -83,6 +104,14 @@ mod tests {
     fn internal_errors_hide_their_cause() {
         let resp = ApiError::Internal(shared::Error::Schema("secret detail".into())).into_response();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn an_exhausted_pool_answers_503_with_retry_after() {
+        let e = sea_orm::DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout);
+        let resp = ApiError::from(e).into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers().get(header::RETRY_AFTER).unwrap(), "1");
     }
 
     #[test]

@@ -31,13 +31,7 @@ pub async fn run(
     let db = shared::db::connect(&settings.database, "sweep-api").await?;
     let (_pool, publisher, _topology) = shared::mq::setup::connect_and_declare(&settings, "sweep-api").await?;
     let token = CancellationToken::new();
-    tokio::spawn(shared::outbox::run_relay(
-        db.clone(),
-        publisher.clone(),
-        settings.outbox.relay_interval,
-        settings.outbox.relay_min_age,
-        token.clone(),
-    ));
+    tokio::spawn(shared::mq::relay::run(db.clone(), publisher.clone(), settings.outbox.clone(), token.clone()));
     let state = AppState::new(db, Arc::new(settings), publisher);
     let app = router(state.clone());
     let addr = listener.local_addr().ok();
@@ -51,7 +45,7 @@ pub async fn run(
     });
     let result = serve.await;
     token.cancel();
-    result.map_err(|e| shared::Error::Amqp(format!("http server failed: {e}")))
+    result.map_err(|e| shared::Error::Internal(format!("http server failed: {e}")))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -7,7 +7,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use chrono::{DateTime, FixedOffset};
-use shared::batch::query::{Page, Sort};
+use shared::db::listing::{Page, Sort};
 use shared::query::{Paging, VariableQueryParameterDto};
 
 use crate::ApiError;

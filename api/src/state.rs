@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use sea_orm::DatabaseConnection;
-use shared::mq::{Publisher, Topology};
+use shared::db::outbox::OutboxWriter;
+use shared::mq::Publisher;
 
 /// Cheap to clone; every handler receives one.
 #[derive(Clone)]
@@ -13,10 +14,10 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Loaded settings.
     pub settings: Arc<shared::Settings>,
-    /// Confirm-mode publisher of outbox rows.
+    /// Confirm-mode publisher of committed outbox rows.
     pub publisher: Arc<Publisher>,
-    /// Exchange and queue names.
-    pub topology: Topology,
+    /// Writes the messages a request causes, in its transaction.
+    pub outbox: OutboxWriter,
     /// Set once shutdown begins; `/health/ready` then fails.
     pub shutting_down: Arc<AtomicBool>,
 }
@@ -24,12 +25,13 @@ pub struct AppState {
 impl AppState {
     /// State over an open pool and publisher.
     pub fn new(db: DatabaseConnection, settings: Arc<shared::Settings>, publisher: Arc<Publisher>) -> Self {
-        let topology = topology(&settings);
-        Self { db, settings, publisher, topology, shutting_down: Arc::new(AtomicBool::new(false)) }
+        let topology = shared::mq::Topology::from_settings(&settings);
+        let outbox = OutboxWriter::new(topology, settings.outbox.claim_lease);
+        Self { db, settings, publisher, outbox, shutting_down: Arc::new(AtomicBool::new(false)) }
     }
-}
 
-/// The topology the settings describe.
-pub fn topology(settings: &shared::Settings) -> Topology {
-    Topology::from_settings(settings)
+    /// Publishes rows a handler committed (see `Publisher::publish_committed`).
+    pub async fn publish(&self, committed: &[shared::db::outbox::StoredMessage]) {
+        self.publisher.publish_committed(&self.db, committed).await;
+    }
 }

@@ -15,19 +15,23 @@
 use std::collections::HashSet;
 
 use chrono::NaiveDateTime;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement, Value};
 use serde::{Deserialize, Serialize};
 
 /// How a chunk is deleted (the flags of Camunda's `DeleteProcessInstancesDto`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
 pub struct DeleteOptions {
     /// Written to `ACT_HI_PROCINST.DELETE_REASON_` (and to deleted tasks, `deleted` when absent).
+    #[sea_orm(alias = "delete_reason_")]
     pub delete_reason: Option<String>,
     /// Leave called sub-instances running, detached from the deleted caller.
+    #[sea_orm(alias = "skip_subprocesses_")]
     pub skip_subprocesses: bool,
     /// Produce no deletion events (Sweep's custom listeners).
+    #[sea_orm(alias = "skip_custom_listeners_")]
     pub skip_custom_listeners: bool,
     /// A requested id that is no running process instance is `failed` rather than `skipped`.
+    #[sea_orm(alias = "fail_if_not_exists_")]
     pub fail_if_not_exists: bool,
 }
 
@@ -83,129 +87,14 @@ pub struct ChunkResult {
     pub history_rows: u64,
 }
 
-const RESOLVE_AND_LOCK: &str = r#"
-WITH RECURSIVE tree (id, requested_by) AS (
-    SELECT e.id_, e.id_
-      FROM act_ru_execution e
-     WHERE e.id_ = ANY($1) AND e.proc_inst_id_ = e.id_
-    UNION
-    SELECT sub.id_, t.requested_by
-      FROM tree t
-      JOIN act_ru_execution caller ON caller.proc_inst_id_ = t.id
-      JOIN act_ru_execution sub ON sub.super_exec_ = caller.id_
-     WHERE NOT $2
-)
-SELECT pi.id_ AS id, pd.key_ AS definition_key, pi.business_key_ AS business_key,
-       pi.tenant_id_ AS tenant_id,
-       (SELECT min(t.requested_by) FROM tree t WHERE t.id = pi.id_) AS requested_by
-  FROM act_ru_execution pi
-  LEFT JOIN act_re_procdef pd ON pd.id_ = pi.proc_def_id_
- WHERE pi.id_ IN (SELECT id FROM tree)
- ORDER BY pi.id_
-   FOR UPDATE OF pi
-"#;
+/// Statement 1: resolves the requested ids `$1` (plus, unless `$2` = skip_subprocesses,
+/// every instance they call, transitively) and locks them in id order.
+const RESOLVE_AND_LOCK: &str = include_str!("deletion/resolve_and_lock.sql");
 
-/// Deletes and ends history of the instances in `$1` (all of them locked by the caller).
-/// `$2` delete reason of the instances, `$3` now, `$4` delete reason of tasks.
-/// The `detach` CTE (only with `skip_subprocesses`) frees called instances first; it is listed
-/// in the same statement because foreign keys are checked when the statement ends.
-fn delete_statement(skip_subprocesses: bool) -> String {
-    let detach = if skip_subprocesses {
-        r#"
-detached AS (
-    UPDATE act_ru_execution sub
-       SET super_exec_ = NULL, rev_ = sub.rev_ + 1
-     WHERE sub.super_exec_ IN (SELECT id_ FROM ex) AND NOT (sub.proc_inst_id_ = ANY($1))
-    RETURNING sub.id_, sub.suspension_state_
-),
-h_detached AS (
-    UPDATE act_hi_procinst h
-       SET super_process_instance_id_ = NULL,
-           state_ = CASE WHEN d.suspension_state_ = 2 THEN 'SUSPENDED' ELSE 'ACTIVE' END
-      FROM detached d
-     WHERE h.id_ = d.id_
-    RETURNING 1
-),"#
-    } else {
-        "detached AS (SELECT NULL::varchar AS id_ WHERE false), h_detached AS (SELECT 1 WHERE false),"
-    };
-    format!(
-        r#"
-WITH
-ex AS (SELECT id_ FROM act_ru_execution WHERE proc_inst_id_ = ANY($1)),
-tk AS (SELECT id_ FROM act_ru_task WHERE proc_inst_id_ = ANY($1)),
-inc AS (
-    SELECT id_ FROM act_ru_incident WHERE proc_inst_id_ = ANY($1)
-    UNION
-    -- incidents elsewhere caused by these instances' incidents go with them, as in Camunda
-    SELECT i.id_ FROM act_ru_incident i
-     WHERE i.cause_incident_id_ IN (SELECT id_ FROM act_ru_incident WHERE proc_inst_id_ = ANY($1))
-        OR i.root_cause_incident_id_ IN (SELECT id_ FROM act_ru_incident WHERE proc_inst_id_ = ANY($1))
-),
-{detach}
-d_inc AS (DELETE FROM act_ru_incident WHERE id_ IN (SELECT id_ FROM inc) RETURNING id_),
-d_var AS (DELETE FROM act_ru_variable WHERE proc_inst_id_ = ANY($1) RETURNING bytearray_id_),
-d_idl AS (DELETE FROM act_ru_identitylink WHERE task_id_ IN (SELECT id_ FROM tk) RETURNING 1),
--- event subscriptions and external tasks have no index on proc_inst_id_: go through executions
-d_evt AS (DELETE FROM act_ru_event_subscr WHERE execution_id_ IN (SELECT id_ FROM ex) RETURNING 1),
-d_ext AS (DELETE FROM act_ru_ext_task WHERE execution_id_ IN (SELECT id_ FROM ex) RETURNING error_details_id_),
-d_job AS (DELETE FROM act_ru_job WHERE process_instance_id_ = ANY($1) RETURNING exception_stack_id_),
-d_byt AS (
-    DELETE FROM act_ge_bytearray
-     WHERE id_ IN (SELECT bytearray_id_ FROM d_var
-                   UNION ALL SELECT exception_stack_id_ FROM d_job
-                   UNION ALL SELECT error_details_id_ FROM d_ext)
-    RETURNING 1
-),
-d_tsk AS (DELETE FROM act_ru_task WHERE id_ IN (SELECT id_ FROM tk) RETURNING id_),
-d_aut AS (
-    DELETE FROM act_ru_authorization
-     WHERE (resource_type_ = 8 AND resource_id_ = ANY($1))
-        OR (resource_type_ = 7 AND resource_id_ IN (SELECT id_ FROM tk))
-    RETURNING 1
-),
-d_exe AS (DELETE FROM act_ru_execution WHERE id_ IN (SELECT id_ FROM ex) RETURNING 1),
-h_pi AS (
-    UPDATE act_hi_procinst
-       SET end_time_ = $3,
-           duration_ = (EXTRACT(EPOCH FROM ($3 - start_time_)) * 1000)::bigint,
-           state_ = 'EXTERNALLY_TERMINATED',
-           delete_reason_ = $2,
-           end_act_id_ = NULL
-     WHERE id_ = ANY($1) AND end_time_ IS NULL
-    RETURNING 1
-),
-h_act AS (
-    UPDATE act_hi_actinst
-       SET end_time_ = $3,
-           duration_ = (EXTRACT(EPOCH FROM ($3 - start_time_)) * 1000)::bigint,
-           act_inst_state_ = 2
-     WHERE proc_inst_id_ = ANY($1) AND end_time_ IS NULL
-    RETURNING 1
-),
-h_tsk AS (
-    UPDATE act_hi_taskinst
-       SET end_time_ = $3,
-           duration_ = (EXTRACT(EPOCH FROM ($3 - start_time_)) * 1000)::bigint,
-           delete_reason_ = $4,
-           task_state_ = 'Deleted'
-     WHERE id_ IN (SELECT id_ FROM d_tsk) AND end_time_ IS NULL
-    RETURNING 1
-),
-h_inc AS (
-    UPDATE act_hi_incident SET end_time_ = $3, incident_state_ = 2
-     WHERE id_ IN (SELECT id_ FROM d_inc) AND end_time_ IS NULL
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM d_inc) + (SELECT count(*) FROM d_var) + (SELECT count(*) FROM d_idl)
-     + (SELECT count(*) FROM d_evt) + (SELECT count(*) FROM d_ext) + (SELECT count(*) FROM d_job)
-     + (SELECT count(*) FROM d_byt) + (SELECT count(*) FROM d_tsk) + (SELECT count(*) FROM d_aut)
-     + (SELECT count(*) FROM d_exe) AS runtime_rows,
-       (SELECT count(*) FROM h_pi) + (SELECT count(*) FROM h_act) + (SELECT count(*) FROM h_tsk)
-     + (SELECT count(*) FROM h_inc) + (SELECT count(*) FROM h_detached) AS history_rows
-"#
-    )
-}
+/// Statement 2: deletes the runtime rows of the instances in `$1` (all of them locked by the
+/// caller) and ends their history. `$2` delete reason of the instances, `$3` now, `$4` delete
+/// reason of tasks, `$5` skip_subprocesses: detach called instances that are not deleted.
+const DELETE: &str = include_str!("deletion/delete_chunk.sql");
 
 /// Deletes the process instances `ids` inside the caller's transaction `txn`.
 ///
@@ -261,8 +150,14 @@ pub async fn delete_chunk(
         let counts = txn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                delete_statement(options.skip_subprocesses),
-                [Value::from(locked.clone()), options.delete_reason.clone().into(), now.into(), task_reason.into()],
+                DELETE,
+                [
+                    Value::from(locked.clone()),
+                    options.delete_reason.clone().into(),
+                    now.into(),
+                    task_reason.into(),
+                    options.skip_subprocesses.into(),
+                ],
             ))
             .await?
             .ok_or_else(|| DbErr::RecordNotFound("deletion statement returned no row".into()))?;
@@ -296,7 +191,7 @@ mod tests {
 
     #[test]
     fn the_delete_statement_detaches_only_when_asked() {
-        assert!(delete_statement(true).contains("SET super_exec_ = NULL"));
-        assert!(!delete_statement(false).contains("SET super_exec_ = NULL"));
+        let detach = DELETE.find("SET super_exec_ = NULL").expect("a detaching CTE");
+        assert!(DELETE[detach..].find("WHERE $5").is_some(), "detaching is gated by skip_subprocesses");
     }
 }

@@ -11,7 +11,6 @@ pub mod error;
 pub mod messages;
 pub mod metrics;
 pub mod mq;
-pub mod outbox;
 pub mod query;
 pub mod settings;
 pub mod telemetry;

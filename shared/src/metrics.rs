@@ -1,9 +1,43 @@
-//! Prometheus metrics: one recorder per process, rendered by each binary's `/metrics`.
+//! Every Prometheus metric either binary serves, in one list: each name starts with `sweep_`,
+//! has HELP text and base units, and outcome labels share one vocabulary (past-tense verbs).
+//! Instance or batch ids are never labels. Code records through the functions below, never
+//! through the `metrics` macros directly, so this list stays complete.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// `sweep_http_requests_total{method,route,status}`: API requests answered.
+pub const HTTP_REQUESTS: &str = "sweep_http_requests_total";
+/// `sweep_http_request_duration_seconds{method,route,status}`: API request latency.
+pub const HTTP_REQUEST_DURATION: &str = "sweep_http_request_duration_seconds";
+/// `sweep_api_batches_created_total`: deletion batches created.
+pub const BATCHES_CREATED: &str = "sweep_api_batches_created_total";
+/// `sweep_worker_messages_total{queue,outcome}`: work messages handled; `outcome` is
+/// `acked`, `requeued` or `dead_lettered`.
+pub const MESSAGES: &str = "sweep_worker_messages_total";
+/// `sweep_worker_jobs_total{outcome}`: batch job attempts; `outcome` is `succeeded`,
+/// `retried` (failed, will run again after a back-off) or `failed` (out of retries).
+pub const JOBS: &str = "sweep_worker_jobs_total";
+/// `sweep_worker_job_duration_seconds`: duration of a successful job's deletion transaction.
+pub const JOB_DURATION: &str = "sweep_worker_job_duration_seconds";
+/// `sweep_worker_instances_deleted_total`: process instances deleted, called ones included.
+pub const INSTANCES_DELETED: &str = "sweep_worker_instances_deleted_total";
+/// `sweep_worker_batches_completed_total`: batches completed.
+pub const BATCHES_COMPLETED: &str = "sweep_worker_batches_completed_total";
+/// `sweep_outbox_pending_rows`: outbox rows waiting to be published, as of the last relay pass.
+pub const OUTBOX_PENDING: &str = "sweep_outbox_pending_rows";
+/// `sweep_outbox_oldest_age_seconds`: age of the oldest outbox row, as of the last relay pass.
+pub const OUTBOX_OLDEST_AGE: &str = "sweep_outbox_oldest_age_seconds";
+/// `sweep_outbox_republished_total`: rows the relay published because their writer did not.
+pub const OUTBOX_REPUBLISHED: &str = "sweep_outbox_republished_total";
+/// `sweep_outbox_publish_failures_total`: publishes after commit that failed (left to the relay).
+pub const OUTBOX_PUBLISH_FAILURES: &str = "sweep_outbox_publish_failures_total";
+
+/// Latency buckets, in seconds: HTTP requests and jobs take milliseconds to a minute.
+const SECONDS_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -12,11 +46,17 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let handle = match PrometheusBuilder::new().install_recorder() {
+            let builder = || {
+                PrometheusBuilder::new()
+                    .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+                    .expect("buckets are not empty")
+            };
+            let handle = match builder().install_recorder() {
                 Ok(h) => h,
                 // Another recorder is installed (a host application's); render ours detached.
-                Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+                Err(_) => builder().build_recorder().handle(),
             };
+            describe();
             let upkeep = handle.clone();
             // Without the exporter's own HTTP listener, histograms need periodic upkeep.
             std::thread::Builder::new()
@@ -31,4 +71,89 @@ pub fn handle() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+fn describe() {
+    describe_counter!(HTTP_REQUESTS, "HTTP requests answered by the API, by method, route template and status.");
+    describe_histogram!(HTTP_REQUEST_DURATION, "Seconds the API took to answer, by method, route template and status.");
+    describe_counter!(BATCHES_CREATED, "Deletion batches created.");
+    describe_counter!(MESSAGES, "Work messages handled, by queue and outcome (acked, requeued, dead_lettered).");
+    describe_counter!(JOBS, "Batch job attempts, by outcome (succeeded, retried, failed).");
+    describe_histogram!(JOB_DURATION, "Seconds a successful batch job's deletion transaction took.");
+    describe_counter!(INSTANCES_DELETED, "Process instances deleted, called sub-instances included.");
+    describe_counter!(BATCHES_COMPLETED, "Deletion batches completed.");
+    describe_gauge!(OUTBOX_PENDING, "Outbox rows waiting to be published, as of the last relay pass.");
+    describe_gauge!(OUTBOX_OLDEST_AGE, "Age in seconds of the oldest outbox row, as of the last relay pass.");
+    describe_counter!(OUTBOX_REPUBLISHED, "Outbox rows the relay published because their writer did not.");
+    describe_counter!(OUTBOX_PUBLISH_FAILURES, "Publishes after commit that failed and were left to the relay.");
+    // Label-free series exist from the start, so a fresh process already shows them at 0.
+    for name in [BATCHES_CREATED, INSTANCES_DELETED, BATCHES_COMPLETED, OUTBOX_REPUBLISHED, OUTBOX_PUBLISH_FAILURES] {
+        counter!(name).increment(0);
+    }
+}
+
+/// One answered HTTP request; `route` is the route template, never the raw path.
+pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
+    counter!(HTTP_REQUESTS, &labels).increment(1);
+    histogram!(HTTP_REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
+}
+
+/// A batch was created.
+pub fn batch_created() {
+    counter!(BATCHES_CREATED).increment(1);
+}
+
+/// How a work message was disposed of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageOutcome {
+    /// Handled (or nothing to do) and acknowledged.
+    Acked,
+    /// Not handled for now (a service was unavailable); back to the queue.
+    Requeued,
+    /// Never handleable (undecodable): to the dead-letter queue.
+    DeadLettered,
+}
+
+/// A work message from `queue` (its route: `seed`, `job`, `monitor`) was disposed of.
+pub fn message(queue: &'static str, outcome: MessageOutcome) {
+    let outcome = match outcome {
+        MessageOutcome::Acked => "acked",
+        MessageOutcome::Requeued => "requeued",
+        MessageOutcome::DeadLettered => "dead_lettered",
+    };
+    counter!(MESSAGES, "queue" => queue, "outcome" => outcome).increment(1);
+}
+
+/// A job succeeded after `elapsed`, deleting `instances`.
+pub fn job_succeeded(instances: u64, elapsed: Duration) {
+    counter!(JOBS, "outcome" => "succeeded").increment(1);
+    counter!(INSTANCES_DELETED).increment(instances);
+    histogram!(JOB_DURATION).record(elapsed.as_secs_f64());
+}
+
+/// A job attempt failed; `retried` when it will run again.
+pub fn job_failed(retried: bool) {
+    counter!(JOBS, "outcome" => if retried { "retried" } else { "failed" }).increment(1);
+}
+
+/// A batch completed.
+pub fn batch_completed() {
+    counter!(BATCHES_COMPLETED).increment(1);
+}
+
+/// The outbox as the relay last saw it.
+pub fn outbox_backlog(rows: i64, oldest_age_seconds: f64) {
+    gauge!(OUTBOX_PENDING).set(rows as f64);
+    gauge!(OUTBOX_OLDEST_AGE).set(oldest_age_seconds);
+}
+
+/// The relay published `rows` rows.
+pub fn outbox_republished(rows: u64) {
+    counter!(OUTBOX_REPUBLISHED).increment(rows);
+}
+
+/// A publish after commit failed.
+pub fn outbox_publish_failed() {
+    counter!(OUTBOX_PUBLISH_FAILURES).increment(1);
 }

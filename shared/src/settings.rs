@@ -58,9 +58,13 @@ pub struct OutboxSettings {
     /// How often each process looks for messages left unpublished.
     #[serde(with = "humantime_serde")]
     pub relay_interval: Duration,
-    /// Rows younger than this are still being published by their writer and are left alone.
+    /// How long the process that wrote (or claimed) an outbox row has it to itself; after that
+    /// a relay may publish it.
     #[serde(with = "humantime_serde")]
-    pub relay_min_age: Duration,
+    pub claim_lease: Duration,
+    /// A publish not confirmed by then is abandoned; must be shorter than `claim_lease`.
+    #[serde(with = "humantime_serde")]
+    pub publish_timeout: Duration,
 }
 
 /// `[faults]`
@@ -197,7 +201,8 @@ shutdown_timeout = "30s"
 
 [outbox]
 relay_interval = "2s"
-relay_min_age = "5s"
+claim_lease = "30s"
+publish_timeout = "10s"
 
 [faults]
 skip_publish_after_commit = false
@@ -259,6 +264,9 @@ impl Settings {
         }
         if tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter).is_err() {
             return bad("telemetry.filter", "is not a valid tracing filter");
+        }
+        if self.outbox.publish_timeout >= self.outbox.claim_lease {
+            return bad("outbox.publish_timeout", "must be shorter than outbox.claim_lease");
         }
         if self.worker.max_retries > 10 {
             return bad("worker.max_retries", "must be at most 10");

@@ -106,22 +106,16 @@ async fn duplicates_published_through_the_broker_change_nothing() {
 
     // Publish every seed, job and monitor message of the batch again, by hand.
     let publisher = shared::mq::setup::connect_and_declare(&settings, "test").await.unwrap().1;
-    let work = format!("{}.work", settings.amqp.prefix);
     let mut messages = vec![WorkMessage::SeedV1 { batch_id: id.clone(), jobs_created: 0 }];
     messages.extend((1..=4).map(|job_seq| WorkMessage::DeleteProcessInstancesV1 { batch_id: id.clone(), job_seq }));
     messages.push(WorkMessage::MonitorV1 { batch_id: id.clone() });
+    let topology = shared::mq::Topology::from_settings(&settings);
     let stored: Vec<_> = messages
         .iter()
         .enumerate()
-        .map(|(i, m)| shared::outbox::StoredMessage {
+        .map(|(i, m)| shared::db::outbox::StoredMessage {
             id: i as i64,
-            message: shared::outbox::OutboxMessage {
-                exchange: work.clone(),
-                routing_key: m.routing_key().into(),
-                payload: serde_json::to_vec(m).unwrap(),
-                traceparent: None,
-                split: false,
-            },
+            message: shared::db::outbox::OutboxMessage::work(&topology, m),
         })
         .collect();
     publisher.publish(&stored).await.unwrap();

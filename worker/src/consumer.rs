@@ -12,7 +12,8 @@ use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use shared::messages::WorkMessage;
+use shared::messages::{WORK_ROUTES, WorkMessage};
+use shared::metrics::{self, MessageOutcome};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -23,19 +24,25 @@ use crate::{Ctx, Disposition, dispatch};
 pub async fn consume(
     ctx: Arc<Ctx>,
     channel: Channel,
-    queue: String,
-    prefetch: u16,
+    route: &'static str,
     stop: CancellationToken,
     tracker: TaskTracker,
 ) -> Result<(), shared::Error> {
-    let amqp = |e: lapin::Error| shared::Error::Amqp(e.to_string());
+    let queue = ctx.topology().queue(route);
+    let failed = |what: &str| {
+        let context = format!("{what} {queue}");
+        move |e: lapin::Error| shared::Error::amqp(context, e)
+    };
     // Per-consumer limit: bounds the deliveries (and so DB connections) in flight.
-    channel.basic_qos(prefetch, BasicQosOptions { global: false }).await.map_err(amqp)?;
+    channel
+        .basic_qos(ctx.settings.amqp.prefetch, BasicQosOptions { global: false })
+        .await
+        .map_err(failed("setting the prefetch of"))?;
     let tag = format!("{queue}.{}", std::process::id());
     let mut consumer = channel
         .basic_consume(queue.clone().into(), tag.clone().into(), BasicConsumeOptions::default(), FieldTable::default())
         .await
-        .map_err(amqp)?;
+        .map_err(failed("consuming"))?;
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
@@ -44,8 +51,8 @@ pub async fn consume(
                     let ctx = ctx.clone();
                     tracker.spawn(async move { process(&ctx, delivery).await });
                 }
-                Some(Err(e)) => return Err(shared::Error::Amqp(format!("consumer of {queue} failed: {e}"))),
-                None => return Err(shared::Error::Amqp(format!("consumer of {queue} was cancelled by the broker"))),
+                Some(Err(e)) => return Err(failed("the consumer failed on")(e)),
+                None => return Err(shared::Error::broker(format!("the broker cancelled the consumer of {queue}"))),
             }
         }
     }
@@ -64,17 +71,15 @@ fn traceparent(delivery: &Delivery) -> Option<String> {
 
 /// Handles one delivery from any work queue, however it was received (consumed, or fetched with
 /// `basic.get` by a test driving the worker step by step): decode, dispatch, then ack (after the
-/// handler's commit) and publish what the handler committed to the outbox, dead-letter, or requeue.
+/// handler's commit) and publish what the handler committed to the outbox, dead-letter, or
+/// requeue. Errors are logged here, once.
 pub async fn process(ctx: &Ctx, delivery: Delivery) {
+    let queue = route_of(&delivery);
     let message: WorkMessage = match serde_json::from_slice(&delivery.data) {
         Ok(m) => m,
         Err(e) => {
-            tracing::error!(
-                amqp.routing_key = %delivery.routing_key,
-                error = %e,
-                "Undecodable message dead-lettered"
-            );
-            metrics::counter!("worker_messages_total", "outcome" => "dead_lettered").increment(1);
+            tracing::error!(amqp.routing_key = %delivery.routing_key, error = %e, "Undecodable message dead-lettered");
+            metrics::message(queue, MessageOutcome::DeadLettered);
             delivery.reject(BasicRejectOptions { requeue: false }).await.ok();
             return;
         }
@@ -90,24 +95,21 @@ pub async fn process(ctx: &Ctx, delivery: Delivery) {
     let disposition = shared::trace::scope(parent, dispatch(ctx, &message)).instrument(span.clone()).await;
     let _entered = span.enter();
     let result = match disposition {
-        Ok(Disposition::Ack) => {
-            metrics::counter!("worker_messages_total", "outcome" => "ack").increment(1);
-            delivery.ack(BasicAckOptions::default()).await
-        }
-        Ok(Disposition::AckThenPublish(messages)) => {
-            metrics::counter!("worker_messages_total", "outcome" => "ack").increment(1);
+        Ok(Disposition::Ack(messages)) => {
+            metrics::message(queue, MessageOutcome::Acked);
             let acked = delivery.ack(BasicAckOptions::default()).await;
             ctx.publisher.publish_committed(&ctx.db, &messages).await;
             acked
         }
         Ok(Disposition::DeadLetter) => {
-            metrics::counter!("worker_messages_total", "outcome" => "dead_lettered").increment(1);
+            metrics::message(queue, MessageOutcome::DeadLettered);
             delivery.reject(BasicRejectOptions { requeue: false }).await
         }
         Err(e) => {
             // The database or broker failed before anything was committed: try again later.
             tracing::warn!(error = %e, "Handler failed; message requeued");
-            metrics::counter!("worker_messages_total", "outcome" => "requeued").increment(1);
+            metrics::message(queue, MessageOutcome::Requeued);
+            // A short pause, so a database outage is not met with a hot redelivery loop.
             tokio::time::sleep(Duration::from_secs(1)).await;
             delivery.nack(BasicNackOptions { requeue: true, multiple: false }).await
         }
@@ -116,4 +118,10 @@ pub async fn process(ctx: &Ctx, delivery: Delivery) {
         // The broker redelivers an unacknowledged message; handlers are idempotent.
         tracing::warn!(error = %e, "acknowledgement failed; the message will be redelivered");
     }
+}
+
+/// The work route a delivery came through, as a metric label (`job` for retries that came back
+/// from a delay queue, whose routing key is `job` again).
+fn route_of(delivery: &Delivery) -> &'static str {
+    WORK_ROUTES.into_iter().find(|r| *r == delivery.routing_key.as_str()).unwrap_or("other")
 }

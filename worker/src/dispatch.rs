@@ -1,5 +1,6 @@
 //! One exhaustive match from message to handler.
 
+use shared::db::outbox::StoredMessage;
 use shared::messages::WorkMessage;
 
 use crate::{Ctx, handlers};
@@ -7,14 +8,18 @@ use crate::{Ctx, handlers};
 /// What to tell the broker about a handled delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
-    /// Done (or nothing to do): acknowledge.
-    Ack,
-    /// Done and committed: acknowledge, then publish these outbox rows. Acking first frees the
-    /// consumer's prefetch slot for the next delivery while the messages go out; they are in
-    /// the outbox already, so the relay sends them should this process die first.
-    AckThenPublish(Vec<shared::outbox::StoredMessage>),
+    /// Handled and committed (or nothing to do): acknowledge, then publish these committed
+    /// outbox rows. Acking first frees the consumer's prefetch slot for the next delivery while
+    /// the messages go out; they are in the outbox already, so the relay sends them should this
+    /// process die first.
+    Ack(Vec<StoredMessage>),
     /// The message can never be handled: dead-letter it.
     DeadLetter,
+}
+
+impl Disposition {
+    /// Nothing to do and nothing to publish.
+    pub const DONE: Disposition = Disposition::Ack(Vec::new());
 }
 
 /// Runs the handler of `message`. `Err` means nothing was committed and the message should be

@@ -34,26 +34,18 @@ pub async fn run(
     let tracker = TaskTracker::new();
 
     tokio::spawn(http::serve(listener, ctx.clone(), stop.clone()));
-    tokio::spawn(shared::outbox::run_relay(
+    tokio::spawn(shared::mq::relay::run(
         ctx.db.clone(),
         ctx.publisher.clone(),
-        ctx.settings.outbox.relay_interval,
-        ctx.settings.outbox.relay_min_age,
+        ctx.settings.outbox.clone(),
         stop.clone(),
     ));
 
-    let conn = ctx.amqp.get().await.map_err(|e| shared::Error::Amqp(format!("cannot connect to amqp.url: {e}")))?;
+    let conn = ctx.amqp.get().await.map_err(|e| shared::Error::amqp("connecting to amqp.url", e))?;
     let mut consumers = tokio::task::JoinSet::new();
     for route in WORK_ROUTES {
-        let channel = conn.create_channel().await.map_err(|e| shared::Error::Amqp(e.to_string()))?;
-        consumers.spawn(consumer::consume(
-            ctx.clone(),
-            channel,
-            ctx.topology.queue(route),
-            ctx.settings.amqp.prefetch,
-            stop.clone(),
-            tracker.clone(),
-        ));
+        let channel = conn.create_channel().await.map_err(|e| shared::Error::amqp("opening a channel", e))?;
+        consumers.spawn(consumer::consume(ctx.clone(), channel, route, stop.clone(), tracker.clone()));
     }
     tracing::info!(amqp.prefix = %ctx.settings.amqp.prefix, "sweep-worker consuming");
 
@@ -62,8 +54,8 @@ pub async fn run(
         _ = &mut shutdown => None,
         Some(ended) = consumers.join_next() => Some(match ended {
             Ok(Err(e)) => e,
-            Ok(Ok(())) => shared::Error::Amqp("a consumer stopped unexpectedly".into()),
-            Err(e) => shared::Error::Amqp(format!("a consumer panicked: {e}")),
+            Ok(Ok(())) => shared::Error::broker("a consumer stopped unexpectedly"),
+            Err(e) => shared::Error::Internal(format!("a consumer panicked: {e}")),
         }),
     };
     ctx.shutting_down.store(true, Ordering::SeqCst);

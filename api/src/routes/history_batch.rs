@@ -6,10 +6,12 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use sea_orm::TransactionTrait;
-use shared::batch::query::{self, HistoricBatchFilter, SortKey};
+use shared::batch::control;
 use shared::camunda::{CountResultDto, HistoricBatchDto};
+use shared::db::historic_batch::{self, HistoricBatchFilter};
+use shared::db::listing::BatchSortKey;
 
+use super::batch::filter_core;
 use crate::params::QueryParams;
 use crate::{ApiError, AppState};
 
@@ -21,13 +23,7 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 fn filter(params: &QueryParams) -> Result<HistoricBatchFilter, ApiError> {
-    Ok(HistoricBatchFilter {
-        batch_id: params.string("batchId"),
-        kind: params.string("type"),
-        completed: params.boolean("completed")?,
-        tenant_ids: params.list_or_empty("tenantIdIn"),
-        without_tenant_id: params.flag("withoutTenantId")?,
-    })
+    Ok(HistoricBatchFilter { core: filter_core(params)?, completed: params.boolean("completed")? })
 }
 
 async fn list(
@@ -36,34 +32,32 @@ async fn list(
 ) -> Result<axum::Json<Vec<HistoricBatchDto>>, ApiError> {
     let filter = filter(&params)?;
     let sort = params.sort(|v| match v {
-        "batchId" => Some(SortKey::BatchId),
-        "startTime" => Some(SortKey::StartTime),
-        "endTime" => Some(SortKey::EndTime),
-        "tenantId" => Some(SortKey::TenantId),
+        "batchId" => Some(BatchSortKey::BatchId),
+        "startTime" => Some(BatchSortKey::StartTime),
+        "endTime" => Some(BatchSortKey::EndTime),
+        "tenantId" => Some(BatchSortKey::TenantId),
         _ => None,
     })?;
     let page = params.page()?;
-    let batches = query::list_historic(&state.db, &filter, sort, page).await?;
+    let batches = historic_batch::list(&state.db, &filter, sort, page).await?;
     Ok(axum::Json(batches.iter().map(|b| b.to_dto()).collect()))
 }
 
 async fn count(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<CountResultDto>, ApiError> {
     let filter = filter(&params)?;
-    Ok(axum::Json(CountResultDto { count: query::count_historic(&state.db, &filter).await? }))
+    Ok(axum::Json(CountResultDto { count: historic_batch::count(&state.db, &filter).await? }))
 }
 
 async fn find(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<HistoricBatchDto>, ApiError> {
-    let batch = query::find_historic(&state.db, &id)
+    let batch = historic_batch::find(&state.db, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("Historic batch with id '{id}' does not exist")))?;
     Ok(axum::Json(batch.to_dto()))
 }
 
 async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let txn = state.db.begin().await?;
-    if !query::delete_historic(&txn, &id).await? {
+    if !control::delete_historic(&state.db, &id).await? {
         return Err(ApiError::InvalidRequest(format!("Unable to delete historic batch with id '{id}'")));
     }
-    txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

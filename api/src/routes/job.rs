@@ -13,11 +13,10 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
-use sea_orm::TransactionTrait;
-use shared::batch::query::{self, JobFilter, JobSortKey, SetRetries};
+use shared::batch::control;
 use shared::camunda::{CountResultDto, JobDto, RetriesDto};
+use shared::db::batch_job::{self, JobFilter, JobSortKey};
 
-use super::batch::{commit_and_publish, job_messages};
 use crate::extract::Json;
 use crate::params::QueryParams;
 use crate::{ApiError, AppState};
@@ -71,13 +70,13 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<axum
         _ => None,
     })?;
     let page = params.page()?;
-    let jobs = query::list_jobs(&state.db, &filter, sort, page).await?;
+    let jobs = batch_job::list(&state.db, &filter, sort, page).await?;
     Ok(axum::Json(jobs.iter().map(|j| j.to_dto()).collect()))
 }
 
 async fn count(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<CountResultDto>, ApiError> {
     let filter = filter(&params)?;
-    Ok(axum::Json(CountResultDto { count: query::count_jobs(&state.db, &filter).await? }))
+    Ok(axum::Json(CountResultDto { count: batch_job::count(&state.db, &filter).await? }))
 }
 
 fn retries(body: &RetriesDto) -> Result<i32, ApiError> {
@@ -96,13 +95,10 @@ async fn set_retries(
     Json(body): Json<RetriesDto>,
 ) -> Result<StatusCode, ApiError> {
     let retries = retries(&body)?;
-    let txn = state.db.begin().await?;
-    let messages = match query::set_job_retries(&txn, &id, retries).await? {
-        SetRetries::NotFound => return Err(ApiError::NotFound(format!("No job found with id '{id}'"))),
-        SetRetries::Set { job, reopened: true } => job_messages(&state.topology, &job.batch_id, &[job.seq])?,
-        SetRetries::Set { reopened: false, .. } => Vec::new(),
-    };
-    commit_and_publish(&state, txn, messages).await?;
+    let committed = control::set_job_retries(&state.db, &state.outbox, &id, retries)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("No job found with id '{id}'")))?;
+    state.publish(&committed).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -112,11 +108,7 @@ async fn set_definition_retries(
     Json(body): Json<RetriesDto>,
 ) -> Result<StatusCode, ApiError> {
     let retries = retries(&body)?;
-    let txn = state.db.begin().await?;
-    let messages = match query::retry_failed_jobs(&txn, &id, retries).await? {
-        Some((batch_id, seqs)) => job_messages(&state.topology, &batch_id, &seqs)?,
-        None => Vec::new(),
-    };
-    commit_and_publish(&state, txn, messages).await?;
+    let committed = control::set_definition_retries(&state.db, &state.outbox, &id, retries).await?;
+    state.publish(&committed).await;
     Ok(StatusCode::NO_CONTENT)
 }

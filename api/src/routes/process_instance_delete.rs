@@ -53,34 +53,28 @@ async fn delete_async(
                 .to_owned(),
         ),
     };
-    let traceparent = match headers.get("traceparent").and_then(|v| v.to_str().ok()) {
-        Some(parent) => shared::trace::child_of(parent),
-        None => shared::trace::new_traceparent(),
-    };
-    let mut new = NewDeletionBatch::validate(
+    let new = NewDeletionBatch::validate(
         request,
         &state.settings.batch,
         state.settings.worker.max_retries,
         key,
         create::hash_body(&body),
     )?;
-    new.traceparent = Some(traceparent.clone());
-    match create::create(&state.db, &new, &state.topology.work_exchange()).await? {
+    match create::create(&state.db, &new, &state.outbox).await? {
         Created::Replayed(batch) => Ok(Json(batch)),
         Created::New(batch, seed) => {
             tracing::info!(
-                batch.id = %batch.id,
-                batch.total_items = batch.total_items,
-                batch.total_jobs = batch.total_jobs,
-                trace.id = shared::trace::trace_id(&traceparent),
+                batch.id = %batch.info.id,
+                batch.total_items = batch.info.total_items,
+                batch.total_jobs = batch.info.total_jobs,
                 "Created deletion batch {}",
-                batch.id
+                batch.info.id
             );
-            metrics::counter!("api_batches_created_total").increment(1);
+            shared::metrics::batch_created();
             if state.settings.faults.skip_publish_after_commit {
-                tracing::warn!(batch.id = %batch.id, "fault injection: seed left to the outbox relay");
+                tracing::warn!(batch.id = %batch.info.id, "fault injection: seed left to the outbox relay");
             } else {
-                state.publisher.publish_committed(&state.db, &seed).await;
+                state.publish(&seed).await;
             }
             Ok(Json(batch.to_dto()))
         }

@@ -3,15 +3,17 @@
 //! (`INSERT … SELECT`, so no id selected by a query passes through this process) and enqueues
 //! the seed message.
 
-use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
 use serde::Deserialize;
 use sha2::Digest;
 
-use super::{BATCH_COLUMNS, Batch, TYPE_INSTANCE_DELETION};
 use crate::Error;
+use crate::camunda::BatchDto;
+use crate::db::batch::{self, Batch, NewBatch};
+use crate::db::outbox::{OutboxWriter, StoredMessage};
+use crate::db::{batch_item, historic_batch};
+use crate::deletion::DeleteOptions;
 use crate::messages::WorkMessage;
-use crate::outbox::{OutboxMessage, StoredMessage};
 use crate::query::{HistoricProcessInstanceQueryDto, ProcessInstanceQueryDto, SqlBuilder};
 
 /// Body of `POST /process-instance/delete` (Camunda's `DeleteProcessInstancesDto` plus Sweep's
@@ -58,8 +60,6 @@ pub struct NewDeletionBatch {
     pub idempotency_key: Option<String>,
     /// SHA-256 of the request body (hex).
     pub request_hash: String,
-    /// Trace context of the creating request, carried by the messages it causes.
-    pub traceparent: Option<String>,
 }
 
 /// Hex SHA-256 of a request body.
@@ -125,7 +125,6 @@ impl NewDeletionBatch {
             retries: retries.max(1) as i32,
             idempotency_key,
             request_hash,
-            traceparent: None,
         })
     }
 
@@ -140,11 +139,12 @@ pub enum Created {
     /// A new batch, with the seed message to publish after commit.
     New(Batch, Vec<StoredMessage>),
     /// The same `Idempotency-Key` and body were seen before: that batch.
-    Replayed(crate::camunda::BatchDto),
+    Replayed(BatchDto),
 }
 
-/// Writes the batch in one transaction; nothing is written when it fails.
-pub async fn create(db: &DatabaseConnection, new: &NewDeletionBatch, work_exchange: &str) -> Result<Created, Error> {
+/// Writes the batch in one transaction; nothing is written when it fails. The seed message
+/// carries the trace context the caller runs in.
+pub async fn create(db: &DatabaseConnection, new: &NewDeletionBatch, outbox: &OutboxWriter) -> Result<Created, Error> {
     let txn = db.begin().await?;
     if let Some(key) = &new.idempotency_key {
         // Serialises requests carrying the same key.
@@ -161,18 +161,7 @@ pub async fn create(db: &DatabaseConnection, new: &NewDeletionBatch, work_exchan
     }
 
     if new.fail_if_not_exists() && !new.ids.is_empty() {
-        let unknown: Vec<String> = txn
-            .query_all_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT u.id FROM unnest($1::varchar[]) WITH ORDINALITY AS u(id, n)
-                  WHERE NOT EXISTS (SELECT 1 FROM act_ru_execution e WHERE e.id_ = u.id AND e.proc_inst_id_ = e.id_)
-                  ORDER BY n LIMIT 11",
-                [Value::from(new.ids.clone())],
-            ))
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String>("", "id"))
-            .collect::<Result<_, _>>()?;
+        let unknown = unknown_ids(&txn, &new.ids).await?;
         if !unknown.is_empty() {
             let shown: Vec<String> = unknown.iter().take(10).map(|id| format!("'{id}'")).collect();
             let more = if unknown.len() > 10 { " and more" } else { "" };
@@ -184,84 +173,54 @@ pub async fn create(db: &DatabaseConnection, new: &NewDeletionBatch, work_exchan
     }
 
     let batch_id = uuid::Uuid::new_v4().to_string();
-    let total_items = snapshot(&txn, &batch_id, new).await?;
+    let total_items = batch_item::snapshot(&txn, &batch_id, |sql| selection(sql, new)).await?;
     if total_items == 0 {
         txn.rollback().await?;
         return Err(Error::invalid("processInstanceIds is empty"));
     }
     let ipj = i64::from(new.invocations_per_job);
-    let total_jobs = ((total_items + ipj - 1) / ipj) as i32;
     let r = &new.request;
-    let values: Vec<Value> = vec![
-        batch_id.clone().into(),
-        TYPE_INSTANCE_DELETION.into(),
-        total_jobs.into(),
-        new.jobs_per_seed.into(),
-        new.invocations_per_job.into(),
-        uuid::Uuid::new_v4().to_string().into(),
-        uuid::Uuid::new_v4().to_string().into(),
-        uuid::Uuid::new_v4().to_string().into(),
-        Utc::now().into(),
-        r.delete_reason.clone().into(),
-        r.skip_custom_listeners.unwrap_or(false).into(),
-        r.skip_subprocesses.unwrap_or(false).into(),
-        r.skip_io_mappings.unwrap_or(false).into(),
-        new.fail_if_not_exists().into(),
-        total_items.into(),
-        new.idempotency_key.clone().into(),
-        new.request_hash.clone().into(),
-    ];
-    let row = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!(
-                "INSERT INTO sweep_batch (id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_,
-                     seed_job_def_id_, monitor_job_def_id_, batch_job_def_id_, start_time_, delete_reason_,
-                     skip_custom_listeners_, skip_subprocesses_, skip_io_mappings_, fail_if_not_exists_,
-                     total_items_, idempotency_key_, request_hash_)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-                 RETURNING {BATCH_COLUMNS}"
-            ),
-            values,
-        ))
-        .await?
-        .ok_or_else(|| Error::invalid("batch insert returned nothing"))?;
-    let batch = Batch::from_row(&row)?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "INSERT INTO sweep_hi_batch (id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_, seed_job_def_id_,
-             monitor_job_def_id_, batch_job_def_id_, tenant_id_, create_user_id_, start_time_, total_items_,
-             idempotency_key_, request_hash_)
-         SELECT id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_, seed_job_def_id_,
-             monitor_job_def_id_, batch_job_def_id_, tenant_id_, create_user_id_, start_time_, total_items_,
-             idempotency_key_, request_hash_
-           FROM sweep_batch WHERE id_ = $1",
-        [batch_id.clone().into()],
-    ))
-    .await?;
-    let seed = WorkMessage::SeedV1 { batch_id: batch_id.clone(), jobs_created: 0 };
-    let stored = crate::outbox::enqueue(
-        &txn,
-        vec![OutboxMessage {
-            exchange: work_exchange.to_owned(),
-            routing_key: seed.routing_key().to_owned(),
-            payload: serde_json::to_vec(&seed)?,
-            traceparent: new.traceparent.clone(),
-            split: false,
-        }],
-    )
-    .await?;
-    txn.commit().await?;
+    let row = NewBatch {
+        id: batch_id.clone(),
+        total_jobs: ((total_items + ipj - 1) / ipj) as i32,
+        jobs_per_seed: new.jobs_per_seed,
+        invocations_per_job: new.invocations_per_job,
+        options: DeleteOptions {
+            delete_reason: r.delete_reason.clone(),
+            skip_subprocesses: r.skip_subprocesses.unwrap_or(false),
+            skip_custom_listeners: r.skip_custom_listeners.unwrap_or(false),
+            fail_if_not_exists: new.fail_if_not_exists(),
+        },
+        skip_io_mappings: r.skip_io_mappings.unwrap_or(false),
+        total_items,
+        idempotency_key: new.idempotency_key.clone(),
+        request_hash: new.request_hash.clone(),
+    };
+    let batch = batch::insert(&txn, &row).await?;
+    historic_batch::insert_from_runtime(&txn, &batch_id).await?;
+    let seed = outbox.work(&WorkMessage::SeedV1 { batch_id, jobs_created: 0 });
+    let stored = outbox.commit(txn, vec![seed]).await?;
     Ok(Created::New(batch, stored))
 }
 
-/// Inserts the selection as numbered items; returns how many.
-async fn snapshot(txn: &impl ConnectionTrait, batch_id: &str, new: &NewDeletionBatch) -> Result<i64, Error> {
+/// Up to 11 of `ids` that are no running process instance, in request order.
+async fn unknown_ids(txn: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<String>, Error> {
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT u.id FROM unnest($1::varchar[]) WITH ORDINALITY AS u(id, n)
+              WHERE NOT EXISTS (SELECT 1 FROM act_ru_execution e WHERE e.id_ = u.id AND e.proc_inst_id_ = e.id_)
+              ORDER BY n LIMIT 11",
+            [Value::from(ids.to_vec())],
+        ))
+        .await?;
+    Ok(rows.iter().map(|r| r.try_get::<String>("", "id")).collect::<Result<_, _>>()?)
+}
+
+/// Pushes the selection — the union of explicit ids and both queries, without duplicates — as
+/// one statement yielding `id`.
+fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch) -> Result<(), Error> {
     let r = &new.request;
-    let mut b = SqlBuilder::new();
-    b.push("INSERT INTO sweep_batch_item (batch_id_, seq_, proc_inst_id_) SELECT ")
-        .bind(batch_id.to_owned())
-        .push(", row_number() OVER (), s.id FROM (");
     let mut parts = 0;
     if !new.ids.is_empty() {
         b.push("SELECT x.id FROM unnest(").bind(new.ids.clone()).push("::varchar[]) AS x(id)");
@@ -272,7 +231,7 @@ async fn snapshot(txn: &impl ConnectionTrait, batch_id: &str, new: &NewDeletionB
             b.push(" UNION ");
         }
         b.push("SELECT q.id FROM (");
-        q.push_id_select(&mut b)?;
+        q.push_id_select(b)?;
         b.push(") q");
         parts += 1;
     }
@@ -282,7 +241,7 @@ async fn snapshot(txn: &impl ConnectionTrait, batch_id: &str, new: &NewDeletionB
         }
         // Finished instances match a historic query but cannot be deleted: take running ones.
         b.push("SELECT h.id FROM (");
-        q.push_id_select(&mut b)?;
+        q.push_id_select(b)?;
         b.push(") h WHERE EXISTS (SELECT 1 FROM act_ru_execution e WHERE e.id_ = h.id AND e.proc_inst_id_ = e.id_)");
         parts += 1;
     }
@@ -290,33 +249,18 @@ async fn snapshot(txn: &impl ConnectionTrait, batch_id: &str, new: &NewDeletionB
     if parts == 1 && !new.ids.is_empty() {
         b.push(" GROUP BY x.id");
     }
-    b.push(") s");
-    let result = txn.execute_raw(b.into_statement()).await?;
-    Ok(result.rows_affected() as i64)
+    Ok(())
 }
 
 /// The batch an earlier request with `key` created, if its body hash matches; a conflict error
 /// if it does not.
-async fn find_by_key(
-    txn: &impl ConnectionTrait,
-    key: &str,
-    hash: &str,
-) -> Result<Option<crate::camunda::BatchDto>, Error> {
-    let row = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id_, request_hash_ FROM sweep_hi_batch WHERE idempotency_key_ = $1 ORDER BY start_time_ DESC LIMIT 1",
-            [key.into()],
-        ))
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let stored_hash: Option<String> = row.try_get("", "request_hash_")?;
-    if stored_hash.as_deref() != Some(hash) {
+async fn find_by_key(txn: &impl ConnectionTrait, key: &str, hash: &str) -> Result<Option<BatchDto>, Error> {
+    let Some(earlier) = historic_batch::find_by_idempotency_key(txn, key).await? else { return Ok(None) };
+    if earlier.info.request_hash.as_deref() != Some(hash) {
         return Err(Error::Conflict(format!("Idempotency-Key '{key}' was already used with a different request body")));
     }
-    let id: String = row.try_get("", "id_")?;
-    if let Some(batch) = super::find(txn, &id, false).await? {
-        return Ok(Some(batch.to_dto()));
-    }
-    Ok(super::historic_as_batch_dto(txn, &id).await?)
+    Ok(Some(match batch::find(txn, &earlier.info.id).await? {
+        Some(running) => running.to_dto(),
+        None => earlier.to_batch_dto(),
+    }))
 }

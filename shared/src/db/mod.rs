@@ -1,7 +1,23 @@
-//! Database access: connecting, migrating and checking an attached Camunda schema.
-//! Queries and deletion live in their own modules; this one owns the connection and schema.
+//! Database access: connecting, migrating and checking an attached Camunda schema, and one
+//! module per Sweep table holding every statement on it:
+//!
+//! - [`batch`]: `SWEEP_BATCH`, runtime batches and their progress;
+//! - [`batch_job`]: `SWEEP_BATCH_JOB`, the jobs of a batch;
+//! - [`batch_item`]: `SWEEP_BATCH_ITEM`, the per-instance ledger;
+//! - [`historic_batch`]: `SWEEP_HI_BATCH`, historic batches;
+//! - [`outbox`]: `SWEEP_OUTBOX`, messages waiting to be published;
+//! - [`listing`]: the filter/list/count core the list endpoints share.
+//!
+//! Process-engine (`ACT_`) tables are read by `crate::query` and changed only by
+//! `crate::deletion`.
 
+pub mod batch;
+pub mod batch_item;
+pub mod batch_job;
+pub mod historic_batch;
+pub mod listing;
 pub mod migration;
+pub mod outbox;
 pub mod schema;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};

@@ -2,6 +2,7 @@
 //! the `amqp.prefix` setting, so several installations (or tests) share one broker.
 
 pub mod publisher;
+pub mod relay;
 pub mod setup;
 pub mod topology;
 
@@ -17,7 +18,7 @@ use crate::settings::AmqpSettings;
 pub fn pool(settings: &AmqpSettings, name: &'static str) -> Result<Pool, crate::Error> {
     Config { url: Some(settings.url.clone()), ..Default::default() }
         .create_pool(move || connection_properties(name), Runtime::Tokio1)
-        .map_err(|e| crate::Error::Amqp(format!("cannot create AMQP pool: {e}")))
+        .map_err(|e| crate::Error::amqp("creating the AMQP pool", e))
 }
 
 /// Connection properties used by every Sweep connection.

@@ -1,5 +1,9 @@
 //! Confirm-mode publishing of outbox rows. A message counts as published only when the broker
-//! has confirmed it and did not return it as unroutable.
+//! has confirmed it and did not return it as unroutable. Every message carries a stable
+//! `message_id` (`<outbox row id>.<part>`), the same however often its row is published, so
+//! consumers can deduplicate: delivery is at least once.
+
+use std::time::Duration;
 
 use deadpool_lapin::Pool;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -9,7 +13,8 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Mutex;
 
 use crate::Error;
-use crate::outbox::{self, StoredMessage};
+use crate::db::outbox::{self, StoredMessage};
+use crate::metrics;
 
 /// Publishes with publisher confirms over one long-lived channel, reopened after an error.
 pub struct Publisher {
@@ -17,12 +22,15 @@ pub struct Publisher {
     channel: Mutex<Option<Channel>>,
     /// Exchanges where an unroutable message is fine (the events exchange: nobody may listen).
     optional: Vec<String>,
+    /// A publish that has not been confirmed by then is abandoned; it must end well inside the
+    /// outbox claim lease, so that nobody else publishes the rows meanwhile.
+    timeout: Duration,
 }
 
 impl Publisher {
-    /// A publisher over `pool`.
-    pub fn new(pool: Pool) -> Self {
-        Self { pool, channel: Mutex::new(None), optional: Vec::new() }
+    /// A publisher over `pool` giving up on a publish after `timeout`.
+    pub fn new(pool: Pool, timeout: Duration) -> Self {
+        Self { pool, channel: Mutex::new(None), optional: Vec::new(), timeout }
     }
 
     /// Messages to `exchange` may be unroutable without counting as a failure.
@@ -36,32 +44,47 @@ impl Publisher {
         &self.pool
     }
 
-    /// Publishes `messages` (persistent, mandatory) and waits for every confirm.
+    /// Publishes `messages` (persistent, mandatory) and waits for every confirm, for at most the
+    /// publish timeout.
     pub async fn publish(&self, messages: &[StoredMessage]) -> Result<(), Error> {
         if messages.is_empty() {
             return Ok(());
         }
         let mut guard = self.channel.lock().await;
-        let channel = match guard.as_ref().filter(|c| c.status().connected()) {
-            Some(c) => c.clone(),
-            None => {
-                let conn = self.pool.get().await.map_err(|e| Error::Amqp(format!("no AMQP connection: {e}")))?;
-                let channel = conn.create_channel().await.map_err(amqp)?;
-                channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(amqp)?;
-                *guard = Some(channel.clone());
-                channel
-            }
+        let attempt = async {
+            let channel = match guard.as_ref().filter(|c| c.status().connected()) {
+                Some(c) => c.clone(),
+                None => {
+                    let conn = self.pool.get().await.map_err(|e| Error::amqp("no AMQP connection", e))?;
+                    let channel = conn.create_channel().await.map_err(|e| Error::amqp("opening a channel", e))?;
+                    channel
+                        .confirm_select(ConfirmSelectOptions::default())
+                        .await
+                        .map_err(|e| Error::amqp("enabling publisher confirms", e))?;
+                    *guard = Some(channel.clone());
+                    channel
+                }
+            };
+            publish_on(&channel, messages, &self.optional).await
         };
-        let result = publish_on(&channel, messages, &self.optional).await;
+        let result = match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::broker(format!("no confirm within {:?}", self.timeout))),
+        };
         if result.is_err() {
+            // The channel's state is unknown: start afresh next time.
             *guard = None;
         }
         result
     }
 
-    /// Publishes rows just committed by the caller and removes them from the outbox. A failure
-    /// is logged and left to the relay, which republishes rows that stay behind.
+    /// Publishes rows the caller just committed (and holds the claim of) and removes them from
+    /// the outbox. A failure is logged and left to the relay, which publishes them once their
+    /// claim expires.
     pub async fn publish_committed(&self, db: &DatabaseConnection, messages: &[StoredMessage]) {
+        if messages.is_empty() {
+            return;
+        }
         match self.publish(messages).await {
             Ok(()) => {
                 let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
@@ -69,7 +92,10 @@ impl Publisher {
                     tracing::warn!(error = %e, "published messages stay in the outbox; the relay will resend them");
                 }
             }
-            Err(e) => tracing::warn!(error = %e, count = messages.len(), "publish failed; the outbox relay will retry"),
+            Err(e) => {
+                metrics::outbox_publish_failed();
+                tracing::warn!(error = %e, count = messages.len(), "publish failed; the outbox relay will retry")
+            }
         }
     }
 }
@@ -105,22 +131,18 @@ async fn publish_on(channel: &Channel, messages: &[StoredMessage], optional: &[S
                 .push(async move { channel.basic_publish(exchange, routing_key, options, &payload, properties).await });
         }
     }
-    let confirms = futures_util::future::try_join_all(outgoing).await.map_err(amqp)?;
+    let confirms = futures_util::future::try_join_all(outgoing).await.map_err(|e| Error::amqp("publishing", e))?;
     for confirm in confirms {
-        let confirmation = confirm.await.map_err(amqp)?;
+        let confirmation = confirm.await.map_err(|e| Error::amqp("waiting for a confirm", e))?;
         if !confirmation.is_ack() {
-            return Err(Error::Amqp("broker nacked a message".into()));
+            return Err(Error::broker("broker nacked a message"));
         }
         if let Some(returned) = confirmation.take_message() {
-            return Err(Error::Amqp(format!(
+            return Err(Error::broker(format!(
                 "message to {} / {} was unroutable ({})",
                 returned.delivery.exchange, returned.delivery.routing_key, returned.reply_text
             )));
         }
     }
     Ok(())
-}
-
-fn amqp(e: lapin::Error) -> Error {
-    Error::Amqp(e.to_string())
 }

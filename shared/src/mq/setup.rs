@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::Error;
 use crate::mq::{Publisher, Topology};
 use crate::settings::Settings;
 
@@ -9,14 +10,15 @@ use crate::settings::Settings;
 pub async fn connect_and_declare(
     settings: &Settings,
     name: &'static str,
-) -> Result<(deadpool_lapin::Pool, Arc<Publisher>, Topology), crate::Error> {
+) -> Result<(deadpool_lapin::Pool, Arc<Publisher>, Topology), Error> {
     let pool = crate::mq::pool(&settings.amqp, name)?;
     let topology = Topology::from_settings(settings);
-    let conn = pool.get().await.map_err(|e| crate::Error::Amqp(format!("cannot connect to amqp.url: {e}")))?;
-    let channel = conn.create_channel().await.map_err(|e| crate::Error::Amqp(e.to_string()))?;
-    topology.declare(&channel).await.map_err(|e| crate::Error::Amqp(format!("declaring topology: {e}")))?;
+    let conn = pool.get().await.map_err(|e| Error::amqp("connecting to amqp.url", e))?;
+    let channel = conn.create_channel().await.map_err(|e| Error::amqp("opening a channel", e))?;
+    topology.declare(&channel).await.map_err(|e| Error::amqp("declaring the topology", e))?;
     channel.close(200, "declared".into()).await.ok();
     drop(conn);
-    let publisher = Publisher::new(pool.clone()).with_optional_exchange(topology.events_exchange());
+    let publisher = Publisher::new(pool.clone(), settings.outbox.publish_timeout)
+        .with_optional_exchange(topology.events_exchange());
     Ok((pool, Arc::new(publisher), topology))
 }

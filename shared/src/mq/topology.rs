@@ -144,7 +144,7 @@ impl Topology {
 /// A name for lapin, checked against AMQP's 255-byte limit instead of panicking.
 pub fn short(name: &str) -> Result<ShortString, crate::Error> {
     if name.len() > 255 {
-        return Err(crate::Error::Amqp(format!("AMQP name longer than 255 bytes: {name}")));
+        return Err(crate::Error::Internal(format!("AMQP name longer than 255 bytes: {name}")));
     }
     Ok(name.into())
 }

@@ -1,0 +1,256 @@
+//! `SWEEP_BATCH_ITEM`: the per-instance ledger of a batch, numbered 1..total in selection
+//! order, and every statement on that table — the snapshot at creation, a job's pending ids
+//! and outcomes, reopening failed items, and the ledger endpoints. It outlives the runtime
+//! batch and goes with the historic one.
+
+use sea_orm::{
+    ActiveEnum, ConnectionTrait, DbBackend, DbErr, DeriveActiveEnum, EnumIter, FromQueryResult, Statement, Value,
+};
+
+use super::listing::{self, Page};
+use crate::camunda::BatchItemDto;
+use crate::deletion::Outcome;
+use crate::query::SqlBuilder;
+
+/// The state of a ledger item, as stored in `STATE_`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::N(16))")]
+pub enum ItemState {
+    /// Not processed yet.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// Deleted (by its own job, or along with its calling instance).
+    #[sea_orm(string_value = "deleted")]
+    Deleted,
+    /// Not found, `failIfNotExists=false`.
+    #[sea_orm(string_value = "skipped")]
+    Skipped,
+    /// Not deleted, with a reason.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+}
+
+impl ItemState {
+    /// The state as an SQL literal (see [`super::batch_job::JobState::literal`]).
+    pub fn literal(self) -> &'static str {
+        match self {
+            ItemState::Pending => "'pending'",
+            ItemState::Deleted => "'deleted'",
+            ItemState::Skipped => "'skipped'",
+            ItemState::Failed => "'failed'",
+        }
+    }
+
+    /// The state an item ends in with `outcome`.
+    pub fn of(outcome: &Outcome) -> Self {
+        match outcome {
+            Outcome::Deleted => ItemState::Deleted,
+            Outcome::Skipped => ItemState::Skipped,
+            Outcome::Failed { .. } => ItemState::Failed,
+        }
+    }
+}
+
+/// The items `i` of job `j` of batch `b`: sequence numbers `((j.seq_ - 1)·n, j.seq_·n]`. The
+/// SQL twin of [`super::batch::BatchInfo::job_range`]; every statement relating jobs and items
+/// uses it.
+pub const ITEMS_OF_JOB: &str =
+    "i.seq_ > (j.seq_ - 1)::bigint * b.invocations_per_job_ AND i.seq_ <= j.seq_::bigint * b.invocations_per_job_";
+
+/// Inserts the selection `selection` pushes (a statement yielding one distinct `id` column)
+/// as the numbered items of `batch_id`, inside the database; returns how many.
+pub async fn snapshot(
+    txn: &impl ConnectionTrait,
+    batch_id: &str,
+    selection: impl FnOnce(&mut SqlBuilder) -> Result<(), crate::Error>,
+) -> Result<i64, crate::Error> {
+    let mut sql = SqlBuilder::new();
+    sql.push("INSERT INTO sweep_batch_item (batch_id_, seq_, proc_inst_id_) SELECT ")
+        .bind(batch_id.to_owned())
+        .push(", row_number() OVER (), s.id FROM (");
+    selection(&mut sql)?;
+    sql.push(") s");
+    let result = txn.execute_raw(sql.into_statement()).await?;
+    Ok(result.rows_affected() as i64)
+}
+
+/// Process-instance ids of the pending items `(low, high]` of `batch_id`, in sequence order.
+pub async fn pending_ids(
+    txn: &impl ConnectionTrait,
+    batch_id: &str,
+    (low, high): (i64, i64),
+) -> Result<Vec<String>, DbErr> {
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT proc_inst_id_ FROM sweep_batch_item
+              WHERE batch_id_ = $1 AND seq_ > $2 AND seq_ <= $3 AND state_ = $4 ORDER BY seq_",
+            [batch_id.into(), low.into(), high.into(), ItemState::Pending.into()],
+        ))
+        .await?;
+    rows.iter().map(|r| r.try_get("", "proc_inst_id_")).collect()
+}
+
+/// Writes one outcome per id to the pending items `(low, high]` of `batch_id`.
+pub async fn record_outcomes(
+    txn: &impl ConnectionTrait,
+    batch_id: &str,
+    (low, high): (i64, i64),
+    outcomes: &[(String, Outcome)],
+) -> Result<(), DbErr> {
+    let ids: Vec<String> = outcomes.iter().map(|(id, _)| id.clone()).collect();
+    let states: Vec<String> = outcomes.iter().map(|(_, o)| ItemState::of(o).to_value()).collect();
+    let reasons: Vec<String> = outcomes
+        .iter()
+        .map(|(_, o)| match o {
+            Outcome::Failed { reason } => reason.clone(),
+            _ => String::new(),
+        })
+        .collect();
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE sweep_batch_item i SET state_ = u.s, reason_ = NULLIF(u.r, ''), updated_ = now()
+           FROM unnest($4::varchar[], $5::varchar[], $6::varchar[]) AS u(id, s, r)
+          WHERE i.batch_id_ = $1 AND i.seq_ > $2 AND i.seq_ <= $3 AND i.proc_inst_id_ = u.id AND i.state_ = $7",
+        [
+            batch_id.into(),
+            low.into(),
+            high.into(),
+            Value::from(ids),
+            Value::from(states),
+            Value::from(reasons),
+            ItemState::Pending.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Marks the pending items of `ids` anywhere in `batch_id` deleted along with their caller:
+/// called instances selected themselves, in another job, that will find nothing left to do.
+pub async fn mark_deleted_with_caller(txn: &impl ConnectionTrait, batch_id: &str, ids: &[String]) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE sweep_batch_item SET state_ = $3, reason_ = 'deleted with its calling instance', updated_ = now()
+          WHERE batch_id_ = $1 AND proc_inst_id_ = ANY($2) AND state_ = $4",
+        [batch_id.into(), Value::from(ids.to_vec()), ItemState::Deleted.into(), ItemState::Pending.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Fails the pending items `(low, high]` of `batch_id` with `reason`.
+pub async fn fail_pending(
+    txn: &impl ConnectionTrait,
+    batch_id: &str,
+    (low, high): (i64, i64),
+    reason: &str,
+) -> Result<(), DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE sweep_batch_item SET state_ = $5, reason_ = $4, updated_ = now()
+          WHERE batch_id_ = $1 AND seq_ > $2 AND seq_ <= $3 AND state_ = $6",
+        [
+            batch_id.into(),
+            low.into(),
+            high.into(),
+            reason.chars().take(4000).collect::<String>().into(),
+            ItemState::Failed.into(),
+            ItemState::Pending.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Puts the failed items of the jobs `job_ids` back to pending; returns how many.
+pub async fn reopen_failed_of_jobs(db: &impl ConnectionTrait, job_ids: &[String]) -> Result<u64, DbErr> {
+    if job_ids.is_empty() {
+        return Ok(0);
+    }
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "UPDATE sweep_batch_item i SET state_ = $2, reason_ = NULL, updated_ = now()
+                   FROM sweep_batch_job j JOIN sweep_batch b ON b.id_ = j.batch_id_
+                  WHERE j.id_ = ANY($1) AND i.batch_id_ = j.batch_id_ AND {ITEMS_OF_JOB} AND i.state_ = $3"
+            ),
+            [Value::from(job_ids.to_vec()), ItemState::Pending.into(), ItemState::Failed.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+#[derive(FromQueryResult)]
+struct ItemRow {
+    proc_inst_id_: String,
+    state_: String,
+    reason_: Option<String>,
+    seq_: i64,
+}
+
+/// A page of the ledger of `batch_id`, in sequence order, optionally of one state.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    batch_id: &str,
+    state: Option<ItemState>,
+    page: Page,
+) -> Result<Vec<BatchItemDto>, DbErr> {
+    let mut sql = listing::starting("SELECT proc_inst_id_, state_, reason_, seq_ FROM sweep_batch_item i");
+    filter(&mut sql, batch_id, state);
+    sql.push(" ORDER BY seq_");
+    page.apply(&mut sql);
+    let rows: Vec<ItemRow> = listing::fetch_all(db, sql).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| BatchItemDto { process_instance_id: r.proc_inst_id_, state: r.state_, reason: r.reason_, seq: r.seq_ })
+        .collect())
+}
+
+/// Number of ledger items of `batch_id`, optionally of one state.
+pub async fn count(db: &impl ConnectionTrait, batch_id: &str, state: Option<ItemState>) -> Result<i64, DbErr> {
+    let mut sql = listing::starting("SELECT count(*) AS n FROM sweep_batch_item i");
+    filter(&mut sql, batch_id, state);
+    let row = db.query_one_raw(sql.into_statement()).await?;
+    row.map_or(Ok(0), |r| r.try_get("", "n"))
+}
+
+fn filter(sql: &mut SqlBuilder, batch_id: &str, state: Option<ItemState>) {
+    sql.push(" WHERE i.batch_id_ = ").bind(batch_id.to_owned());
+    if let Some(state) = state {
+        sql.push(" AND i.state_ = ").bind(state);
+    }
+}
+
+/// Deletes the ledger of `batch_id`.
+pub async fn delete_of_batch(db: &impl ConnectionTrait, batch_id: &str) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "DELETE FROM sweep_batch_item WHERE batch_id_ = $1",
+        [batch_id.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::Iterable;
+
+    use super::super::batch_job::JobState;
+    use super::*;
+
+    #[test]
+    fn literals_quote_the_stored_values() {
+        for s in ItemState::iter() {
+            assert_eq!(s.literal(), format!("'{}'", s.to_value()));
+        }
+        for s in JobState::iter() {
+            assert_eq!(s.literal(), format!("'{}'", s.to_value()));
+        }
+    }
+}
