@@ -2,6 +2,8 @@
 # Makes sure PostgreSQL and RabbitMQ run on this machine (Debian): installs the Debian packages
 # when missing, starts the services when stopped, and lets the `postgres` user connect over
 # 127.0.0.1 without a password (development and CI only). Idempotent: safe to run every time.
+# With --with-test-tools it also installs what the test suite needs besides the services:
+# promtool (Debian package prometheus), which checks the /metrics pages.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -50,6 +52,14 @@ ensure_rabbitmq() {
   as_root timeout 120 rabbitmqctl await_startup >/dev/null 2>&1 || { log "RabbitMQ did not start"; exit 1; }
 }
 
+ensure_test_tools() {
+  if ! command -v promtool >/dev/null 2>&1; then
+    log "installing promtool (Debian package prometheus)"
+    install_pkg prometheus
+  fi
+}
+
 ensure_postgres
 ensure_rabbitmq
+if [ "${1:-}" = "--with-test-tools" ]; then ensure_test_tools; fi
 log "PostgreSQL on 127.0.0.1:5432 and RabbitMQ on 127.0.0.1:5672 are up"

@@ -166,47 +166,9 @@ pub struct BatchSettings {
     pub batch_jobs_per_seed: u32,
 }
 
-/// The built-in defaults, as a TOML document (also printed by the README's settings table).
-pub const DEFAULTS: &str = r#"
-[http]
-bind = "127.0.0.1:8080"
-base_path = "/engine-rest"
-body_limit_bytes = 16777216
-request_timeout = "60s"
-
-[database]
-url = "postgres://postgres@127.0.0.1:5432/sweep"
-max_connections = 8
-connect_timeout = "5s"
-statement_timeout = "120s"
-
-[amqp]
-url = "amqp://guest:guest@127.0.0.1:5672/%2f"
-prefix = "sweep"
-prefetch = 2
-queue_type = "quorum"
-
-[telemetry]
-format = "json"
-filter = "info,sqlx=warn"
-
-[batch]
-invocations_per_batch_job = 100
-batch_jobs_per_seed = 100
-
-[worker]
-max_retries = 3
-retry_base_delay = "1s"
-shutdown_timeout = "30s"
-
-[outbox]
-relay_interval = "2s"
-claim_lease = "30s"
-publish_timeout = "10s"
-
-[faults]
-skip_publish_after_commit = false
-"#;
+/// The built-in defaults: every setting, in the one place its default is written. Deployment
+/// files (`deploy/config/production.toml`, the Kubernetes config map) list only what differs.
+pub const DEFAULTS: &str = include_str!("settings/defaults.toml");
 
 impl Settings {
     /// Loads settings from the process environment (`SWEEP_CONFIG`, `SWEEP__…`).
@@ -322,6 +284,45 @@ mod tests {
     fn an_unknown_key_is_rejected_by_name() {
         let err = Settings::load_from(env(&[("SWEEP__HTTP__BINDD", "x")])).unwrap_err();
         assert!(err.to_string().contains("bindd"), "{err}");
+    }
+
+    /// Every setting in a TOML document, as `section.key = value` lines.
+    fn flatten(toml: &str) -> Vec<(String, String)> {
+        let mut section = String::new();
+        let mut out = Vec::new();
+        for line in toml.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.to_owned();
+            } else if let Some((key, value)) = line.split_once('=') {
+                out.push((format!("{section}.{}", key.trim()), value.trim().trim_matches('"').to_owned()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_readme_lists_every_setting_with_its_default() {
+        let readme = include_str!("../../README.md");
+        for (key, value) in flatten(DEFAULTS) {
+            let row = format!("| `{key}` | `{value}` |");
+            assert!(readme.contains(&row), "README settings table lacks {row}");
+        }
+    }
+
+    #[test]
+    fn the_production_example_lists_only_what_differs_from_the_defaults() {
+        let defaults = flatten(DEFAULTS);
+        let production = flatten(include_str!("../../deploy/config/production.toml"));
+        assert!(!production.is_empty());
+        for (key, value) in production {
+            let default = defaults.iter().find(|(k, _)| *k == key).unwrap_or_else(|| panic!("unknown setting {key}"));
+            assert_ne!(default.1, value, "{key} repeats its default");
+        }
+        Settings::load_from(env(&[(
+            "SWEEP_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/config/production.toml"),
+        )]))
+        .expect("the production example loads");
     }
 
     #[test]

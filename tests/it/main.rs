@@ -7,10 +7,13 @@ mod demo;
 mod end_to_end;
 mod health;
 mod invariants;
+mod metrics;
+mod outbox;
 mod pipeline;
 mod process_instance_delete;
 mod process_instance_query;
 mod schema;
+mod unavailable;
 
 /// The test builds of the binaries, for tests that run them as processes.
 pub const WORKER_BIN: &str = env!("CARGO_BIN_EXE_sweep-worker-it");

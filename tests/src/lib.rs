@@ -46,9 +46,9 @@ pub fn settings_env(database_url: &str, extra: &[(&str, &str)]) -> HashMap<Strin
         ("SWEEP__AMQP__QUEUE_TYPE".into(), "classic".into()),
         ("SWEEP__WORKER__RETRY_BASE_DELAY".into(), "200ms".into()),
         ("SWEEP__OUTBOX__RELAY_INTERVAL".into(), "500ms".into()),
-        // Rows a writer left unpublished (a crash, a broker outage) reach the relay after 3 s.
-        ("SWEEP__OUTBOX__CLAIM_LEASE".into(), "3s".into()),
-        ("SWEEP__OUTBOX__PUBLISH_TIMEOUT".into(), "2s".into()),
+        // Rows a writer left unpublished (a crash, a broker outage) reach the relay after 2 s.
+        ("SWEEP__OUTBOX__CLAIM_LEASE".into(), "2s".into()),
+        ("SWEEP__OUTBOX__PUBLISH_TIMEOUT".into(), "1500ms".into()),
     ]);
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());

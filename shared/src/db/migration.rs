@@ -107,7 +107,7 @@ impl MigratorTrait for AttachedMigrator {
 /// Sweep's own tables, shared by both modes. Append new migrations here, never edit old ones.
 fn sweep_migrations() -> Vec<Box<dyn MigrationTrait>> {
     vec![
-        Box::new(SqlMigration { name: "m0002_sweep_batch", sql: include_str!("sql/sweep_batch.sql") }),
+        Box::new(SqlMigration { name: "m0002_sweep_batch", sql: include_str!("sql/m0002_sweep_batch.sql") }),
         Box::new(SqlMigration { name: "m0003_outbox_claims", sql: include_str!("sql/m0003_outbox_claims.sql") }),
     ]
 }
