@@ -1,5 +1,7 @@
 //! The `sweep-api` library: the router and [`run`], which tests start in-process on port 0.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod error;
 pub mod extract;

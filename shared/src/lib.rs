@@ -2,6 +2,8 @@
 //! process-instance query language, the set-based deletion core and the demo-data generator.
 //! Both binaries (`sweep-api`, `sweep-worker`) stand on it; it knows nothing about HTTP.
 
+#![warn(missing_docs)]
+
 pub mod batch;
 pub mod camunda;
 pub mod db;

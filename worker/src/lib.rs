@@ -3,6 +3,8 @@
 //! and monitor queues until shutdown. Workers hold no state of their own: every handler reads
 //! the database, commits, publishes through the outbox and only then acks.
 
+#![warn(missing_docs)]
+
 mod consumer;
 mod ctx;
 mod dispatch;
