@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use system_tests::{TestApi, TestDb, TestMq};
+use system_tests::{TestApi, TestDb, TestMq, prefix};
 
 // Field → JSON type of each DTO, as Camunda's OpenAPI document (and reference §3, for the 7.24
 // fields it lacks) defines them. `date` is a string in Camunda's date format; `?` allows null.
@@ -210,7 +210,7 @@ async fn start() -> (TestDb, TestApi) {
 
 async fn start_with_mq() -> (TestDb, TestApi, TestMq) {
     let db = TestDb::new().await;
-    let prefix = TestMq::prefix();
+    let prefix = prefix();
     let settings = db.settings(&TestMq::env(&prefix));
     let mq = TestMq::declare(&settings).await;
     let api = TestApi::spawn(settings).await;

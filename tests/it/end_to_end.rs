@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use system_tests::{Proc, TestApi, TestDb, TestWorker, eventually};
+use system_tests::{Proc, TestApi, TestDb, TestWorker, eventually, prefix};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -64,7 +64,7 @@ async fn ten_thousand_instances_selected_by_query_are_deleted_by_two_worker_proc
     let tree = db.scalar("SELECT count(*) FROM deleted_tree").await;
 
     let port = free_port();
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let prefix = prefix();
     let env = db.env(&[
         ("SWEEP__AMQP__PREFIX", &prefix),
         ("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use shared::messages::WorkMessage;
-use system_tests::{EventTap, Proc, TestApi, TestDb, TestWorker, eventually};
+use system_tests::{EventTap, Proc, TestApi, TestDb, TestWorker, eventually, prefix};
 
 use crate::pipeline::seed_instances;
 
@@ -137,7 +137,7 @@ async fn duplicates_published_through_the_broker_change_nothing() {
 async fn a_crash_between_commit_and_publish_is_repaired_by_the_outbox() {
     let db = TestDb::new().await;
     seed_instances(&db, 20).await;
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let prefix = prefix();
     let crashing =
         db.settings(&[("SWEEP__AMQP__PREFIX", &prefix), ("SWEEP__FAULTS__SKIP_PUBLISH_AFTER_COMMIT", "true")]);
     let api = TestApi::spawn(crashing.clone()).await;
@@ -242,7 +242,7 @@ async fn a_failing_job_is_retried_with_back_off_then_failed_and_the_batch_stays_
 async fn a_worker_killed_mid_batch_loses_nothing_and_a_new_one_completes_the_batch() {
     let db = TestDb::new().await;
     seed_instances(&db, 3000).await;
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let prefix = prefix();
     let env = db.env(&[
         ("SWEEP__AMQP__PREFIX", &prefix),
         ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
@@ -298,7 +298,7 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_a_new_one_completes_the_bat
 async fn sigterm_finishes_in_flight_jobs_before_the_worker_exits() {
     let db = TestDb::new().await;
     seed_instances(&db, 2000).await;
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let prefix = prefix();
     let env = db.env(&[("SWEEP__AMQP__PREFIX", &prefix), ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "50")]);
     let api = TestApi::spawn(shared::Settings::load_from(env.clone()).unwrap()).await;
     let mut worker = Proc::start(crate::WORKER_BIN, &[], &env);

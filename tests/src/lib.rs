@@ -38,6 +38,11 @@ pub fn amqp_url() -> String {
     std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
+/// A fresh broker namespace, `t<uuid>`: the prefix of every exchange and queue of one test.
+pub fn prefix() -> String {
+    format!("t{}", uuid::Uuid::new_v4().simple())
+}
+
 /// Settings pointing at `database_url`, with test-friendly values.
 pub fn settings_for(database_url: &str, extra: &[(&str, &str)]) -> shared::Settings {
     shared::Settings::load_from(settings_env(database_url, extra)).expect("test settings are valid")
@@ -53,7 +58,7 @@ pub fn settings_env(database_url: &str, extra: &[(&str, &str)]) -> HashMap<Strin
         ("SWEEP__AMQP__URL".into(), amqp_url()),
         ("SWEEP__TELEMETRY__FORMAT".into(), "human".into()),
         // A broker namespace of its own per settings object; queues vanish when unused.
-        ("SWEEP__AMQP__PREFIX".into(), format!("t{}", uuid::Uuid::new_v4().simple())),
+        ("SWEEP__AMQP__PREFIX".into(), prefix()),
         ("SWEEP__AMQP__QUEUE_EXPIRES".into(), "5m".into()),
         // Classic queues are cheap to create and to expire; a few tests opt into quorum queues,
         // the production type, with `SWEEP__AMQP__QUEUE_TYPE=quorum`.

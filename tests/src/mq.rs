@@ -89,11 +89,6 @@ pub struct TestMq {
 }
 
 impl TestMq {
-    /// A fresh prefix, `t<uuid>`.
-    pub fn prefix() -> String {
-        format!("t{}", uuid::Uuid::new_v4().simple())
-    }
-
     /// Settings entries that put a process on `prefix` with expiring queues.
     pub fn env(prefix: &str) -> [(&'static str, &str); 2] {
         [("SWEEP__AMQP__PREFIX", prefix), ("SWEEP__AMQP__QUEUE_EXPIRES", "5m")]
