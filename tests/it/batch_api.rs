@@ -546,15 +546,8 @@ async fn batch_api_suspension_errors_change_nothing() {
     assert_eq!(body["type"], "InvalidRequestException");
     let (status, body) = api.post_raw("/batch/s/suspended", "application/json", "{").await;
     assert_eq!(status, 405, "{body}");
-    let resp = api
-        .client
-        .put(format!("{}/batch/s/suspended", api.base))
-        .header("content-type", "application/json")
-        .body("{")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
+    let (status, body) = api.put_raw("/batch/s/suspended", "application/json", "{").await;
+    assert_eq!(status, 400, "{body}");
     assert_eq!(snapshot(&db).await, before);
 }
 

@@ -2,14 +2,17 @@
 //! `TEST_DATABASE_URL` (an admin URL, database part ignored) and `TEST_AMQP_URL` override them.
 //!
 //! - [`TestDb`]: a PostgreSQL database of its own per test, cloned from a migrated template.
-//! - [`TestApi`]: the API in-process on port 0.
+//! - [`ApiClient`]: HTTP calls to an API, in-process or a process; [`TestApi`]: the API
+//!   in-process on port 0.
 //! - [`TestWorker`]: a worker in-process.
 //! - [`Proc`]: a Sweep binary as a child process.
 //! - [`EventTap`], [`TestMq`]: what Sweep publishes, as the broker sees it.
-//! - [`eventually`], [`settings_for`], [`settings_env`]: small helpers.
+//! - [`fixtures`]: instances to delete, and what the database says about a batch.
+//! - [`eventually`], [`prefix`], [`settings_for`], [`settings_env`], [`free_port`]: small helpers.
 
 mod api;
 mod db;
+pub mod fixtures;
 mod mq;
 mod process;
 mod workers;
@@ -17,7 +20,7 @@ mod workers;
 use std::collections::HashMap;
 use std::time::Duration;
 
-pub use api::TestApi;
+pub use api::{ApiClient, TestApi};
 pub use db::{TestDb, template_name};
 pub use mq::{CapturedEvent, EventTap, TestMq};
 pub use process::Proc;
@@ -71,6 +74,11 @@ pub fn settings_env(database_url: &str, extra: &[(&str, &str)]) -> HashMap<Strin
         env.insert((*k).into(), (*v).into());
     }
     env
+}
+
+/// A TCP port free at the time of the call, for a process that must be told its port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Polls `check` until it returns `Some`, or panics after `timeout`.
