@@ -6,10 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::json;
-use system_tests::fixtures::{
-    batch_completed, deleted_items, refuse_to_delete, root_instances, seed_instances, wait_completed,
-};
-use system_tests::{ApiClient, Proc, TestApi, TestDb, TestWorker, eventually, free_port, prefix};
+use system_tests::fixtures::{batch_completed, deleted_items, refuse_to_delete, root_instances, seed_instances};
+use system_tests::{ApiClient, DrivenWorker, Proc, TestApi, TestDb, free_port, prefix};
 
 /// Checksum of every row of `table` whose instance column is not in the deleted set.
 async fn untouched(db: &TestDb, table: &str, column: &str) -> String {
@@ -163,13 +161,12 @@ async fn a_suspended_batch_makes_no_progress_and_completes_once_resumed() {
     seed_instances(&db, 60).await;
     let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
-    let (_, batch) =
-        api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
-    let id = batch["id"].as_str().unwrap().to_owned();
+    let worker = DrivenWorker::connect(settings.clone()).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
     let (status, _) = api.put(&format!("/batch/{id}/suspended"), &json!({"suspended": true})).await;
     assert_eq!(status, 204);
-    let worker = TestWorker::spawn(settings.clone()).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The worker handles everything queued: the seed, dropped because the batch is suspended.
+    worker.drain().await;
     let s = api.batch_statistics(&id).await.unwrap();
     assert_eq!(s["suspended"], true);
     assert_eq!(s["deletedInstances"], 0, "{s}");
@@ -177,9 +174,9 @@ async fn a_suspended_batch_makes_no_progress_and_completes_once_resumed() {
 
     let (status, _) = api.put(&format!("/batch/{id}/suspended"), &json!({"suspended": false})).await;
     assert_eq!(status, 204);
-    wait_completed(&db, &id, Duration::from_secs(20)).await;
+    worker.drain().await;
+    assert!(batch_completed(&db, &id).await, "the resumed batch completes");
     assert_eq!(deleted_items(&db, &id).await, 31);
-    worker.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -189,24 +186,22 @@ async fn deleting_a_running_batch_stops_its_remaining_work() {
     let settings =
         db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5"), ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
-    let worker = TestWorker::spawn(settings.clone()).await;
-    let (_, batch) =
-        api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
-    let id = batch["id"].as_str().unwrap().to_owned();
-    eventually(Duration::from_secs(20), || async { (deleted_items(&db, &id).await > 0).then_some(()) }).await;
+    let worker = DrivenWorker::connect(settings.clone()).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    while deleted_items(&db, &id).await == 0 {
+        assert!(worker.step().await, "the work ran out before anything was deleted");
+    }
     let (status, body) = api.delete(&format!("/batch/{id}")).await;
     assert_eq!(status, 204, "{body}");
-    // In-flight jobs may still finish; then nothing moves any more.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Nothing is in flight; the messages still queued find the batch gone and change nothing.
     let settled = root_instances(&db, "pd1").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    worker.drain().await;
     assert_eq!(root_instances(&db, "pd1").await, settled);
     assert!(settled > 0, "the batch was stopped before it finished");
     let (status, historic) = api.get(&format!("/history/batch/{id}")).await;
     assert_eq!(status, 200);
     assert!(historic["endTime"].is_string());
     assert_eq!(api.get(&format!("/batch/{id}")).await.0, 404);
-    worker.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -216,15 +211,15 @@ async fn a_job_that_keeps_failing_ends_failed_and_a_retry_through_the_api_comple
     refuse_to_delete(&db, "pi-4").await;
     let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
-    let worker = TestWorker::spawn(settings.clone()).await;
+    let worker = DrivenWorker::connect(settings.clone()).await;
     let (_, batch) =
         api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
     let id = batch["id"].as_str().unwrap().to_owned();
     let job_definition = batch["batchJobDefinitionId"].as_str().unwrap().to_owned();
-    let stats = eventually(Duration::from_secs(30), || async {
-        api.batch_statistics(&id).await.filter(|s| s["failedJobs"] == 1 && s["remainingJobs"] == 1)
-    })
-    .await;
+    // Every attempt of the failing job included: drain waits out the back-off of its retries.
+    worker.drain().await;
+    let stats = api.batch_statistics(&id).await.unwrap();
+    assert!(stats["failedJobs"] == 1 && stats["remainingJobs"] == 1, "{stats}");
     assert_eq!(stats["completedJobs"], 2, "{stats}");
     assert!(stats["failedInstances"].as_i64().unwrap() >= 1, "{stats}");
     let (status, jobs) = api.get(&format!("/job?jobDefinitionId={job_definition}&noRetriesLeft=true")).await;
@@ -232,14 +227,13 @@ async fn a_job_that_keeps_failing_ends_failed_and_a_retry_through_the_api_comple
     assert_eq!(jobs.as_array().unwrap().len(), 1, "{jobs}");
     assert_eq!(jobs[0]["retries"], 0);
     assert!(jobs[0]["exceptionMessage"].as_str().unwrap().contains("refusing to delete pi-4"));
-    tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!batch_completed(&db, &id).await, "a failed job keeps the batch open");
 
     db.exec("DROP TRIGGER refuse ON act_ru_execution").await;
     let (status, body) = api.put(&format!("/job-definition/{job_definition}/retries"), &json!({"retries": 1})).await;
     assert_eq!(status, 204, "{body}");
-    wait_completed(&db, &id, Duration::from_secs(20)).await;
+    worker.drain().await;
+    assert!(batch_completed(&db, &id).await, "the retried job completes the batch");
     assert_eq!(deleted_items(&db, &id).await, 11);
     assert_eq!(root_instances(&db, "pd1").await, 0);
-    worker.stop().await.unwrap();
 }

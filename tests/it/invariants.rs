@@ -8,7 +8,7 @@ use shared::messages::WorkMessage;
 use system_tests::fixtures::{
     batch_completed, deleted_items, refuse_to_delete, root_instances, seed_instances, wait_completed,
 };
-use system_tests::{EventTap, Proc, TestApi, TestDb, TestWorker, eventually, prefix};
+use system_tests::{DrivenWorker, EventTap, Proc, TestApi, TestDb, TestWorker, eventually, prefix};
 
 /// Every counter that a second effect would change.
 async fn effects(db: &TestDb) -> Vec<i64> {
@@ -81,44 +81,31 @@ async fn duplicates_published_through_the_broker_change_nothing() {
     seed_instances(&db, 30).await;
     let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
-    let worker = TestWorker::spawn(settings.clone()).await;
+    let worker = DrivenWorker::connect(settings.clone()).await;
     let tap = EventTap::bind(&settings).await;
     let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
-    wait_completed(&db, &id, Duration::from_secs(20)).await;
+    worker.drain().await;
+    assert!(batch_completed(&db, &id).await);
     let done = effects(&db).await;
-    let events = eventually(Duration::from_secs(5), || async {
-        let e = tap.drain().await;
-        (!e.is_empty()).then_some(e)
-    })
-    .await;
+    // What the handlers published is in the tap's queue once drain returns.
+    let events = tap.drain().await;
+    assert!(!events.is_empty(), "the batch announced its deletions and completion");
 
     // Publish every seed, job and monitor message of the batch again, by hand.
-    let publisher = shared::mq::setup::connect_and_declare(&settings, "test").await.unwrap().1;
-    let work = format!("{}.work", settings.amqp.prefix);
     let mut messages = vec![WorkMessage::SeedV1 { batch_id: id.clone(), jobs_created: 0 }];
     messages.extend((1..=4).map(|job_seq| WorkMessage::DeleteProcessInstancesV1 { batch_id: id.clone(), job_seq }));
     messages.push(WorkMessage::MonitorV1 { batch_id: id.clone() });
     let stored: Vec<_> = messages
         .iter()
         .enumerate()
-        .map(|(i, m)| shared::outbox::StoredMessage {
-            id: i as i64,
-            message: shared::outbox::OutboxMessage {
-                exchange: work.clone(),
-                routing_key: m.routing_key().into(),
-                payload: serde_json::to_vec(m).unwrap(),
-                traceparent: None,
-                split: false,
-            },
-        })
+        .map(|(i, m)| shared::outbox::StoredMessage { id: i as i64, message: worker.ctx.work(m) })
         .collect();
-    publisher.publish(&stored).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    worker.ctx.publisher.publish(&stored).await.unwrap();
+    assert_eq!(worker.drain().await, messages.len(), "every duplicate was delivered and handled");
     assert_eq!(effects(&db).await, done);
     let more = tap.drain().await;
     assert!(more.is_empty(), "no second deletion or completion event: {more:?}");
     assert_eq!(events.iter().filter(|e| e.routing_key == "batch.completed").count(), 1);
-    worker.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -190,36 +177,32 @@ async fn a_failing_job_is_retried_with_back_off_then_failed_and_the_batch_stays_
     refuse_to_delete(&db, "pi-4").await;
     let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
-    let worker = TestWorker::spawn(settings.clone()).await;
+    let worker = DrivenWorker::connect(settings.clone()).await;
     let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
-    let job = eventually(Duration::from_secs(20), || async {
-        let failed = db
-            .strings(&format!(
-                "SELECT seq_ || '/' || retries_ || '/' || attempts_ || '/' || exception_msg_ FROM sweep_batch_job
+    // Every attempt of the failing job included: drain waits out the back-off of its retries.
+    worker.drain().await;
+    let failed = db
+        .strings(&format!(
+            "SELECT seq_ || '/' || retries_ || '/' || attempts_ || '/' || exception_msg_ FROM sweep_batch_job
               WHERE batch_id_ = '{id}' AND state_ = 'failed'"
-            ))
-            .await;
-        (failed.len() == 1).then(|| failed[0].clone())
-    })
-    .await;
+        ))
+        .await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let job = &failed[0];
     let parts: Vec<&str> = job.splitn(4, '/').collect();
     assert_eq!(parts[1], "0", "no retries left");
     assert_eq!(parts[2], "3", "three attempts, as Camunda's three retries");
     assert!(parts[3].contains("refusing to delete pi-4"), "{job}");
     // The other jobs finished; the failed one's items are failed, with the reason; nothing of it was deleted.
-    eventually(Duration::from_secs(10), || async {
-        (db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE batch_id_ = '{id}' AND state_ = 'done'")).await
-            == 2)
-            .then_some(())
-    })
-    .await;
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE batch_id_ = '{id}' AND state_ = 'done'")).await,
+        2
+    );
     let failed_items = db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'failed' AND reason_ LIKE '%pi-4%'")).await;
     assert!(failed_items >= 1);
     assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE id_ = 'pi-4'").await, 1);
-    tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!batch_completed(&db, &id).await, "a failed job keeps the batch open");
     assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch WHERE id_ = '{id}'")).await, 1);
-    worker.stop().await.unwrap();
 }
 
 #[tokio::test]

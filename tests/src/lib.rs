@@ -24,7 +24,7 @@ pub use api::{ApiClient, TestApi};
 pub use db::{TestDb, template_name};
 pub use mq::{CapturedEvent, EventTap, TestMq};
 pub use process::Proc;
-pub use workers::TestWorker;
+pub use workers::{DrivenWorker, TestWorker};
 
 /// Admin URL of the test server, without a database name.
 pub fn server_url() -> String {

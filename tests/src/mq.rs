@@ -103,7 +103,9 @@ impl TestMq {
         let topology = shared::mq::Topology::from_settings(settings);
         topology.declare(&channel).await.expect("declare topology");
         for route in shared::messages::WORK_ROUTES {
-            // The monitor queue has a single active consumer and refuses basic.get: tap copies.
+            // Copies, so the test reads what was published without taking it from Sweep's
+            // queues (and with quorum queues too, whose single-active-consumer monitor queue
+            // refuses basic.get).
             let tap = format!("{}.tap.{route}", settings.amqp.prefix);
             let options =
                 lapin::options::QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };

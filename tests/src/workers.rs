@@ -32,3 +32,111 @@ impl Drop for TestWorker {
         self.stop.cancel();
     }
 }
+
+/// A worker the test drives itself, one message at a time, instead of a consumer taking
+/// deliveries as they come: [`DrivenWorker::drain`] hands every queued work message to
+/// `worker::process` (the code path of a consuming worker) and returns once nothing is left
+/// to do, so a test can assert that "nothing happens" without waiting for it.
+///
+/// Messages are fetched with `basic.get` and acked manually by `worker::process`, which also
+/// publishes what the handler committed, with publisher confirms: once it returns, follow-up
+/// messages are in their queues. RabbitMQ refuses `basic.get` on *quorum* queues with a single
+/// active consumer, which the monitor queue is; on classic queues (the tests' default,
+/// `SWEEP__AMQP__QUEUE_TYPE=classic`) it works, so a driven worker requires classic queues.
+pub struct DrivenWorker {
+    /// The context `worker::run` would build from the same settings.
+    pub ctx: worker::Ctx,
+    channel: lapin::Channel,
+    _connection: lapin::Connection,
+}
+
+/// How often [`DrivenWorker::drain`] looks at the delay queues while only they hold messages.
+const DELAY_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+impl DrivenWorker {
+    /// Connects as a worker with `settings` (use the API's settings, so the prefixes match) and
+    /// declares the topology. No consumer is started.
+    pub async fn connect(settings: shared::Settings) -> Self {
+        assert_eq!(
+            settings.amqp.queue_type,
+            shared::settings::QueueType::Classic,
+            "a DrivenWorker needs classic queues: RabbitMQ refuses basic.get on the monitor queue \
+             (single active consumer) when it is a quorum queue"
+        );
+        shared::telemetry::init("sweep-worker", &settings.telemetry);
+        let ctx = worker::Ctx::connect(settings).await.expect("connect as a worker");
+        let connection = lapin::Connection::connect(&ctx.settings.amqp.url, lapin::ConnectionProperties::default())
+            .await
+            .expect("connect to the test RabbitMQ");
+        let channel = connection.create_channel().await.expect("channel");
+        Self { ctx, channel, _connection: connection }
+    }
+
+    /// Handles at most one message, the first found in the seed, job and monitor queues (in
+    /// that order); says whether there was one. Messages waiting in the retry delay queues are
+    /// not looked at.
+    pub async fn step(&self) -> bool {
+        use lapin::options::BasicGetOptions;
+        for route in shared::messages::WORK_ROUTES {
+            let queue = self.ctx.topology.queue(route);
+            let message = self
+                .channel
+                .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
+                .await
+                .unwrap_or_else(|e| panic!("basic.get on {queue}: {e}"));
+            if let Some(message) = message {
+                worker::process(&self.ctx, message.delivery).await;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Handles messages until the work queues and the retry delay queues are all empty, and
+    /// returns how many it handled. While only delay queues hold messages (a failed job's
+    /// retry, waiting out its back-off), it polls them until they move on to the job queue;
+    /// it panics if that takes far longer than the back-off.
+    pub async fn drain(&self) -> usize {
+        let patience: std::time::Duration =
+            self.ctx.topology.retry_delays.iter().sum::<std::time::Duration>() + std::time::Duration::from_secs(30);
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut handled = 0;
+        loop {
+            // Counted before the round: a message leaving a delay queue after this count is in
+            // the job queue before the round looks there, so an empty round and no delayed
+            // message mean nothing is left anywhere.
+            let delayed = self.delayed().await;
+            let mut round = 0;
+            while self.step().await {
+                round += 1;
+            }
+            handled += round;
+            if round == 0 && delayed == 0 {
+                return handled;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "drain: {delayed} retry message(s) still in the delay queues, or work still coming, after {patience:?}"
+            );
+            if round == 0 {
+                tokio::time::sleep(DELAY_POLL).await;
+            }
+        }
+    }
+
+    /// Messages waiting in the retry delay queues.
+    async fn delayed(&self) -> u32 {
+        let mut total = 0;
+        for attempt in 1..=self.ctx.topology.retry_delays.len() {
+            let queue = self.ctx.topology.delay_queue(attempt);
+            let options = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+            let declared = self
+                .channel
+                .queue_declare(queue.as_str().into(), options, Default::default())
+                .await
+                .unwrap_or_else(|e| panic!("inspect {queue}: {e}"));
+            total += declared.message_count();
+        }
+        total
+    }
+}
