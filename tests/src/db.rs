@@ -22,7 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
-use crate::{server_url, settings_env, settings_for};
+use crate::{database_url, settings_env, settings_for};
 
 /// Every source Sweep's migrations are built from, each with a name for messages. A new
 /// `.sql` file in `shared/src/db/sql/` must be listed here; [`template_name`] panics, naming
@@ -80,10 +80,8 @@ fn check_migration_sources() {
 /// One session on the server's `postgres` database: session-level advisory locks need every
 /// statement on the same connection.
 async fn admin() -> DatabaseConnection {
-    let options = sea_orm::ConnectOptions::new(format!("{}/postgres", server_url()))
-        .max_connections(1)
-        .sqlx_logging(false)
-        .to_owned();
+    let options =
+        sea_orm::ConnectOptions::new(database_url("postgres")).max_connections(1).sqlx_logging(false).to_owned();
     sea_orm::Database::connect(options).await.expect("connect to the test PostgreSQL")
 }
 
@@ -151,7 +149,7 @@ async fn build_template(admin: &DatabaseConnection, template: &str) {
     }
 
     exec(admin, &format!("CREATE DATABASE \"{building}\"")).await;
-    let url = format!("{}/{building}", server_url());
+    let url = database_url(&building);
     let one =
         sea_orm::Database::connect(sea_orm::ConnectOptions::new(url).max_connections(1).sqlx_logging(false).to_owned())
             .await
@@ -211,7 +209,7 @@ impl TestDb {
     }
 
     async fn connect(name: String) -> Self {
-        let url = format!("{}/{name}", server_url());
+        let url = database_url(&name);
         let db = sea_orm::Database::connect(
             sea_orm::ConnectOptions::new(url.clone()).max_connections(5).sqlx_logging(false).to_owned(),
         )
@@ -265,7 +263,7 @@ impl Drop for TestDb {
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
-                if let Ok(admin) = sea_orm::Database::connect(format!("{}/postgres", server_url())).await {
+                if let Ok(admin) = sea_orm::Database::connect(database_url("postgres")).await {
                     let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
                     admin.close().await.ok();
                 }
