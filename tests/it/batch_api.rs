@@ -552,7 +552,7 @@ async fn batch_api_suspension_errors_change_nothing() {
 }
 
 #[tokio::test]
-async fn batch_api_delete_batch_with_and_without_cascade() {
+async fn batch_api_deleting_a_batch_ends_it_and_with_cascade_removes_its_history_too() {
     let (db, api) = start().await;
     insert_batch(&db, Spec { id: "keep", items: 4, jobs: &[("done", 3)], ..Default::default() }).await;
     insert_batch(&db, Spec { id: "gone", items: 4, jobs: &[("done", 3)], ..Default::default() }).await;

@@ -223,17 +223,9 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_a_new_one_completes_the_bat
         .await;
     let selected = db.scalar(&format!("SELECT total_items_ FROM sweep_batch WHERE id_ = '{id}'")).await;
     assert_eq!(selected, 1501);
-    eventually(Duration::from_secs(30), || async {
-        let n = db
-            .scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-            .await;
-        (n >= 100).then_some(())
-    })
-    .await;
+    eventually(Duration::from_secs(30), || async { (deleted_items(&db, &id).await >= 100).then_some(()) }).await;
     first.kill9().await;
-    let deleted_at_kill = db
-        .scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-        .await;
+    let deleted_at_kill = deleted_items(&db, &id).await;
     assert!(deleted_at_kill < selected, "killed mid-batch ({deleted_at_kill} of {selected})");
     let mut second = Proc::start(crate::WORKER_BIN, &[], &env);
     wait_completed(&db, &id, Duration::from_secs(60)).await;

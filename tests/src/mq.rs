@@ -1,4 +1,5 @@
-//! RabbitMQ as the tests see it.
+//! RabbitMQ as the tests see it: the events Sweep announces ([`EventTap`]) and copies of the
+//! work messages it publishes ([`TestMq`]).
 
 use crate::amqp_url;
 

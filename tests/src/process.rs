@@ -1,4 +1,4 @@
-//! Sweep binaries as child processes.
+//! Sweep binaries as child processes, for the tests that kill, signal or multiply them.
 
 use std::collections::HashMap;
 
