@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use system_tests::{TestApi, TestDb, TestMq};
+use system_tests::{TestApi, TestDb, TestMq, prefix};
 
 // Field → JSON type of each DTO, as Camunda's OpenAPI document (and reference §3, for the 7.24
 // fields it lacks) defines them. `date` is a string in Camunda's date format; `?` allows null.
@@ -210,7 +210,7 @@ async fn start() -> (TestDb, TestApi) {
 
 async fn start_with_mq() -> (TestDb, TestApi, TestMq) {
     let db = TestDb::new().await;
-    let prefix = TestMq::prefix();
+    let prefix = prefix();
     let settings = db.settings(&TestMq::env(&prefix));
     let mq = TestMq::declare(&settings).await;
     let api = TestApi::spawn(settings).await;
@@ -546,20 +546,13 @@ async fn batch_api_suspension_errors_change_nothing() {
     assert_eq!(body["type"], "InvalidRequestException");
     let (status, body) = api.post_raw("/batch/s/suspended", "application/json", "{").await;
     assert_eq!(status, 405, "{body}");
-    let resp = api
-        .client
-        .put(format!("{}/batch/s/suspended", api.base))
-        .header("content-type", "application/json")
-        .body("{")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
+    let (status, body) = api.put_raw("/batch/s/suspended", "application/json", "{").await;
+    assert_eq!(status, 400, "{body}");
     assert_eq!(snapshot(&db).await, before);
 }
 
 #[tokio::test]
-async fn batch_api_delete_batch_with_and_without_cascade() {
+async fn batch_api_deleting_a_batch_ends_it_and_with_cascade_removes_its_history_too() {
     let (db, api) = start().await;
     insert_batch(&db, Spec { id: "keep", items: 4, jobs: &[("done", 3)], ..Default::default() }).await;
     insert_batch(&db, Spec { id: "gone", items: 4, jobs: &[("done", 3)], ..Default::default() }).await;

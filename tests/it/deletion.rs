@@ -1,9 +1,11 @@
 //! The set-based deletion core against real PostgreSQL: what is removed, what is kept, what
 //! history says, and how concurrent overlapping chunks behave.
 
-use sea_orm::TransactionTrait;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use shared::deletion::{ChunkResult, DeleteOptions, Outcome, delete_chunk};
-use system_tests::TestDb;
+use system_tests::{TestDb, eventually};
 
 /// A caller `A` (with a child execution `A1` calling sub-instance `B`) and an unrelated `C`.
 const FIXTURE: &str = r#"
@@ -234,13 +236,30 @@ async fn overlapping_chunks_in_parallel_transactions_delete_each_instance_once()
     let t1 = db.db.begin().await.unwrap();
     let first = delete_chunk(&t1, &["A".into(), "C".into()], &opts, now).await.unwrap();
     let second_db = db.db.clone();
+    let (backend_tx, backend) = tokio::sync::oneshot::channel();
     let second = tokio::spawn(async move {
         let t2 = second_db.begin().await.unwrap();
+        let pid = t2
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT pg_backend_pid() AS pid"))
+            .await
+            .unwrap()
+            .expect("one row")
+            .try_get::<i32>("", "pid")
+            .unwrap();
+        backend_tx.send(pid).unwrap();
         let r = delete_chunk(&t2, &["C".into(), "B".into()], &DeleteOptions::default(), now).await.unwrap();
         t2.commit().await.unwrap();
         r
     });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // T2's session waits for a lock (or, if it does not, finishes, failing the assertion below).
+    let pid = backend.await.unwrap();
+    eventually(Duration::from_secs(10), || async {
+        let waiting = db
+            .scalar(&format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND wait_event_type = 'Lock'"))
+            .await;
+        (waiting == 1 || second.is_finished()).then_some(())
+    })
+    .await;
     assert!(!second.is_finished(), "T2 must wait for T1's locks");
     t1.commit().await.unwrap();
     let second = second.await.unwrap();

@@ -5,17 +5,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use system_tests::{Proc, TestApi, TestDb, TestWorker, eventually};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
-    let r = client.get(url).send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
+use serde_json::json;
+use system_tests::fixtures::{batch_completed, deleted_items, refuse_to_delete, root_instances, seed_instances};
+use system_tests::{ApiClient, DrivenWorker, Proc, TestApi, TestDb, free_port, prefix};
 
 /// Checksum of every row of `table` whose instance column is not in the deleted set.
 async fn untouched(db: &TestDb, table: &str, column: &str) -> String {
@@ -64,36 +56,31 @@ async fn ten_thousand_instances_selected_by_query_are_deleted_by_two_worker_proc
     let tree = db.scalar("SELECT count(*) FROM deleted_tree").await;
 
     let port = free_port();
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let prefix = prefix();
     let env = db.env(&[
         ("SWEEP__AMQP__PREFIX", &prefix),
         ("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")),
         ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "25"),
         ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "20"),
     ]);
-    let mut api = Proc::start(crate::API_BIN, &["serve"], &env);
+    let mut api_process = Proc::start(crate::API_BIN, &["serve"], &env);
     let mut worker_env = env.clone();
     worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
     let mut workers =
         [Proc::start(crate::WORKER_BIN, &[], &worker_env), Proc::start(crate::WORKER_BIN, &[], &worker_env)];
-    let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}/engine-rest");
-    eventually(Duration::from_secs(30), || async {
-        client.get(format!("http://127.0.0.1:{port}/health/ready")).send().await.ok().filter(|r| r.status() == 200)
-    })
-    .await;
+    let api = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).unwrap());
+    api.wait_ready(Duration::from_secs(30)).await;
 
-    let resp = client
-        .post(format!("{base}/process-instance/delete"))
-        .json(&json!({
-            "processInstanceQuery": {"processDefinitionKeyIn": ["demo-process-1", "demo-process-2"]},
-            "deleteReason": "end-to-end"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let batch: Value = resp.json().await.unwrap();
+    let (status, batch) = api
+        .post(
+            "/process-instance/delete",
+            &json!({
+                "processInstanceQuery": {"processDefinitionKeyIn": ["demo-process-1", "demo-process-2"]},
+                "deleteReason": "end-to-end"
+            }),
+        )
+        .await;
+    assert_eq!(status, 200);
     let id = batch["id"].as_str().unwrap().to_owned();
     let selected = db.scalar(&format!("SELECT total_items_ FROM sweep_batch WHERE id_ = '{id}'")).await;
     assert!(selected > 3000, "{selected}");
@@ -102,9 +89,7 @@ async fn ten_thousand_instances_selected_by_query_are_deleted_by_two_worker_proc
     let mut polls = 0;
     let mut last_deleted = 0;
     loop {
-        let (status, stats) = get(&client, &format!("{base}/batch/statistics?batchId={id}")).await;
-        assert_eq!(status, 200);
-        let Some(s) = stats.as_array().unwrap().first() else { break };
+        let Some(s) = api.batch_statistics(&id).await else { break };
         let n = |k: &str| s[k].as_i64().unwrap_or_else(|| panic!("{k} in {s}"));
         assert_eq!(n("totalInstances"), selected);
         assert_eq!(
@@ -126,9 +111,9 @@ async fn ten_thousand_instances_selected_by_query_are_deleted_by_two_worker_proc
     }
     assert!(polls > 1, "progress was observed while running");
 
-    let (status, _) = get(&client, &format!("{base}/batch/{id}")).await;
+    let (status, _) = api.get(&format!("/batch/{id}")).await;
     assert_eq!(status, 404, "the runtime batch is gone");
-    let (status, historic) = get(&client, &format!("{base}/history/batch/{id}")).await;
+    let (status, historic) = api.get(&format!("/history/batch/{id}")).await;
     assert_eq!(status, 200);
     assert!(historic["endTime"].is_string(), "{historic}");
     assert!(historic["executionStartTime"].is_string(), "{historic}");
@@ -159,11 +144,7 @@ async fn ten_thousand_instances_selected_by_query_are_deleted_by_two_worker_proc
         .await,
         tree
     );
-    assert_eq!(
-        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-            .await,
-        selected
-    );
+    assert_eq!(deleted_items(&db, &id).await, selected);
     // ...and every row of every other instance is exactly as before.
     for (table, column) in tables {
         assert_eq!(untouched(&db, table, column).await, before[table], "{table} changed outside the selection");
@@ -171,101 +152,74 @@ async fn ten_thousand_instances_selected_by_query_are_deleted_by_two_worker_proc
     for w in &mut workers {
         assert!(w.terminate().await.success());
     }
-    api.terminate().await;
-}
-
-async fn statistics(api: &TestApi, id: &str) -> Option<Value> {
-    let (status, body) = api.get(&format!("/batch/statistics?batchId={id}")).await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().unwrap().first().cloned()
-}
-
-async fn completed(db: &TestDb, id: &str) -> bool {
-    db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await == 1
+    api_process.terminate().await;
 }
 
 #[tokio::test]
 async fn a_suspended_batch_makes_no_progress_and_completes_once_resumed() {
     let db = TestDb::new().await;
-    crate::pipeline::seed_instances(&db, 60).await;
+    seed_instances(&db, 60).await;
     let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
-    let (_, batch) =
-        api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
-    let id = batch["id"].as_str().unwrap().to_owned();
+    let worker = DrivenWorker::connect(settings.clone()).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
     let (status, _) = api.put(&format!("/batch/{id}/suspended"), &json!({"suspended": true})).await;
     assert_eq!(status, 204);
-    let worker = TestWorker::spawn(settings.clone()).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let s = statistics(&api, &id).await.unwrap();
+    // The worker handles everything queued: the seed, dropped because the batch is suspended.
+    worker.drain().await;
+    let s = api.batch_statistics(&id).await.unwrap();
     assert_eq!(s["suspended"], true);
     assert_eq!(s["deletedInstances"], 0, "{s}");
     assert_eq!(db.scalar("SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED'").await, 0);
 
     let (status, _) = api.put(&format!("/batch/{id}/suspended"), &json!({"suspended": false})).await;
     assert_eq!(status, 204);
-    eventually(Duration::from_secs(20), || async { completed(&db, &id).await.then_some(()) }).await;
-    assert_eq!(
-        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-            .await,
-        31
-    );
-    worker.stop().await.unwrap();
+    worker.drain().await;
+    assert!(batch_completed(&db, &id).await, "the resumed batch completes");
+    assert_eq!(deleted_items(&db, &id).await, 31);
 }
 
 #[tokio::test]
 async fn deleting_a_running_batch_stops_its_remaining_work() {
     let db = TestDb::new().await;
-    crate::pipeline::seed_instances(&db, 1000).await;
+    seed_instances(&db, 1000).await;
     let settings =
         db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5"), ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
-    let worker = TestWorker::spawn(settings.clone()).await;
-    let (_, batch) =
-        api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
-    let id = batch["id"].as_str().unwrap().to_owned();
-    eventually(Duration::from_secs(20), || async {
-        (db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-            .await
-            > 0)
-        .then_some(())
-    })
-    .await;
+    let worker = DrivenWorker::connect(settings.clone()).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    while deleted_items(&db, &id).await == 0 {
+        assert!(worker.step().await, "the work ran out before anything was deleted");
+    }
     let (status, body) = api.delete(&format!("/batch/{id}")).await;
     assert_eq!(status, 204, "{body}");
-    // In-flight jobs may still finish; then nothing moves any more.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let settled =
-        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await,
-        settled
-    );
+    // Nothing is in flight; the messages still queued find the batch gone and change nothing.
+    let settled = root_instances(&db, "pd1").await;
+    worker.drain().await;
+    assert_eq!(root_instances(&db, "pd1").await, settled);
     assert!(settled > 0, "the batch was stopped before it finished");
     let (status, historic) = api.get(&format!("/history/batch/{id}")).await;
     assert_eq!(status, 200);
     assert!(historic["endTime"].is_string());
     assert_eq!(api.get(&format!("/batch/{id}")).await.0, 404);
-    worker.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_job_that_keeps_failing_ends_failed_and_a_retry_through_the_api_completes_the_batch() {
     let db = TestDb::new().await;
-    crate::pipeline::seed_instances(&db, 20).await;
-    crate::pipeline::refuse_to_delete(&db, "pi-4").await;
+    seed_instances(&db, 20).await;
+    refuse_to_delete(&db, "pi-4").await;
     let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
-    let worker = TestWorker::spawn(settings.clone()).await;
+    let worker = DrivenWorker::connect(settings.clone()).await;
     let (_, batch) =
         api.post("/process-instance/delete", &json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
     let id = batch["id"].as_str().unwrap().to_owned();
     let job_definition = batch["batchJobDefinitionId"].as_str().unwrap().to_owned();
-    let stats = eventually(Duration::from_secs(30), || async {
-        statistics(&api, &id).await.filter(|s| s["failedJobs"] == 1 && s["remainingJobs"] == 1)
-    })
-    .await;
+    // Every attempt of the failing job included: drain waits out the back-off of its retries.
+    worker.drain().await;
+    let stats = api.batch_statistics(&id).await.unwrap();
+    assert!(stats["failedJobs"] == 1 && stats["remainingJobs"] == 1, "{stats}");
     assert_eq!(stats["completedJobs"], 2, "{stats}");
     assert!(stats["failedInstances"].as_i64().unwrap() >= 1, "{stats}");
     let (status, jobs) = api.get(&format!("/job?jobDefinitionId={job_definition}&noRetriesLeft=true")).await;
@@ -273,21 +227,13 @@ async fn a_job_that_keeps_failing_ends_failed_and_a_retry_through_the_api_comple
     assert_eq!(jobs.as_array().unwrap().len(), 1, "{jobs}");
     assert_eq!(jobs[0]["retries"], 0);
     assert!(jobs[0]["exceptionMessage"].as_str().unwrap().contains("refusing to delete pi-4"));
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(!completed(&db, &id).await, "a failed job keeps the batch open");
+    assert!(!batch_completed(&db, &id).await, "a failed job keeps the batch open");
 
     db.exec("DROP TRIGGER refuse ON act_ru_execution").await;
     let (status, body) = api.put(&format!("/job-definition/{job_definition}/retries"), &json!({"retries": 1})).await;
     assert_eq!(status, 204, "{body}");
-    eventually(Duration::from_secs(20), || async { completed(&db, &id).await.then_some(()) }).await;
-    assert_eq!(
-        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-            .await,
-        11
-    );
-    assert_eq!(
-        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await,
-        0
-    );
-    worker.stop().await.unwrap();
+    worker.drain().await;
+    assert!(batch_completed(&db, &id).await, "the retried job completes the batch");
+    assert_eq!(deleted_items(&db, &id).await, 11);
+    assert_eq!(root_instances(&db, "pd1").await, 0);
 }

@@ -6,10 +6,8 @@ use system_tests::{TestApi, TestDb};
 async fn health_endpoints_answer_when_the_database_is_up() {
     let db = TestDb::new().await;
     let api = TestApi::spawn(db.settings(&[])).await;
-    let live = api.client.get(format!("http://{}/health/live", api.addr)).send().await.unwrap();
-    assert_eq!(live.status(), 200);
-    let ready = api.client.get(format!("http://{}/health/ready", api.addr)).send().await.unwrap();
-    assert_eq!(ready.status(), 200);
+    assert_eq!(api.health("live").await, Some(200));
+    assert_eq!(api.health("ready").await, Some(200));
 }
 
 #[tokio::test]

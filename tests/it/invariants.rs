@@ -5,23 +5,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use shared::messages::WorkMessage;
-use system_tests::{EventTap, Proc, TestApi, TestDb, TestWorker, eventually};
-
-use crate::pipeline::seed_instances;
-
-async fn batch_done(db: &TestDb, id: &str) -> bool {
-    db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await == 1
-}
-
-async fn wait_done(db: &TestDb, id: &str, timeout: Duration) {
-    eventually(timeout, || async { batch_done(db, id).await.then_some(()) }).await;
-}
-
-async fn create(api: &TestApi, body: serde_json::Value) -> String {
-    let (status, batch) = api.post("/process-instance/delete", &body).await;
-    assert_eq!(status, 200, "{batch}");
-    batch["id"].as_str().unwrap().to_owned()
-}
+use system_tests::fixtures::{
+    batch_completed, deleted_items, refuse_to_delete, root_instances, seed_instances, wait_completed,
+};
+use system_tests::{DrivenWorker, EventTap, Proc, TestApi, TestDb, TestWorker, eventually, prefix};
 
 /// Every counter that a second effect would change.
 async fn effects(db: &TestDb) -> Vec<i64> {
@@ -49,7 +36,12 @@ async fn handlers_are_idempotent_under_redelivery() {
     let settings =
         db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "10"), ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "2")]);
     let api = TestApi::spawn(settings.clone()).await;
-    let id = create(&api, json!({"processInstanceIds": ["pi-1", "pi-2", "pi-3"], "processInstanceQuery": {"processDefinitionKey": "other"}})).await;
+    let id = api
+        .start_deletion(&json!({
+            "processInstanceIds": ["pi-1", "pi-2", "pi-3"],
+            "processInstanceQuery": {"processDefinitionKey": "other"}
+        }))
+        .await;
     // Drive the worker's handlers directly, each message twice (no consumer is running).
     let ctx = worker::Ctx::connect(settings.clone()).await.unwrap();
     let seed = |jobs_created| WorkMessage::SeedV1 { batch_id: id.clone(), jobs_created };
@@ -67,23 +59,19 @@ async fn handlers_are_idempotent_under_redelivery() {
     worker::dispatch(&ctx, &job(1)).await.unwrap();
     assert_eq!(effects(&db).await, once, "a repeated job changes nothing");
     worker::dispatch(&ctx, &monitor).await.unwrap();
-    assert!(!batch_done(&db, &id).await, "the monitor waits for the remaining jobs");
+    assert!(!batch_completed(&db, &id).await, "the monitor waits for the remaining jobs");
 
     for message in [seed(2), seed(2), job(2), job(3), job(4), job(2), job(3), job(4), seed(2), monitor.clone()] {
         worker::dispatch(&ctx, &message).await.unwrap();
     }
-    assert!(batch_done(&db, &id).await);
+    assert!(batch_completed(&db, &id).await);
     let done = effects(&db).await;
     for message in [seed(0), seed(2), job(1), job(4), monitor.clone(), monitor] {
         worker::dispatch(&ctx, &message).await.unwrap();
     }
     assert_eq!(effects(&db).await, done, "messages of a completed batch change nothing");
     // pi-2 and the 20 odd instances of `other`; pi-1's called c-1 went with it.
-    assert_eq!(
-        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-            .await,
-        21
-    );
+    assert_eq!(deleted_items(&db, &id).await, 21);
     assert_eq!(db.scalar("SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED'").await, 22);
 }
 
@@ -93,57 +81,46 @@ async fn duplicates_published_through_the_broker_change_nothing() {
     seed_instances(&db, 30).await;
     let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
-    let worker = TestWorker::spawn(settings.clone()).await;
+    let worker = DrivenWorker::connect(settings.clone()).await;
     let tap = EventTap::bind(&settings).await;
-    let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
-    wait_done(&db, &id, Duration::from_secs(20)).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    worker.drain().await;
+    assert!(batch_completed(&db, &id).await);
     let done = effects(&db).await;
-    let events = eventually(Duration::from_secs(5), || async {
-        let e = tap.drain().await;
-        (!e.is_empty()).then_some(e)
-    })
-    .await;
+    // What the handlers published is in the tap's queue once drain returns.
+    let events = tap.drain().await;
+    assert!(!events.is_empty(), "the batch announced its deletions and completion");
 
     // Publish every seed, job and monitor message of the batch again, by hand.
-    let publisher = shared::mq::setup::connect_and_declare(&settings, "test").await.unwrap().1;
     let mut messages = vec![WorkMessage::SeedV1 { batch_id: id.clone(), jobs_created: 0 }];
     messages.extend((1..=4).map(|job_seq| WorkMessage::DeleteProcessInstancesV1 { batch_id: id.clone(), job_seq }));
     messages.push(WorkMessage::MonitorV1 { batch_id: id.clone() });
-    let topology = shared::mq::Topology::from_settings(&settings);
     let stored: Vec<_> = messages
         .iter()
         .enumerate()
-        .map(|(i, m)| shared::db::outbox::StoredMessage {
-            id: i as i64,
-            message: shared::db::outbox::OutboxMessage::work(&topology, m),
-        })
+        .map(|(i, m)| shared::db::outbox::StoredMessage { id: i as i64, message: worker.ctx.outbox.work(m) })
         .collect();
-    publisher.publish(&stored).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    worker.ctx.publisher.publish(&stored).await.unwrap();
+    assert_eq!(worker.drain().await, messages.len(), "every duplicate was delivered and handled");
     assert_eq!(effects(&db).await, done);
     let more = tap.drain().await;
     assert!(more.is_empty(), "no second deletion or completion event: {more:?}");
     assert_eq!(events.iter().filter(|e| e.routing_key == "batch.completed").count(), 1);
-    worker.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_crash_between_commit_and_publish_is_repaired_by_the_outbox() {
     let db = TestDb::new().await;
     seed_instances(&db, 20).await;
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let prefix = prefix();
     let crashing =
         db.settings(&[("SWEEP__AMQP__PREFIX", &prefix), ("SWEEP__FAULTS__SKIP_PUBLISH_AFTER_COMMIT", "true")]);
     let api = TestApi::spawn(crashing.clone()).await;
     let worker = TestWorker::spawn(db.settings(&[("SWEEP__AMQP__PREFIX", &prefix)])).await;
-    let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
     assert_eq!(db.scalar("SELECT count(*) FROM sweep_outbox").await, 1, "the seed waits in the outbox");
-    wait_done(&db, &id, Duration::from_secs(20)).await;
-    assert_eq!(
-        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-            .await,
-        11
-    );
+    wait_completed(&db, &id, Duration::from_secs(20)).await;
+    assert_eq!(deleted_items(&db, &id).await, 11);
     eventually(Duration::from_secs(10), || async {
         (db.scalar("SELECT count(*) FROM sweep_outbox").await == 0).then_some(())
     })
@@ -188,8 +165,8 @@ async fn poison_messages_are_dead_lettered_and_work_goes_on() {
         (q.message_count() == 3).then_some(())
     })
     .await;
-    let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
-    wait_done(&db, &id, Duration::from_secs(20)).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    wait_completed(&db, &id, Duration::from_secs(20)).await;
     worker.stop().await.unwrap();
 }
 
@@ -197,46 +174,42 @@ async fn poison_messages_are_dead_lettered_and_work_goes_on() {
 async fn a_failing_job_is_retried_with_back_off_then_failed_and_the_batch_stays_open() {
     let db = TestDb::new().await;
     seed_instances(&db, 20).await;
-    crate::pipeline::refuse_to_delete(&db, "pi-4").await;
+    refuse_to_delete(&db, "pi-4").await;
     let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
     let api = TestApi::spawn(settings.clone()).await;
-    let worker = TestWorker::spawn(settings.clone()).await;
-    let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
-    let job = eventually(Duration::from_secs(20), || async {
-        let failed = db
-            .strings(&format!(
-                "SELECT seq_ || '/' || retries_ || '/' || attempts_ || '/' || exception_msg_ FROM sweep_batch_job
+    let worker = DrivenWorker::connect(settings.clone()).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    // Every attempt of the failing job included: drain waits out the back-off of its retries.
+    worker.drain().await;
+    let failed = db
+        .strings(&format!(
+            "SELECT seq_ || '/' || retries_ || '/' || attempts_ || '/' || exception_msg_ FROM sweep_batch_job
               WHERE batch_id_ = '{id}' AND state_ = 'failed'"
-            ))
-            .await;
-        (failed.len() == 1).then(|| failed[0].clone())
-    })
-    .await;
+        ))
+        .await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let job = &failed[0];
     let parts: Vec<&str> = job.splitn(4, '/').collect();
     assert_eq!(parts[1], "0", "no retries left");
     assert_eq!(parts[2], "3", "three attempts, as Camunda's three retries");
     assert!(parts[3].contains("refusing to delete pi-4"), "{job}");
     // The other jobs finished; the failed one's items are failed, with the reason; nothing of it was deleted.
-    eventually(Duration::from_secs(10), || async {
-        (db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE batch_id_ = '{id}' AND state_ = 'done'")).await
-            == 2)
-            .then_some(())
-    })
-    .await;
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE batch_id_ = '{id}' AND state_ = 'done'")).await,
+        2
+    );
     let failed_items = db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'failed' AND reason_ LIKE '%pi-4%'")).await;
     assert!(failed_items >= 1);
     assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE id_ = 'pi-4'").await, 1);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(!batch_done(&db, &id).await, "a failed job keeps the batch open");
+    assert!(!batch_completed(&db, &id).await, "a failed job keeps the batch open");
     assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch WHERE id_ = '{id}'")).await, 1);
-    worker.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_worker_killed_mid_batch_loses_nothing_and_a_new_one_completes_the_batch() {
     let db = TestDb::new().await;
     seed_instances(&db, 3000).await;
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let prefix = prefix();
     let env = db.env(&[
         ("SWEEP__AMQP__PREFIX", &prefix),
         ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
@@ -245,41 +218,24 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_a_new_one_completes_the_bat
     ]);
     let api = TestApi::spawn(shared::Settings::load_from(env.clone()).unwrap()).await;
     let mut first = Proc::start(crate::WORKER_BIN, &[], &env);
-    let id =
-        create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}, "deleteReason": "kill test"})).await;
+    let id = api
+        .start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}, "deleteReason": "kill test"}))
+        .await;
     let selected = db.scalar(&format!("SELECT total_items_ FROM sweep_batch WHERE id_ = '{id}'")).await;
     assert_eq!(selected, 1501);
-    eventually(Duration::from_secs(30), || async {
-        let n = db
-            .scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-            .await;
-        (n >= 100).then_some(())
-    })
-    .await;
+    eventually(Duration::from_secs(30), || async { (deleted_items(&db, &id).await >= 100).then_some(()) }).await;
     first.kill9().await;
-    let deleted_at_kill = db
-        .scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-        .await;
+    let deleted_at_kill = deleted_items(&db, &id).await;
     assert!(deleted_at_kill < selected, "killed mid-batch ({deleted_at_kill} of {selected})");
     let mut second = Proc::start(crate::WORKER_BIN, &[], &env);
-    wait_done(&db, &id, Duration::from_secs(60)).await;
+    wait_completed(&db, &id, Duration::from_secs(60)).await;
 
     // Exactly once: the ledger, the history and the runtime tables agree with the selection.
-    assert_eq!(
-        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-            .await,
-        selected
-    );
+    assert_eq!(deleted_items(&db, &id).await, selected);
     assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}'")).await, selected);
     assert_eq!(db.scalar("SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED' AND delete_reason_ = 'kill test'").await, selected);
-    assert_eq!(
-        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await,
-        0
-    );
-    assert_eq!(
-        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd2' AND parent_id_ IS NULL").await,
-        1500
-    );
+    assert_eq!(root_instances(&db, "pd1").await, 0);
+    assert_eq!(root_instances(&db, "pd2").await, 1500);
     // Rows the killed worker committed but never published go out through the relay.
     eventually(Duration::from_secs(20), || async {
         (db.scalar("SELECT count(*) FROM sweep_outbox").await == 0).then_some(())
@@ -292,18 +248,12 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_a_new_one_completes_the_bat
 async fn sigterm_finishes_in_flight_jobs_before_the_worker_exits() {
     let db = TestDb::new().await;
     seed_instances(&db, 2000).await;
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let prefix = prefix();
     let env = db.env(&[("SWEEP__AMQP__PREFIX", &prefix), ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "50")]);
     let api = TestApi::spawn(shared::Settings::load_from(env.clone()).unwrap()).await;
     let mut worker = Proc::start(crate::WORKER_BIN, &[], &env);
-    let id = create(&api, json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
-    eventually(Duration::from_secs(30), || async {
-        (db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-            .await
-            > 0)
-        .then_some(())
-    })
-    .await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    eventually(Duration::from_secs(30), || async { (deleted_items(&db, &id).await > 0).then_some(()) }).await;
     assert!(worker.terminate().await.success());
     assert_eq!(
         db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE batch_id_ = '{id}' AND state_ = 'running'"))
@@ -312,6 +262,6 @@ async fn sigterm_finishes_in_flight_jobs_before_the_worker_exits() {
         "no job left half-done"
     );
     let mut next = Proc::start(crate::WORKER_BIN, &[], &env);
-    wait_done(&db, &id, Duration::from_secs(60)).await;
+    wait_completed(&db, &id, Duration::from_secs(60)).await;
     assert!(next.terminate().await.success());
 }

@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use system_tests::{Proc, TestApi, TestDb, TestWorker, eventually};
+use system_tests::fixtures::seed_instances;
+use system_tests::{Proc, TestApi, TestDb, TestWorker, eventually, free_port};
 
 /// Checks the house rules on a Prometheus text page and runs `promtool check metrics` on it.
 fn check_page(page: &str) {
@@ -44,13 +45,11 @@ async fn scrape(client: &reqwest::Client, addr: &str) -> String {
 #[tokio::test]
 async fn the_api_serves_only_well_formed_sweep_metrics_with_route_templates() {
     let db = TestDb::new().await;
-    crate::pipeline::seed_instances(&db, 10).await;
+    seed_instances(&db, 10).await;
     let settings = db.settings(&[]);
     let api = TestApi::spawn(settings.clone()).await;
     let worker = TestWorker::spawn(settings.clone()).await;
-    let (status, batch) = api.post("/process-instance/delete", &json!({"processInstanceIds": ["pi-1", "pi-2"]})).await;
-    assert_eq!(status, 200, "{batch}");
-    let id = batch["id"].as_str().unwrap().to_owned();
+    let id = api.start_deletion(&json!({"processInstanceIds": ["pi-1", "pi-2"]})).await;
     eventually(Duration::from_secs(20), || async { (api.get(&format!("/batch/{id}")).await.0 == 404).then_some(()) })
         .await;
     assert_eq!(api.get("/no-such-resource").await.0, 404);
@@ -78,8 +77,7 @@ async fn the_api_serves_only_well_formed_sweep_metrics_with_route_templates() {
 #[tokio::test]
 async fn a_worker_process_serves_only_well_formed_sweep_metrics() {
     let db = TestDb::new().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", free_port());
     let mut worker = Proc::start(crate::WORKER_BIN, &[], &db.env(&[("SWEEP__HTTP__BIND", &addr)]));
     let client = reqwest::Client::new();
     let page = eventually(Duration::from_secs(30), || async {

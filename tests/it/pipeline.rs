@@ -3,38 +3,8 @@
 use std::time::Duration;
 
 use serde_json::json;
+use system_tests::fixtures::{deleted_items, root_instances, seed_instances, wait_completed};
 use system_tests::{EventTap, TestApi, TestDb, TestWorker, eventually};
-
-/// `n` root instances `pi-1..pi-n` of definition `p`, each with a child execution, a variable
-/// and history; `c-1` is a called sub-instance of `pi-1`.
-pub async fn seed_instances(db: &TestDb, n: usize) {
-    db.exec(&format!(
-        "insert into act_re_procdef(id_,key_,version_) values ('pd1','p',1),('pd2','other',1);
-         insert into act_ru_execution(id_,proc_inst_id_,root_proc_inst_id_,proc_def_id_,business_key_)
-           select 'pi-'||g, 'pi-'||g, 'pi-'||g, case when g % 2 = 0 then 'pd1' else 'pd2' end, 'bk-'||g from generate_series(1,{n}) g;
-         insert into act_ru_execution(id_,proc_inst_id_,parent_id_,proc_def_id_)
-           select 'pi-'||g||'-x', 'pi-'||g, 'pi-'||g, 'pd1' from generate_series(1,{n}) g;
-         insert into act_ru_variable(id_,type_,name_,execution_id_,proc_inst_id_,var_scope_,text_)
-           select 'v-'||g, 'string', 'x', 'pi-'||g, 'pi-'||g, 'pi-'||g, 'val' from generate_series(1,{n}) g;
-         insert into act_hi_procinst(id_,proc_inst_id_,proc_def_id_,start_time_,state_)
-           select 'pi-'||g, 'pi-'||g, 'pd1', now() - interval '1 day', 'ACTIVE' from generate_series(1,{n}) g;
-         insert into act_ru_execution(id_,proc_inst_id_,root_proc_inst_id_,proc_def_id_,super_exec_)
-           values ('c-1','c-1','pi-1','pd1','pi-1-x');
-         insert into act_hi_procinst(id_,proc_inst_id_,proc_def_id_,start_time_,state_)
-           values ('c-1','c-1','pd1', now(), 'ACTIVE');"
-    ))
-    .await;
-}
-
-/// A real database failure for one instance's chunk: deleting execution `id` raises (until
-/// `DROP TRIGGER refuse ON act_ru_execution`).
-pub async fn refuse_to_delete(db: &TestDb, id: &str) {
-    db.exec(&format!(
-        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refusing to delete %', OLD.id_; END $$ LANGUAGE plpgsql;
-         CREATE TRIGGER refuse BEFORE DELETE ON act_ru_execution FOR EACH ROW WHEN (OLD.id_ = '{id}') EXECUTE FUNCTION refuse();"
-    ))
-    .await;
-}
 
 #[tokio::test]
 async fn a_deletion_by_query_runs_to_completion_on_two_workers() {
@@ -52,16 +22,13 @@ async fn a_deletion_by_query_runs_to_completion_on_two_workers() {
     let tap = EventTap::bind(&settings).await;
 
     let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    let resp = api
-        .client
-        .post(format!("{}/process-instance/delete", api.base))
-        .header("traceparent", trace)
-        .json(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}, "deleteReason": "tidy up"}))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let batch: serde_json::Value = resp.json().await.unwrap();
+    let (status, batch) = api
+        .send(
+            api.request(reqwest::Method::POST, "/process-instance/delete")
+                .header("traceparent", trace)
+                .json(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}, "deleteReason": "tidy up"})),
+        )
+        .await;
     assert_eq!(status, 200, "{batch}");
     assert_eq!(batch["type"], "instance-deletion");
     assert_eq!(batch["totalJobs"], 13);
@@ -70,27 +37,11 @@ async fn a_deletion_by_query_runs_to_completion_on_two_workers() {
     assert_eq!(batch["batchJobsPerSeed"], 7);
     let id = batch["id"].as_str().unwrap().to_owned();
 
-    eventually(Duration::from_secs(30), || async {
-        (db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await
-            == 1)
-            .then_some(())
-    })
-    .await;
+    wait_completed(&db, &id, Duration::from_secs(30)).await;
     assert_eq!(db.scalar("SELECT count(*) FROM sweep_batch").await, 0, "runtime batch removed");
-    assert_eq!(
-        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1' AND parent_id_ IS NULL").await,
-        0
-    );
-    assert_eq!(
-        db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd2' AND parent_id_ IS NULL").await,
-        125
-    );
-    assert_eq!(
-        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-            .await,
-        126,
-        "125 roots of p plus the called c-1 (definition pd1) are selected"
-    );
+    assert_eq!(root_instances(&db, "pd1").await, 0);
+    assert_eq!(root_instances(&db, "pd2").await, 125);
+    assert_eq!(deleted_items(&db, &id).await, 126, "125 roots of p plus the called c-1 (definition pd1) are selected");
     assert_eq!(
         db.scalar(
             "SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED' AND delete_reason_ = 'tidy up'"

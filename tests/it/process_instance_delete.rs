@@ -2,9 +2,8 @@
 //! each error case asserts that no batch, item or message was created.
 
 use serde_json::{Value, json};
-use system_tests::{TestApi, TestDb};
-
-use crate::pipeline::seed_instances;
+use system_tests::fixtures::{seed_instances, wait_completed};
+use system_tests::{TestApi, TestDb, TestWorker};
 
 /// Rows and queued messages a request could have created.
 async fn created(db: &TestDb, api_settings: &shared::Settings) -> (i64, i64, i64, i64, u32) {
@@ -176,12 +175,8 @@ async fn an_idempotency_key_returns_the_same_batch_and_rejects_another_body() {
     let settings = db.settings(&[]);
     let api = TestApi::spawn(settings.clone()).await;
     let send = |key: &'static str, body: Value| {
-        let client = api.client.clone();
-        let url = format!("{}/process-instance/delete", api.base);
-        async move {
-            let r = client.post(url).header("Idempotency-Key", key).json(&body).send().await.unwrap();
-            (r.status().as_u16(), r.json::<Value>().await.unwrap())
-        }
+        let request = api.request(reqwest::Method::POST, "/process-instance/delete");
+        api.send(request.header("Idempotency-Key", key).json(&body))
     };
     let body = json!({"processInstanceIds": ["pi-1", "pi-2"]});
     let (s1, first) = send("k-1", body.clone()).await;
@@ -199,14 +194,8 @@ async fn an_idempotency_key_returns_the_same_batch_and_rejects_another_body() {
     assert_ne!(other["id"], first["id"]);
 
     // After completion the runtime batch is gone; the key still answers with the same batch.
-    let worker = system_tests::TestWorker::spawn(settings.clone()).await;
-    let id = first["id"].as_str().unwrap().to_owned();
-    system_tests::eventually(std::time::Duration::from_secs(20), || async {
-        (db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await
-            == 1)
-            .then_some(())
-    })
-    .await;
+    let worker = TestWorker::spawn(settings.clone()).await;
+    wait_completed(&db, first["id"].as_str().unwrap(), std::time::Duration::from_secs(20)).await;
     let (s5, replayed) = send("k-1", body).await;
     assert_eq!(s5, 200, "{replayed}");
     assert_eq!(replayed["id"], first["id"]);

@@ -118,7 +118,7 @@ pub async fn finish(
 ) -> Result<(), DbErr> {
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        include_str!("sql/finish_job.sql"),
+        include_str!("batch_job/finish.sql"),
         [
             batch_id.into(),
             seq.into(),

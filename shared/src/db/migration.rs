@@ -104,12 +104,18 @@ impl MigratorTrait for AttachedMigrator {
     }
 }
 
-/// Sweep's own tables, shared by both modes. Append new migrations here, never edit old ones.
+/// Sweep's own tables, shared by both modes, as `(name, SQL)` in order. Append new migrations
+/// here, never edit old ones. With [`ENGINE_SQL`] this is everything a migrated database holds.
+pub const SWEEP_MIGRATIONS: &[(&str, &str)] = &[
+    ("m0002_sweep_batch", include_str!("sql/m0002_sweep_batch.sql")),
+    ("m0003_outbox_claims", include_str!("sql/m0003_outbox_claims.sql")),
+];
+
 fn sweep_migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![
-        Box::new(SqlMigration { name: "m0002_sweep_batch", sql: include_str!("sql/m0002_sweep_batch.sql") }),
-        Box::new(SqlMigration { name: "m0003_outbox_claims", sql: include_str!("sql/m0003_outbox_claims.sql") }),
-    ]
+    SWEEP_MIGRATIONS
+        .iter()
+        .map(|&(name, sql)| Box::new(SqlMigration { name, sql }) as Box<dyn MigrationTrait>)
+        .collect()
 }
 
 /// A migration given as one SQL script.

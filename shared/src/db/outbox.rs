@@ -253,7 +253,7 @@ pub async fn claim_expired(db: &DatabaseConnection, lease: Duration, limit: i64)
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            include_str!("sql/claim_outbox.sql"),
+            include_str!("outbox/claim_expired.sql"),
             [lease.as_secs_f64().into(), limit.into()],
         ))
         .await?;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
 use shared::deletion::{DeleteOptions, delete_chunk};
-use system_tests::{Proc, TestDb};
+use system_tests::{ApiClient, Proc, TestDb, free_port};
 
 const RUNTIME_TABLES: &[&str] = &[
     "act_ru_execution",
@@ -471,26 +471,6 @@ fn exe_beside(name: &str) -> String {
     me.with_file_name(name).to_string_lossy().into_owned()
 }
 
-async fn wait_ready(port: u16) {
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        if client
-            .get(format!("http://127.0.0.1:{port}/health/ready"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("API did not become ready");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn pipeline(args: &Args) {
     let n = args.num("instances", 100_000);
     let chunk = args.num("chunk", 100);
@@ -513,28 +493,22 @@ async fn pipeline(args: &Args) {
             ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
         ]);
         let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
-        wait_ready(port).await;
+        let http = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).expect("settings"));
+        http.wait_ready(Duration::from_secs(30)).await;
         let mut worker_env = env.clone();
         worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
         let mut procs: Vec<Proc> =
             (0..workers).map(|_| Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env)).collect();
         tokio::time::sleep(Duration::from_secs(1)).await;
         let started = Instant::now();
-        let resp: serde_json::Value = reqwest::Client::new()
-            .post(format!("http://127.0.0.1:{port}/engine-rest/process-instance/delete"))
-            .json(&serde_json::json!({
+        let id = http
+            .start_deletion(&serde_json::json!({
                 "processInstanceQuery": {"rootProcessInstances": true},
                 "deleteReason": "benchmark",
                 "skipCustomListeners": skip_listeners
             }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .await;
         let post_ms = started.elapsed().as_millis();
-        let id = resp["id"].as_str().expect("batch id").to_owned();
         loop {
             if db
                 .scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL"))
@@ -600,19 +574,17 @@ async fn snapshot(args: &Args) {
     let port = free_port();
     let env = db.env(&[("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")), ("SWEEP__TELEMETRY__FILTER", "warn")]);
     let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
-    wait_ready(port).await;
+    let http = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).expect("settings"));
+    http.wait_ready(Duration::from_secs(30)).await;
     let pid = api.child.id().unwrap_or(0);
     let rss_before = peak_rss_mib(pid);
     let started = Instant::now();
-    let resp: serde_json::Value = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/engine-rest/process-instance/delete"))
-        .json(&serde_json::json!({"processInstanceQuery": {"processDefinitionKey": "bench"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, resp) = http
+        .post(
+            "/process-instance/delete",
+            &serde_json::json!({"processInstanceQuery": {"processDefinitionKey": "bench"}}),
+        )
+        .await;
     let ms = started.elapsed().as_millis();
     let rss_after = peak_rss_mib(pid);
     api.terminate().await;
