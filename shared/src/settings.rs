@@ -26,8 +26,80 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// The transactional outbox relay.
     pub outbox: OutboxSettings,
+    /// Who may call the API, and what they may do.
+    pub auth: AuthSettings,
+    /// The user operation log.
+    pub audit: AuditSettings,
     /// Fault injection, for tests that prove crash safety. Never enable in production.
     pub faults: FaultSettings,
+}
+
+/// How callers prove who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// HTTP Basic against Camunda's `ACT_ID_USER`.
+    Basic,
+    /// `Authorization: Bearer <JWT>` validated against a JWKS.
+    Oidc,
+    /// No authentication: an explicit opt-out for development.
+    None,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `basic`, `oidc` or `none`.
+    pub mode: AuthMode,
+    /// Check Camunda authorizations (`ACT_RU_AUTHORIZATION`); has no effect with `mode = none`.
+    pub authorization: bool,
+    /// Beyond Camunda: select only instances the caller may also delete.
+    pub check_delete_permission: bool,
+    /// Members of this group pass every authorization and tenant check, as in Camunda.
+    pub admin_group: String,
+    /// How long verified credentials are trusted without asking the database again.
+    #[serde(with = "humantime_serde")]
+    pub cache_ttl: Duration,
+    /// Failed logins after which a user is locked until unlocked (Camunda's `loginMaxAttempts`).
+    pub login_max_attempts: i32,
+    /// Seconds of the first lock after a failed login (`loginDelayBase`).
+    pub login_delay_base: i64,
+    /// Each further failure multiplies the lock by this (`loginDelayFactor`).
+    pub login_delay_factor: i64,
+    /// Longest lock, in seconds (`loginDelayMaxTime`).
+    pub login_delay_max: i64,
+    /// OpenID Connect bearer tokens (`mode = oidc`).
+    pub oidc: OidcSettings,
+}
+
+/// `[auth.oidc]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// The signing keys: a JWKS file path, or an `http(s)://` URL.
+    pub jwks: String,
+    /// Required `iss`.
+    pub issuer: String,
+    /// Required `aud`.
+    pub audience: String,
+    /// Claim holding the user id.
+    pub user_claim: String,
+    /// Claim holding the group ids (an array of strings).
+    pub groups_claim: String,
+    /// How often the JWKS is read again (also on a token with an unknown key id, at most this
+    /// often).
+    #[serde(with = "humantime_serde")]
+    pub jwks_refresh: Duration,
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Beyond Camunda: one `ACT_HI_OP_LOG` row per deleted instance, with the batch and its
+    /// creator.
+    pub per_instance: bool,
 }
 
 /// `[worker]`
@@ -227,6 +299,20 @@ impl Settings {
         if tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter).is_err() {
             return bad("telemetry.filter", "is not a valid tracing filter");
         }
+        if self.auth.mode == AuthMode::Oidc {
+            for (key, value) in [
+                ("auth.oidc.jwks", &self.auth.oidc.jwks),
+                ("auth.oidc.issuer", &self.auth.oidc.issuer),
+                ("auth.oidc.audience", &self.auth.oidc.audience),
+            ] {
+                if value.is_empty() {
+                    return bad(key, "must be set when auth.mode = oidc");
+                }
+            }
+        }
+        if self.auth.login_max_attempts < 1 {
+            return bad("auth.login_max_attempts", "must be positive");
+        }
         if self.outbox.publish_timeout >= self.outbox.claim_lease {
             return bad("outbox.publish_timeout", "must be shorter than outbox.claim_lease");
         }
@@ -294,7 +380,8 @@ mod tests {
             if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
                 section = name.to_owned();
             } else if let Some((key, value)) = line.split_once('=') {
-                out.push((format!("{section}.{}", key.trim()), value.trim().trim_matches('"').to_owned()));
+                let value = value.split(" #").next().unwrap_or_default().trim().trim_matches('"');
+                out.push((format!("{section}.{}", key.trim()), value.to_owned()));
             }
         }
         out
@@ -304,7 +391,7 @@ mod tests {
     fn the_readme_lists_every_setting_with_its_default() {
         let readme = include_str!("../../README.md");
         for (key, value) in flatten(DEFAULTS) {
-            let row = format!("| `{key}` | `{value}` |");
+            let row = if value.is_empty() { format!("| `{key}` | unset |") } else { format!("| `{key}` | `{value}` |") };
             assert!(readme.contains(&row), "README settings table lacks {row}");
         }
     }
