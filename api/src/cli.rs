@@ -21,6 +21,30 @@ pub enum Command {
     Migrate,
     /// Insert realistic demo process instances, then exit.
     Generate(GenerateArgs),
+    /// Manage users in Camunda's identity tables.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `sweep-api user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (or set its password), reading the password from stdin, in Camunda's
+    /// format; groups and tenants are created when missing.
+    Add(UserArgs),
+}
+
+/// Options of `sweep-api user add`.
+#[derive(Debug, Clone, Args)]
+pub struct UserArgs {
+    /// The user id.
+    pub name: String,
+    /// A group to add the user to (repeatable), e.g. `camunda-admin`.
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// A tenant to add the user to (repeatable).
+    #[arg(long = "tenant")]
+    pub tenants: Vec<String>,
 }
 
 /// Options of `sweep-api generate`.
@@ -74,6 +98,11 @@ pub fn main() -> anyhow::Result<()> {
                 }
                 Command::Migrate => migrate(&settings).await,
                 Command::Generate(args) => generate(&settings, &args).await,
+                Command::User(UserCommand::Add(args)) => {
+                    let mut password = String::new();
+                    std::io::stdin().read_line(&mut password).context("reading the password from stdin")?;
+                    add_user(&settings, &args, password.trim_end_matches(['\r', '\n'])).await
+                }
             }
         },
     )
@@ -105,6 +134,22 @@ pub async fn generate(settings: &shared::Settings, args: &GenerateArgs) -> anyho
     };
     let report = shared::demo::generate(&db, &options).await.context("generating demo data")?;
     println!("{report}");
+    Ok(())
+}
+
+/// `sweep-api user add`
+pub async fn add_user(settings: &shared::Settings, args: &UserArgs, password: &str) -> anyhow::Result<()> {
+    use sea_orm::TransactionTrait;
+    anyhow::ensure!(!password.is_empty(), "the password (read from stdin) is empty");
+    anyhow::ensure!(!args.name.is_empty() && args.name.len() <= 64, "the user id must have 1 to 64 characters");
+    let db =
+        shared::db::connect_with(&settings.database, "sweep-user", 1).await.context("connecting to database.url")?;
+    let txn = db.begin().await?;
+    shared::db::identity::upsert_user(&txn, &args.name, password, &args.groups, &args.tenants)
+        .await
+        .context("writing the user")?;
+    txn.commit().await?;
+    println!("user '{}' saved", args.name);
     Ok(())
 }
 

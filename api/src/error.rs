@@ -37,6 +37,9 @@ pub enum ApiError {
     /// 415 `InvalidRequestException`.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 403 `AuthorizationException` with the missing authorizations.
+    #[error("{}", .0.message())]
+    Forbidden(shared::auth::Denied),
     /// 503 with `Retry-After`: the database is out of reach for now.
     #[error(transparent)]
     Unavailable(shared::Error),
@@ -53,6 +56,7 @@ impl From<shared::Error> for ApiError {
         match e {
             shared::Error::InvalidRequest(m) => ApiError::InvalidRequest(m),
             shared::Error::Conflict(m) => ApiError::Conflict(m),
+            shared::Error::Forbidden(denied) => ApiError::Forbidden(denied),
             e if e.is_unavailable() => ApiError::Unavailable(e),
             other => ApiError::Internal(other),
         }
@@ -77,6 +81,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "InvalidRequestException", m),
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "InvalidRequestException", m),
             ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "InvalidRequestException", m),
+            ApiError::Forbidden(denied) => return forbidden(&denied),
             ApiError::Unavailable(e) => {
                 tracing::warn!(error = %e, "request failed: database unavailable");
                 let body = ExceptionDto {
@@ -94,6 +99,28 @@ impl IntoResponse for ApiError {
         };
         (status, Json(ExceptionDto { kind: kind.to_owned(), message, code })).into_response()
     }
+}
+
+/// Camunda's `AuthorizationExceptionDto`: the deprecated single-valued fields are filled only
+/// when exactly one authorization is missing.
+fn forbidden(denied: &shared::auth::Denied) -> Response {
+    let missing: Vec<serde_json::Value> = denied
+        .missing
+        .iter()
+        .map(|m| serde_json::json!({"permissionName": m.permission, "resourceName": m.resource, "resourceId": m.resource_id}))
+        .collect();
+    let single = (denied.missing.len() == 1).then(|| &denied.missing[0]);
+    let body = serde_json::json!({
+        "type": "AuthorizationException",
+        "message": denied.message(),
+        "code": null,
+        "userId": denied.user_id,
+        "permissionName": single.map(|m| m.permission),
+        "resourceName": single.map(|m| m.resource),
+        "resourceId": single.and_then(|m| m.resource_id.clone()),
+        "missingAuthorizations": missing,
+    });
+    (StatusCode::FORBIDDEN, Json(body)).into_response()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod extract;
@@ -30,6 +31,9 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), shared::Error> {
+    if settings.auth.mode == shared::settings::AuthMode::None {
+        tracing::warn!("auth.mode = none: anyone who reaches this API can delete process instances");
+    }
     let db = shared::db::connect(&settings.database, "sweep-api").await?;
     let (_pool, publisher, _topology) = shared::mq::setup::connect_and_declare(&settings, "sweep-api").await?;
     let token = CancellationToken::new();

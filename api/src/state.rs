@@ -20,6 +20,8 @@ pub struct AppState {
     pub outbox: OutboxWriter,
     /// Set once shutdown begins; `/health/ready` then fails.
     pub shutting_down: Arc<AtomicBool>,
+    /// Authenticates requests.
+    pub auth: Arc<crate::auth::Authenticator>,
 }
 
 impl AppState {
@@ -27,7 +29,8 @@ impl AppState {
     pub fn new(db: DatabaseConnection, settings: Arc<shared::Settings>, publisher: Arc<Publisher>) -> Self {
         let topology = shared::mq::Topology::from_settings(&settings);
         let outbox = OutboxWriter::new(topology, settings.outbox.claim_lease);
-        Self { db, settings, publisher, outbox, shutting_down: Arc::new(AtomicBool::new(false)) }
+        let auth = Arc::new(crate::auth::Authenticator::new(settings.auth.clone()));
+        Self { db, settings, publisher, outbox, shutting_down: Arc::new(AtomicBool::new(false)), auth }
     }
 
     /// Publishes rows a handler committed (see `Publisher::publish_committed`).

@@ -79,6 +79,8 @@ pub struct ChunkResult {
     /// Called instances deleted along with a requested one (they may be selected themselves,
     /// elsewhere in the same batch).
     pub deleted_with_caller: Vec<String>,
+    /// Every process instance deleted (requested and called ones), in id order.
+    pub deleted: Vec<String>,
     /// Process instances deleted, including called sub-instances.
     pub instances_deleted: u64,
     /// Runtime rows deleted.
@@ -143,6 +145,7 @@ pub async fn delete_chunk(
     let mut result = ChunkResult {
         instances_deleted: locked.len() as u64,
         deleted_with_caller: events.iter().filter(|e| e.deleted_with.is_some()).map(|e| e.id.clone()).collect(),
+        deleted: locked.clone(),
         ..Default::default()
     };
     if !locked.is_empty() {

@@ -1,7 +1,7 @@
 //! The library's error type, and the error policy both binaries follow.
 //!
 //! - A variant says *whose* fault it is, never how to answer: the caller's
-//!   ([`Error::InvalidRequest`], [`Error::Conflict`]), a service's that may recover by itself
+//!   ([`Error::InvalidRequest`], [`Error::Conflict`], [`Error::Forbidden`]), a service's that may recover by itself
 //!   ([`Error::Db`] when [`Error::is_unavailable`], [`Error::Amqp`]), or Sweep's own
 //!   ([`Error::Internal`], [`Error::Schema`], other database errors). HTTP status codes and
 //!   Camunda exception names live in the API crate (`api::error`), AMQP dispositions in the
@@ -41,6 +41,9 @@ pub enum Error {
     /// A message or document could not be (de)serialised.
     #[error("invalid document: {0}")]
     Decode(#[from] serde_json::Error),
+    /// The caller lacks an authorization; answered as Camunda's `AuthorizationException`.
+    #[error("{}", .0.message())]
+    Forbidden(crate::auth::Denied),
     /// A fault of Sweep itself, not of the caller (a broken invariant, a failed server task).
     #[error("internal error: {0}")]
     Internal(String),

@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod batch;
 pub mod camunda;
 pub mod db;

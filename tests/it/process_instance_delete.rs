@@ -156,7 +156,7 @@ async fn the_answer_is_a_camunda_batch_and_the_selection_a_snapshot() {
     assert_eq!(batch["batchJobsPerSeed"], 100);
     assert_eq!(batch["suspended"], false);
     assert_eq!(batch["tenantId"], Value::Null);
-    assert_eq!(batch["createUserId"], Value::Null);
+    assert_eq!(batch["createUserId"], system_tests::TEST_USER.0, "the authenticated creator");
     assert_eq!(batch["executionStartTime"], Value::Null);
     assert!(shared::camunda::parse_date(batch["startTime"].as_str().unwrap()).is_some());
     for key in ["seedJobDefinitionId", "monitorJobDefinitionId", "batchJobDefinitionId"] {

@@ -459,7 +459,43 @@ const EXPECTED: &[(&str, &[&str])] = &[
             "annotation_ vc4000",
         ],
     ),
+    // Camunda's identity tables (`activiti.postgres.create.identity.sql`, 7.24).
+    ("act_id_group", &["id_ vc64 NN", "rev_ int", "name_ vc255", "type_ vc255"]),
+    ("act_id_membership", &["user_id_ vc64 NN", "group_id_ vc64 NN"]),
+    (
+        "act_id_user",
+        &[
+            "id_ vc64 NN",
+            "rev_ int",
+            "first_ vc255",
+            "last_ vc255",
+            "email_ vc255",
+            "pwd_ vc255",
+            "salt_ vc255",
+            "lock_exp_time_ ts",
+            "attempts_ int",
+            "picture_id_ vc64",
+        ],
+    ),
+    (
+        "act_id_info",
+        &[
+            "id_ vc64 NN",
+            "rev_ int",
+            "user_id_ vc64",
+            "type_ vc64",
+            "key_ vc255",
+            "value_ vc255",
+            "password_ bytea",
+            "parent_id_ vc255",
+        ],
+    ),
+    ("act_id_tenant", &["id_ vc64 NN", "rev_ int", "name_ vc255"]),
+    ("act_id_tenant_member", &["id_ vc64 NN", "tenant_id_ vc64 NN", "user_id_ vc64", "group_id_ vc64"]),
 ];
+
+/// Tables whose primary key is not `id_`.
+const COMPOSITE_KEYS: &[(&str, &str)] = &[("act_id_membership", "user_id_,group_id_")];
 
 /// Column defaults named in §8 (`table.column`, default as `pg_get_expr` prints it); no other
 /// `ACT_` column has one.
@@ -501,6 +537,11 @@ const EXPECTED_FKS: &[(&str, &str, &str, &str)] = &[
     ("act_fk_inc_job_def", "act_ru_incident", "job_def_id_", "act_ru_jobdef"),
     ("act_fk_ext_task_error_details", "act_ru_ext_task", "error_details_id_", "act_ge_bytearray"),
     ("act_fk_ext_task_exe", "act_ru_ext_task", "execution_id_", "act_ru_execution"),
+    ("act_fk_memb_group", "act_id_membership", "group_id_", "act_id_group"),
+    ("act_fk_memb_user", "act_id_membership", "user_id_", "act_id_user"),
+    ("act_fk_tenant_memb", "act_id_tenant_member", "tenant_id_", "act_id_tenant"),
+    ("act_fk_tenant_memb_user", "act_id_tenant_member", "user_id_", "act_id_user"),
+    ("act_fk_tenant_memb_group", "act_id_tenant_member", "group_id_", "act_id_group"),
 ];
 
 /// Indexes the set-based deletion relies on: (table, leading columns). Matched by table and
@@ -645,6 +686,13 @@ const REFERENCE_INDEXES: &[(&str, &[&str], bool)] = &[
     ("act_hi_op_log", &["operation_type_"], false),
     ("act_hi_op_log", &["entity_type_"], false),
     ("act_hi_op_log", &["removal_time_"], false),
+    ("act_id_membership", &["group_id_"], false),
+    ("act_id_membership", &["user_id_"], false),
+    ("act_id_tenant_member", &["tenant_id_"], false),
+    ("act_id_tenant_member", &["user_id_"], false),
+    ("act_id_tenant_member", &["group_id_"], false),
+    ("act_id_tenant_member", &["tenant_id_", "user_id_"], true),
+    ("act_id_tenant_member", &["tenant_id_", "group_id_"], true),
 ];
 
 /// `format_type` spelling of a short type of [`EXPECTED`].
@@ -866,7 +914,13 @@ async fn standalone_primary_keys_are_id_on_every_table() {
         .await
         .into_iter()
         .collect();
-    let expected: BTreeSet<String> = EXPECTED.iter().map(|(t, _)| format!("{t}(id_)")).collect();
+    let expected: BTreeSet<String> = EXPECTED
+        .iter()
+        .map(|(t, _)| {
+            let key = COMPOSITE_KEYS.iter().find(|(k, _)| k == t).map_or("id_", |(_, cols)| cols);
+            format!("{t}({key})")
+        })
+        .collect();
     assert_eq!(actual, expected);
 }
 

@@ -25,7 +25,7 @@ async fn a_lost_database_answers_503_with_retry_after_and_the_api_recovers() {
     ))
     .await;
     for path in ["/batch", "/batch/statistics", "/history/batch/some-id"] {
-        let resp = api.client.get(format!("{}{path}", api.base)).send().await.unwrap();
+        let resp = api.request(reqwest::Method::GET, path).send().await.unwrap();
         assert_eq!(resp.status(), 503, "{path}");
         assert_eq!(resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned()).as_deref(), Some("1"));
         let body: serde_json::Value = resp.json().await.unwrap();

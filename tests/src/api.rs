@@ -22,14 +22,31 @@ pub struct ApiClient {
     pub base: String,
     /// HTTP client.
     pub client: reqwest::Client,
+    /// Basic credentials sent with every request (by default the template's admin,
+    /// [`TEST_USER`]); `None` sends none.
+    pub credentials: Option<(String, String)>,
 }
+
+/// The user every test database has (in group `camunda-admin`), and its password.
+pub const TEST_USER: (&str, &str) = ("sweep-test", "sweep-test-password");
 
 impl ApiClient {
     /// A client of the API listening on `addr` under `base_path` (`http.base_path`).
     pub fn new(addr: SocketAddr, base_path: &str) -> Self {
         let origin = format!("http://{addr}");
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("HTTP client");
-        Self { base: format!("{origin}{base_path}"), origin, client }
+        let credentials = Some((TEST_USER.0.to_owned(), TEST_USER.1.to_owned()));
+        Self { base: format!("{origin}{base_path}"), origin, client, credentials }
+    }
+
+    /// The same API as user `user` with `password`.
+    pub fn as_user(&self, user: &str, password: &str) -> Self {
+        Self { credentials: Some((user.to_owned(), password.to_owned())), ..self.clone() }
+    }
+
+    /// The same API without credentials.
+    pub fn anonymous(&self) -> Self {
+        Self { credentials: None, ..self.clone() }
     }
 
     /// A client of the API a process started with `settings` serves (`http.bind` must name a
@@ -42,7 +59,11 @@ impl ApiClient {
     /// A request to `{base}{path}`, for headers the helpers below do not set; run it with
     /// [`ApiClient::send`].
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, format!("{}{path}", self.base))
+        let request = self.client.request(method, format!("{}{path}", self.base));
+        match &self.credentials {
+            Some((user, password)) => request.basic_auth(user, Some(password)),
+            None => request,
+        }
     }
 
     /// Sends `request`, returning status and JSON body.

@@ -26,9 +26,11 @@ use crate::{database_url, settings_env, settings_for};
 
 /// Every migration Sweep runs on a standalone database, as `(name, SQL)`: the list the
 /// migrator itself uses, so the template follows every change to it.
-fn migration_sources() -> impl Iterator<Item = (&'static str, &'static str)> {
-    std::iter::once(("m0001_engine_tables", shared::db::migration::ENGINE_SQL))
-        .chain(shared::db::migration::SWEEP_MIGRATIONS.iter().copied())
+fn migration_sources() -> Vec<(&'static str, &'static str)> {
+    let mut sources = shared::db::migration::standalone_migrations();
+    // What the harness adds to a migrated template: its user.
+    sources.push(("test user", "sweep-test in camunda-admin"));
+    sources
 }
 
 /// Key of the advisory lock around template creation and cloning ("SWEEPTPL").
@@ -131,6 +133,10 @@ async fn build_template(admin: &DatabaseConnection, template: &str) {
             .await
             .expect("connect to the template being built");
     shared::db::migration::run(&one).await.expect("migrate the test template");
+    let (user, password) = crate::api::TEST_USER;
+    shared::db::identity::upsert_user(&one, user, password, &["camunda-admin".to_owned()], &[])
+        .await
+        .expect("create the test user");
     // No session may stay on the template: cloning would fail with "being accessed by others".
     one.close().await.expect("close the template's connection");
     exec(admin, &format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\"")).await;

@@ -21,7 +21,7 @@ mod workers;
 use std::collections::HashMap;
 use std::time::Duration;
 
-pub use api::{ApiClient, TestApi};
+pub use api::{ApiClient, TEST_USER, TestApi};
 pub use db::{TestDb, template_name};
 pub use mq::{CapturedEvent, EventTap, TestMq};
 pub use process::Proc;

@@ -23,11 +23,13 @@
 //!   containing them back to pending with fresh retries, re-enqueues exactly those jobs and
 //!   answers `{"retriedItems": n, "retriedJobs": m}`. Only for runtime batches (404 otherwise).
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use sea_orm::{ActiveEnum, Iterable};
+use shared::auth::{Permission, Principal};
 use shared::batch::control;
 use shared::camunda::{
     BatchDto, BatchItemDto, BatchStatisticsDto, CountResultDto, RetryFailedItemsResultDto, SuspensionStateDto,
@@ -58,8 +60,13 @@ fn not_found(id: &str) -> ApiError {
 }
 
 /// The filters runtime and historic batches share.
-pub(super) fn filter_core(params: &QueryParams) -> Result<BatchFilterCore, ApiError> {
+pub(super) fn filter_core(
+    params: &QueryParams,
+    principal: &Principal,
+    permission: Permission,
+) -> Result<BatchFilterCore, ApiError> {
     Ok(BatchFilterCore {
+        visible_to: Some((principal.clone(), permission)),
         batch_id: params.string("batchId"),
         kind: params.string("type"),
         tenant_ids: params.list_or_empty("tenantIdIn"),
@@ -68,9 +75,12 @@ pub(super) fn filter_core(params: &QueryParams) -> Result<BatchFilterCore, ApiEr
 }
 
 /// The filter of `GET /batch`; `statistics` adds the parameters only the statistics accept.
-fn filter(params: &QueryParams, statistics: bool) -> Result<BatchFilter, ApiError> {
-    let mut filter =
-        BatchFilter { core: filter_core(params)?, suspended: params.boolean("suspended")?, ..Default::default() };
+fn filter(params: &QueryParams, principal: &Principal, statistics: bool) -> Result<BatchFilter, ApiError> {
+    let mut filter = BatchFilter {
+        core: filter_core(params, principal, Permission::Read)?,
+        suspended: params.boolean("suspended")?,
+        ..Default::default()
+    };
     if statistics {
         filter.created_by = params.string("createdBy");
         filter.started_before = params.date("startedBefore")?;
@@ -90,29 +100,46 @@ fn sort_key(statistics: bool) -> impl Fn(&str) -> Option<BatchSortKey> {
     }
 }
 
-async fn find(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<BatchDto>, ApiError> {
-    let batch = batch::find(&state.db, &id).await?.ok_or_else(|| not_found(&id))?;
+async fn find(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<BatchDto>, ApiError> {
+    let mut filter = filter_core(&QueryParams::default(), &principal, Permission::Read)?;
+    filter.batch_id = Some(id.clone());
+    let found =
+        batch::list(&state.db, &BatchFilter { core: filter, ..Default::default() }, None, Default::default()).await?;
+    let batch = found.into_iter().next().ok_or_else(|| not_found(&id))?;
     Ok(axum::Json(batch.to_dto()))
 }
 
-async fn list(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<Vec<BatchDto>>, ApiError> {
-    let filter = filter(&params, false)?;
+async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    params: QueryParams,
+) -> Result<axum::Json<Vec<BatchDto>>, ApiError> {
+    let filter = filter(&params, &principal, false)?;
     let sort = params.sort(sort_key(false))?;
     let page = params.page()?;
     let batches = batch::list(&state.db, &filter, sort, page).await?;
     Ok(axum::Json(batches.iter().map(|b| b.to_dto()).collect()))
 }
 
-async fn count(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<CountResultDto>, ApiError> {
-    let filter = filter(&params, false)?;
+async fn count(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    params: QueryParams,
+) -> Result<axum::Json<CountResultDto>, ApiError> {
+    let filter = filter(&params, &principal, false)?;
     Ok(axum::Json(CountResultDto { count: batch::count(&state.db, &filter).await? }))
 }
 
 async fn statistics(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     params: QueryParams,
 ) -> Result<axum::Json<Vec<BatchStatisticsDto>>, ApiError> {
-    let filter = filter(&params, true)?;
+    let filter = filter(&params, &principal, true)?;
     let sort = params.sort(sort_key(true))?;
     let page = params.page()?;
     let rows = batch::list_with_progress(&state.db, &filter, sort, page).await?;
@@ -121,19 +148,21 @@ async fn statistics(
 
 async fn statistics_count(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     params: QueryParams,
 ) -> Result<axum::Json<CountResultDto>, ApiError> {
-    let filter = filter(&params, true)?;
+    let filter = filter(&params, &principal, true)?;
     Ok(axum::Json(CountResultDto { count: batch::count(&state.db, &filter).await? }))
 }
 
 async fn set_suspended(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     Json(body): Json<SuspensionStateDto>,
 ) -> Result<StatusCode, ApiError> {
     let suspend = body.suspended.unwrap_or(false);
-    let Some(committed) = control::set_suspended(&state.db, &state.outbox, &id, suspend).await? else {
+    let Some(committed) = control::set_suspended(&state.db, &state.outbox, &principal, &id, suspend).await? else {
         let verb = if suspend { "suspend" } else { "activate" };
         return Err(ApiError::EngineRefused(format!("Unable to {verb} batch with id '{id}'")));
     };
@@ -143,11 +172,12 @@ async fn set_suspended(
 
 async fn delete(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     params: QueryParams,
 ) -> Result<StatusCode, ApiError> {
     let cascade = params.boolean("cascade")?.unwrap_or(false);
-    if !control::delete(&state.db, &id, cascade).await? {
+    if !control::delete(&state.db, &principal, &id, cascade).await? {
         return Err(ApiError::EngineRefused(format!("Unable to delete batch with id '{id}'")));
     }
     Ok(StatusCode::NO_CONTENT)
@@ -163,38 +193,52 @@ fn item_state(params: &QueryParams) -> Result<Option<ItemState>, ApiError> {
     }
 }
 
-async fn known_batch(state: &AppState, id: &str) -> Result<(), ApiError> {
-    if batch::known(&state.db, id).await? { Ok(()) } else { Err(not_found(id)) }
+/// The ledger of a runtime or historic batch the principal may read (READ on the runtime
+/// batch, or READ_HISTORY on the historic one).
+async fn known_batch(state: &AppState, principal: &Principal, id: &str) -> Result<(), ApiError> {
+    let mut core = filter_core(&QueryParams::default(), principal, Permission::Read)?;
+    core.batch_id = Some(id.to_owned());
+    let runtime = BatchFilter { core: core.clone(), ..Default::default() };
+    if batch::count(&state.db, &runtime).await? > 0 {
+        return Ok(());
+    }
+    core.visible_to = Some((principal.clone(), Permission::ReadHistory));
+    let historic = shared::db::historic_batch::HistoricBatchFilter { core, completed: None };
+    if shared::db::historic_batch::count(&state.db, &historic).await? > 0 { Ok(()) } else { Err(not_found(id)) }
 }
 
 async fn items(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     params: QueryParams,
 ) -> Result<axum::Json<Vec<BatchItemDto>>, ApiError> {
     let item_state = item_state(&params)?;
     let page = params.page()?;
-    known_batch(&state, &id).await?;
+    known_batch(&state, &principal, &id).await?;
     Ok(axum::Json(batch_item::list(&state.db, &id, item_state, page).await?))
 }
 
 async fn items_count(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     params: QueryParams,
 ) -> Result<axum::Json<CountResultDto>, ApiError> {
     let item_state = item_state(&params)?;
-    known_batch(&state, &id).await?;
+    known_batch(&state, &principal, &id).await?;
     Ok(axum::Json(CountResultDto { count: batch_item::count(&state.db, &id, item_state).await? }))
 }
 
 async fn retry_failed_items(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<RetryFailedItemsResultDto>, ApiError> {
     let retries = i32::try_from(state.settings.worker.max_retries).unwrap_or(i32::MAX);
-    let retried =
-        control::retry_failed_items(&state.db, &state.outbox, &id, retries).await?.ok_or_else(|| not_found(&id))?;
+    let retried = control::retry_failed_items(&state.db, &state.outbox, &principal, &id, retries)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
     state.publish(&retried.messages).await;
     Ok(axum::Json(RetryFailedItemsResultDto { retried_items: retried.items as i64, retried_jobs: retried.jobs as i64 }))
 }

@@ -2,10 +2,12 @@
 //! `GET /history/batch/{id}` and `DELETE /history/batch/{id}`. Deleting a historic batch also
 //! removes its item ledger and leaves a still-running runtime batch alone, as Camunda does.
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
+use shared::auth::{Permission, Principal};
 use shared::batch::control;
 use shared::camunda::{CountResultDto, HistoricBatchDto};
 use shared::db::historic_batch::{self, HistoricBatchFilter};
@@ -22,15 +24,19 @@ pub(super) fn router() -> Router<AppState> {
         .route("/history/batch/{id}", get(find).delete(delete))
 }
 
-fn filter(params: &QueryParams) -> Result<HistoricBatchFilter, ApiError> {
-    Ok(HistoricBatchFilter { core: filter_core(params)?, completed: params.boolean("completed")? })
+fn filter(params: &QueryParams, principal: &Principal) -> Result<HistoricBatchFilter, ApiError> {
+    Ok(HistoricBatchFilter {
+        core: filter_core(params, principal, Permission::ReadHistory)?,
+        completed: params.boolean("completed")?,
+    })
 }
 
 async fn list(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     params: QueryParams,
 ) -> Result<axum::Json<Vec<HistoricBatchDto>>, ApiError> {
-    let filter = filter(&params)?;
+    let filter = filter(&params, &principal)?;
     let sort = params.sort(|v| match v {
         "batchId" => Some(BatchSortKey::BatchId),
         "startTime" => Some(BatchSortKey::StartTime),
@@ -43,20 +49,36 @@ async fn list(
     Ok(axum::Json(batches.iter().map(|b| b.to_dto()).collect()))
 }
 
-async fn count(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<CountResultDto>, ApiError> {
-    let filter = filter(&params)?;
+async fn count(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    params: QueryParams,
+) -> Result<axum::Json<CountResultDto>, ApiError> {
+    let filter = filter(&params, &principal)?;
     Ok(axum::Json(CountResultDto { count: historic_batch::count(&state.db, &filter).await? }))
 }
 
-async fn find(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<HistoricBatchDto>, ApiError> {
-    let batch = historic_batch::find(&state.db, &id)
+async fn find(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<HistoricBatchDto>, ApiError> {
+    let mut filter = filter(&QueryParams::default(), &principal)?;
+    filter.core.batch_id = Some(id.clone());
+    let batch = historic_batch::list(&state.db, &filter, None, Default::default())
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| ApiError::NotFound(format!("Historic batch with id '{id}' does not exist")))?;
     Ok(axum::Json(batch.to_dto()))
 }
 
-async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    if !control::delete_historic(&state.db, &id).await? {
+async fn delete(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !control::delete_historic(&state.db, &principal, &id).await? {
         return Err(ApiError::InvalidRequest(format!("Unable to delete historic batch with id '{id}'")));
     }
     Ok(StatusCode::NO_CONTENT)

@@ -9,10 +9,12 @@
 //! - giving a failed job retries also puts its failed items back to pending and re-enqueues it;
 //! - `dueDates`, `createTimes` and the priority filters are not supported and ignored.
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
+use shared::auth::Principal;
 use shared::batch::control;
 use shared::camunda::{CountResultDto, JobDto, RetriesDto};
 use shared::db::batch_job::{self, JobFilter, JobSortKey};
@@ -29,7 +31,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/job-definition/{id}/retries", put(set_definition_retries))
 }
 
-fn filter(params: &QueryParams) -> Result<JobFilter, ApiError> {
+fn filter(params: &QueryParams, principal: &Principal) -> Result<JobFilter, ApiError> {
     // Batch jobs belong to no process instance or activity and are never timers.
     let instance_bound = ["processInstanceId", "processInstanceIds", "executionId", "processDefinitionId"]
         .into_iter()
@@ -52,11 +54,16 @@ fn filter(params: &QueryParams) -> Result<JobFilter, ApiError> {
         tenant_ids: params.list_or_empty("tenantIdIn"),
         without_tenant_id: params.flag("withoutTenantId")?,
         match_nothing: instance_bound || timers,
+        visible_to: Some(principal.clone()),
     })
 }
 
-async fn list(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<Vec<JobDto>>, ApiError> {
-    let filter = filter(&params)?;
+async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    params: QueryParams,
+) -> Result<axum::Json<Vec<JobDto>>, ApiError> {
+    let filter = filter(&params, &principal)?;
     let sort = params.sort(|v| match v {
         "jobId" => Some(JobSortKey::JobId),
         "jobRetries" => Some(JobSortKey::Retries),
@@ -74,8 +81,12 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<axum
     Ok(axum::Json(jobs.iter().map(|j| j.to_dto()).collect()))
 }
 
-async fn count(State(state): State<AppState>, params: QueryParams) -> Result<axum::Json<CountResultDto>, ApiError> {
-    let filter = filter(&params)?;
+async fn count(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    params: QueryParams,
+) -> Result<axum::Json<CountResultDto>, ApiError> {
+    let filter = filter(&params, &principal)?;
     Ok(axum::Json(CountResultDto { count: batch_job::count(&state.db, &filter).await? }))
 }
 
@@ -91,11 +102,12 @@ fn retries(body: &RetriesDto) -> Result<i32, ApiError> {
 
 async fn set_retries(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     Json(body): Json<RetriesDto>,
 ) -> Result<StatusCode, ApiError> {
     let retries = retries(&body)?;
-    let committed = control::set_job_retries(&state.db, &state.outbox, &id, retries)
+    let committed = control::set_job_retries(&state.db, &state.outbox, &principal, &id, retries)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("No job found with id '{id}'")))?;
     state.publish(&committed).await;
@@ -104,11 +116,12 @@ async fn set_retries(
 
 async fn set_definition_retries(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     Json(body): Json<RetriesDto>,
 ) -> Result<StatusCode, ApiError> {
     let retries = retries(&body)?;
-    let committed = control::set_definition_retries(&state.db, &state.outbox, &id, retries).await?;
+    let committed = control::set_definition_retries(&state.db, &state.outbox, &principal, &id, retries).await?;
     state.publish(&committed).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -30,7 +30,10 @@ pub fn router(state: AppState) -> Router {
         .merge(process_instance_delete::router())
         .merge(batch::router())
         .merge(history_batch::router())
-        .merge(job::router());
+        .merge(job::router())
+        .fallback(|| async { ApiError::NotFound("Resource not found".into()) })
+        // Everything under the base path needs a user (unless auth.mode = none).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_user));
     Router::new()
         .nest(&settings.http.base_path, engine)
         .merge(health::router())

@@ -2,9 +2,11 @@
 //! and `GET /process-instance/{id}`. Filtering and SQL live in `shared::query`; this file only
 //! maps HTTP input onto `ProcessInstanceQueryDto`.
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use shared::auth::Principal;
 use shared::camunda::{CountResultDto, ProcessInstanceDto};
 use shared::query::{ProcessInstanceQueryDto, find_process_instance};
 
@@ -21,36 +23,49 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn list_get(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     params: QueryParams,
 ) -> Result<Json<Vec<ProcessInstanceDto>>, ApiError> {
     let paging = params.paging()?;
-    let query = query_from_params(&params)?;
+    let query = ProcessInstanceQueryDto { visible_to: Some(principal), ..query_from_params(&params)? };
     Ok(Json(query.list(&state.db, paging).await?))
 }
 
 async fn list_post(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     params: QueryParams,
     extract::Json(query): extract::Json<ProcessInstanceQueryDto>,
 ) -> Result<Json<Vec<ProcessInstanceDto>>, ApiError> {
     let paging = params.paging()?;
+    let query = ProcessInstanceQueryDto { visible_to: Some(principal), ..query };
     Ok(Json(query.list(&state.db, paging).await?))
 }
 
-async fn count_get(State(state): State<AppState>, params: QueryParams) -> Result<Json<CountResultDto>, ApiError> {
-    let query = query_from_params(&params)?;
+async fn count_get(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    params: QueryParams,
+) -> Result<Json<CountResultDto>, ApiError> {
+    let query = ProcessInstanceQueryDto { visible_to: Some(principal), ..query_from_params(&params)? };
     Ok(Json(CountResultDto { count: query.count(&state.db).await? }))
 }
 
 async fn count_post(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     extract::Json(query): extract::Json<ProcessInstanceQueryDto>,
 ) -> Result<Json<CountResultDto>, ApiError> {
+    let query = ProcessInstanceQueryDto { visible_to: Some(principal), ..query };
     Ok(Json(CountResultDto { count: query.count(&state.db).await? }))
 }
 
-async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ProcessInstanceDto>, ApiError> {
-    find_process_instance(&state.db, &id)
+async fn get_one(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<ProcessInstanceDto>, ApiError> {
+    find_process_instance(&state.db, &id, &principal)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("Process instance with id {id} does not exist")))
@@ -93,5 +108,6 @@ fn query_from_params(p: &QueryParams) -> Result<ProcessInstanceQueryDto, ApiErro
         sort_by: p.string("sortBy"),
         sort_order: p.string("sortOrder"),
         sorting: None,
+        visible_to: None,
     })
 }

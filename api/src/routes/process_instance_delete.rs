@@ -6,6 +6,7 @@
 //! `batchJobsPerSeed` in the body, and the `Idempotency-Key` header (same key and body: the same
 //! batch again; same key, other body: 409).
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -23,6 +24,7 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn delete_async(
     State(state): State<AppState>,
+    Extension(principal): Extension<shared::auth::Principal>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BatchDto>, ApiError> {
@@ -60,7 +62,9 @@ async fn delete_async(
         key,
         create::hash_body(&body),
     )?;
-    match create::create(&state.db, &new, &state.outbox).await? {
+    match create::create(&state.db, &new, &state.outbox, &principal, state.settings.auth.check_delete_permission)
+        .await?
+    {
         Created::Replayed(batch) => Ok(Json(batch)),
         Created::New(batch, seed) => {
             tracing::info!(

@@ -2,13 +2,33 @@
 //! of failed jobs and items. Each function is one transaction; those that re-enqueue work
 //! return the committed outbox rows to publish.
 
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
 use crate::Error;
+use crate::auth::{Permission, Principal, Resource};
 use crate::db::batch_job::JobState;
+use crate::db::op_log;
 use crate::db::outbox::{OutboxWriter, StoredMessage};
 use crate::db::{batch, batch_item, batch_job, historic_batch};
 use crate::messages::WorkMessage;
+
+/// Whether runtime batch `id` exists for `principal` (of its tenants), and then whether it
+/// holds `permission` on it: `Ok(false)` when not found, `Err(Forbidden)` when not allowed.
+async fn allowed(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    id: &str,
+    permission: Permission,
+) -> Result<bool, Error> {
+    let Some(b) = batch::find(db, id).await? else { return Ok(false) };
+    if principal.tenant_check && b.info.tenant_id.as_ref().is_some_and(|t| !principal.tenants.contains(t)) {
+        return Ok(false);
+    }
+    match principal.check(db, &[(permission, Resource::Batch, Some(id))]).await? {
+        None => Ok(true),
+        Some(denied) => Err(Error::Forbidden(denied)),
+    }
+}
 
 /// Suspends or activates batch `id`; `None` when it does not exist. Activation re-enqueues
 /// everything the batch still needs — the seed (if jobs remain to be created), every open job
@@ -17,13 +37,22 @@ use crate::messages::WorkMessage;
 pub async fn set_suspended(
     db: &DatabaseConnection,
     outbox: &OutboxWriter,
+    principal: &Principal,
     id: &str,
     suspend: bool,
 ) -> Result<Option<Vec<StoredMessage>>, Error> {
+    if !allowed(db, principal, id, Permission::Update).await? {
+        return Ok(None);
+    }
     let txn = db.begin().await?;
     let Some(b) = batch::set_suspended(&txn, id, suspend).await? else {
         return Ok(None);
     };
+    if let Some(user) = &principal.user_id {
+        let (operation, state) = if suspend { ("SuspendBatch", "suspended") } else { ("ActivateBatch", "active") };
+        op_log::write(&txn, user, "Batch", operation, Some(id), &[(Some("suspensionState"), Some(state.to_owned()))])
+            .await?;
+    }
     let mut messages = Vec::new();
     if !suspend {
         if b.jobs_created < b.info.total_jobs {
@@ -38,10 +67,24 @@ pub async fn set_suspended(
 /// Deletes runtime batch `id` (its jobs with it) and ends its historic batch; with `cascade`,
 /// also deletes the historic batch and the item ledger. `false` when it does not exist. Items
 /// still pending stay pending: the batch will not process them any more.
-pub async fn delete(db: &DatabaseConnection, id: &str, cascade: bool) -> Result<bool, Error> {
+pub async fn delete(db: &DatabaseConnection, principal: &Principal, id: &str, cascade: bool) -> Result<bool, Error> {
+    if !allowed(db, principal, id, Permission::Delete).await? {
+        return Ok(false);
+    }
     let txn = db.begin().await?;
     if !batch::delete(&txn, id).await? {
         return Ok(false);
+    }
+    if let Some(user) = &principal.user_id {
+        op_log::write(
+            &txn,
+            user,
+            "Batch",
+            "Delete",
+            Some(id),
+            &[(Some("cascadeToHistory"), Some(cascade.to_string()))],
+        )
+        .await?;
     }
     if cascade {
         historic_batch::delete(&txn, id).await?;
@@ -55,10 +98,20 @@ pub async fn delete(db: &DatabaseConnection, id: &str, cascade: bool) -> Result<
 
 /// Deletes historic batch `id` and its item ledger; a runtime batch of the same id is kept.
 /// `false` when there is no such historic batch.
-pub async fn delete_historic(db: &DatabaseConnection, id: &str) -> Result<bool, Error> {
+pub async fn delete_historic(db: &DatabaseConnection, principal: &Principal, id: &str) -> Result<bool, Error> {
+    let Some(h) = historic_batch::find(db, id).await? else { return Ok(false) };
+    if principal.tenant_check && h.info.tenant_id.as_ref().is_some_and(|t| !principal.tenants.contains(t)) {
+        return Ok(false);
+    }
+    if let Some(denied) = principal.check(db, &[(Permission::DeleteHistory, Resource::Batch, Some(id))]).await? {
+        return Err(Error::Forbidden(denied));
+    }
     let txn = db.begin().await?;
     if !historic_batch::delete(&txn, id).await? {
         return Ok(false);
+    }
+    if let Some(user) = &principal.user_id {
+        op_log::write(&txn, user, "Batch", "DeleteHistory", Some(id), &[(None, None)]).await?;
     }
     batch_item::delete_of_batch(&txn, id).await?;
     txn.commit().await?;
@@ -73,6 +126,7 @@ pub async fn delete_historic(db: &DatabaseConnection, id: &str) -> Result<bool, 
 pub async fn set_job_retries(
     db: &DatabaseConnection,
     outbox: &OutboxWriter,
+    principal: &Principal,
     job_id: &str,
     retries: i32,
 ) -> Result<Option<Vec<StoredMessage>>, Error> {
@@ -80,6 +134,9 @@ pub async fn set_job_retries(
     let Some(job) = batch_job::find_open_for_update(&txn, job_id).await? else {
         return Ok(None);
     };
+    if !allowed(&txn, principal, &job.batch_id, Permission::Update).await? {
+        return Ok(None);
+    }
     let state = match job.state {
         JobState::Failed if retries > 0 => JobState::Pending,
         JobState::Pending if retries == 0 => JobState::Failed,
@@ -101,6 +158,7 @@ pub async fn set_job_retries(
 pub async fn set_definition_retries(
     db: &DatabaseConnection,
     outbox: &OutboxWriter,
+    principal: &Principal,
     job_definition_id: &str,
     retries: i32,
 ) -> Result<Vec<StoredMessage>, Error> {
@@ -112,6 +170,9 @@ pub async fn set_definition_retries(
     let jobs = batch_job::failed_of_definition_for_update(&txn, job_definition_id).await?;
     let Some(first) = jobs.first() else { return Ok(Vec::new()) };
     let batch_id = first.batch_id.clone();
+    if !allowed(&txn, principal, &batch_id, Permission::Update).await? {
+        return Ok(Vec::new());
+    }
     let ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
     let seqs: Vec<i32> = jobs.iter().map(|j| j.seq).collect();
     batch_job::set_state_and_retries(&txn, &ids, &[JobState::Failed], JobState::Pending, retries).await?;
@@ -138,9 +199,13 @@ pub struct RetriedItems {
 pub async fn retry_failed_items(
     db: &DatabaseConnection,
     outbox: &OutboxWriter,
+    principal: &Principal,
     id: &str,
     retries: i32,
 ) -> Result<Option<RetriedItems>, Error> {
+    if !allowed(db, principal, id, Permission::Update).await? {
+        return Ok(None);
+    }
     let txn = db.begin().await?;
     if batch::find_for_update(&txn, id).await?.is_none() {
         return Ok(None);

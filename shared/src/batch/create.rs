@@ -8,10 +8,11 @@ use serde::Deserialize;
 use sha2::Digest;
 
 use crate::Error;
+use crate::auth::{Permission, Principal, Resource};
 use crate::camunda::BatchDto;
 use crate::db::batch::{self, Batch, NewBatch};
 use crate::db::outbox::{OutboxWriter, StoredMessage};
-use crate::db::{batch_item, historic_batch};
+use crate::db::{batch_item, historic_batch, op_log};
 use crate::deletion::DeleteOptions;
 use crate::messages::WorkMessage;
 use crate::query::{HistoricProcessInstanceQueryDto, ProcessInstanceQueryDto, SqlBuilder};
@@ -144,7 +145,25 @@ pub enum Created {
 
 /// Writes the batch in one transaction; nothing is written when it fails. The seed message
 /// carries the trace context the caller runs in.
-pub async fn create(db: &DatabaseConnection, new: &NewDeletionBatch, outbox: &OutboxWriter) -> Result<Created, Error> {
+///
+/// With authorization checks on, `principal` needs BATCH `CREATE` or
+/// `CREATE_BATCH_DELETE_RUNNING_PROCESS_INSTANCES`, and the selection keeps only instances it
+/// may read and (with `check_delete`) delete, of its tenants: an explicit id it may not see is
+/// not found. The batch records the principal as its creator, and the operation log says so.
+pub async fn create(
+    db: &DatabaseConnection,
+    new: &NewDeletionBatch,
+    outbox: &OutboxWriter,
+    principal: &Principal,
+    check_delete: bool,
+) -> Result<Created, Error> {
+    let alternatives = [
+        (Permission::Create, Resource::Batch, None),
+        (Permission::CreateBatchDeleteRunningProcessInstances, Resource::Batch, None),
+    ];
+    if let Some(denied) = principal.check(db, &alternatives).await? {
+        return Err(Error::Forbidden(denied));
+    }
     let txn = db.begin().await?;
     if let Some(key) = &new.idempotency_key {
         // Serialises requests carrying the same key.
@@ -161,7 +180,7 @@ pub async fn create(db: &DatabaseConnection, new: &NewDeletionBatch, outbox: &Ou
     }
 
     if new.fail_if_not_exists() && !new.ids.is_empty() {
-        let unknown = unknown_ids(&txn, &new.ids).await?;
+        let unknown = unknown_ids(&txn, &new.ids, principal, check_delete).await?;
         if !unknown.is_empty() {
             let shown: Vec<String> = unknown.iter().take(10).map(|id| format!("'{id}'")).collect();
             let more = if unknown.len() > 10 { " and more" } else { "" };
@@ -173,7 +192,7 @@ pub async fn create(db: &DatabaseConnection, new: &NewDeletionBatch, outbox: &Ou
     }
 
     let batch_id = uuid::Uuid::new_v4().to_string();
-    let total_items = batch_item::snapshot(&txn, &batch_id, |sql| selection(sql, new)).await?;
+    let total_items = batch_item::snapshot(&txn, &batch_id, |sql| selection(sql, new, principal, check_delete)).await?;
     if total_items == 0 {
         txn.rollback().await?;
         return Err(Error::invalid("processInstanceIds is empty"));
@@ -195,35 +214,51 @@ pub async fn create(db: &DatabaseConnection, new: &NewDeletionBatch, outbox: &Ou
         total_items,
         idempotency_key: new.idempotency_key.clone(),
         request_hash: new.request_hash.clone(),
+        create_user_id: principal.user_id.clone(),
     };
     let batch = batch::insert(&txn, &row).await?;
     historic_batch::insert_from_runtime(&txn, &batch_id).await?;
+    if let Some(user) = &principal.user_id {
+        let changes = [
+            (Some("nrOfInstances"), Some(total_items.to_string())),
+            (Some("async"), Some("true".to_owned())),
+            (Some("deleteReason"), r.delete_reason.clone()),
+        ];
+        op_log::write(&txn, user, "ProcessInstance", "Delete", None, &changes).await?;
+    }
     let seed = outbox.work(&WorkMessage::SeedV1 { batch_id, jobs_created: 0 });
     let stored = outbox.commit(txn, vec![seed]).await?;
     Ok(Created::New(batch, stored))
 }
 
-/// Up to 11 of `ids` that are no running process instance, in request order.
-async fn unknown_ids(txn: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<String>, Error> {
-    let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT u.id FROM unnest($1::varchar[]) WITH ORDINALITY AS u(id, n)
-              WHERE NOT EXISTS (SELECT 1 FROM act_ru_execution e WHERE e.id_ = u.id AND e.proc_inst_id_ = e.id_)
-              ORDER BY n LIMIT 11",
-            [Value::from(ids.to_vec())],
-        ))
-        .await?;
+/// Up to 11 of `ids` that are no running process instance `principal` may see, in request
+/// order.
+async fn unknown_ids(
+    txn: &impl ConnectionTrait,
+    ids: &[String],
+    principal: &Principal,
+    check_delete: bool,
+) -> Result<Vec<String>, Error> {
+    let mut sql = SqlBuilder::new();
+    sql.push("SELECT u.id FROM unnest(")
+        .bind(Value::from(ids.to_vec()))
+        .push("::varchar[]) WITH ORDINALITY AS u(id, n)
+              WHERE NOT EXISTS (SELECT 1 FROM act_ru_execution e WHERE e.id_ = u.id AND e.proc_inst_id_ = e.id_ AND true");
+    principal.push_instance_visible(&mut sql, "u.id", false, check_delete);
+    sql.push(") ORDER BY n LIMIT 11");
+    let rows = txn.query_all_raw(sql.into_statement()).await?;
     Ok(rows.iter().map(|r| r.try_get::<String>("", "id")).collect::<Result<_, _>>()?)
 }
 
 /// Pushes the selection — the union of explicit ids and both queries, without duplicates — as
 /// one statement yielding `id`.
-fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch) -> Result<(), Error> {
+/// Each source keeps only instances `principal` may see and delete, inside the statement.
+fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, delete: bool) -> Result<(), Error> {
     let r = &new.request;
     let mut parts = 0;
     if !new.ids.is_empty() {
-        b.push("SELECT x.id FROM unnest(").bind(new.ids.clone()).push("::varchar[]) AS x(id)");
+        b.push("SELECT x.id FROM unnest(").bind(new.ids.clone()).push("::varchar[]) AS x(id) WHERE true");
+        principal.push_instance_visible(b, "x.id", false, delete);
         parts += 1;
     }
     if let Some(q) = &r.process_instance_query {
@@ -232,7 +267,8 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch) -> Result<(), Error> {
         }
         b.push("SELECT q.id FROM (");
         q.push_id_select(b)?;
-        b.push(") q");
+        b.push(") q WHERE true");
+        principal.push_instance_visible(b, "q.id", false, delete);
         parts += 1;
     }
     if let Some(q) = &r.historic_process_instance_query {
@@ -243,6 +279,7 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch) -> Result<(), Error> {
         b.push("SELECT h.id FROM (");
         q.push_id_select(b)?;
         b.push(") h WHERE EXISTS (SELECT 1 FROM act_ru_execution e WHERE e.id_ = h.id AND e.proc_inst_id_ = e.id_)");
+        principal.push_instance_visible(b, "h.id", true, delete);
         parts += 1;
     }
     // A single explicit list may repeat ids; a lone query never does.

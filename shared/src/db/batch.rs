@@ -165,6 +165,8 @@ pub struct NewBatch {
     pub idempotency_key: Option<String>,
     /// Hash of the creating request body.
     pub request_hash: String,
+    /// The authenticated user creating it.
+    pub create_user_id: Option<String>,
 }
 
 fn select(tail: &str) -> String {
@@ -209,13 +211,14 @@ pub async fn insert(txn: &impl ConnectionTrait, new: &NewBatch) -> Result<Batch,
         new.total_items.into(),
         new.idempotency_key.clone().into(),
         new.request_hash.clone().into(),
+        new.create_user_id.clone().into(),
     ];
     let sql = format!(
         "INSERT INTO sweep_batch AS b (id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_,
              seed_job_def_id_, monitor_job_def_id_, batch_job_def_id_, start_time_, delete_reason_,
              skip_custom_listeners_, skip_subprocesses_, skip_io_mappings_, fail_if_not_exists_,
-             total_items_, idempotency_key_, request_hash_)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+             total_items_, idempotency_key_, request_hash_, create_user_id_)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
          RETURNING {COLUMNS}"
     );
     one(txn, sql, values).await?.ok_or_else(|| DbErr::RecordNotInserted)

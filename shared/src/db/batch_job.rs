@@ -329,6 +329,8 @@ pub struct JobFilter {
     pub without_tenant_id: bool,
     /// A filter batch jobs can never match was given (a process instance, a timer, …).
     pub match_nothing: bool,
+    /// Only jobs of batches this principal may read.
+    pub visible_to: Option<crate::auth::Principal>,
 }
 
 impl Filter for JobFilter {
@@ -361,6 +363,9 @@ impl Filter for JobFilter {
             sql.push(" AND j.exception_msg_ = ").bind(message.clone());
         }
         listing::tenant_condition(sql, &self.tenant_ids, self.without_tenant_id);
+        if let Some(principal) = &self.visible_to {
+            principal.push_batch_visible(sql, crate::auth::Permission::Read);
+        }
     }
 }
 

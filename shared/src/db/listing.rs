@@ -5,6 +5,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
 
+use crate::auth::{Permission, Principal};
 use crate::query::SqlBuilder;
 
 /// Conditions of a list endpoint, appended as ` AND …` after `WHERE true`.
@@ -109,10 +110,16 @@ pub struct BatchFilterCore {
     pub tenant_ids: Vec<String>,
     /// `withoutTenantId=true`; wins over `tenantIdIn`, as in Camunda.
     pub without_tenant_id: bool,
+    /// Only batches this principal may see with this permission (its tenants; READ or
+    /// READ_HISTORY on the batch); `None` filters nothing.
+    pub visible_to: Option<(Principal, Permission)>,
 }
 
 impl Filter for BatchFilterCore {
     fn conditions(&self, sql: &mut SqlBuilder) {
+        if let Some((principal, permission)) = &self.visible_to {
+            principal.push_batch_visible(sql, *permission);
+        }
         if let Some(id) = &self.batch_id {
             sql.push(" AND b.id_ = ").bind(id.clone());
         }

@@ -58,7 +58,7 @@ async fn run_locked(txn: &DatabaseTransaction) -> Result<Mode, Error> {
     // belong to someone else: never add ACT_ tables next to them.
     let mode = if schema::any_table_with_prefix(txn, "act_").await? {
         let created_by_sweep = schema::table_exists(txn, "sweep_migration").await?
-            && Migrator::get_applied_migrations(txn).await?.iter().any(|m| m.name() == M0001EngineTables.name());
+            && Migrator::get_applied_migrations(txn).await?.iter().any(|m| m.name() == ENGINE_MIGRATION);
         if created_by_sweep { Mode::Standalone } else { Mode::Attached }
     } else {
         Mode::Standalone
@@ -85,9 +85,7 @@ impl MigratorTrait for Migrator {
         table_name()
     }
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut all: Vec<Box<dyn MigrationTrait>> = vec![Box::new(M0001EngineTables)];
-        all.extend(sweep_migrations());
-        all
+        boxed(&standalone_migrations())
     }
 }
 
@@ -100,7 +98,7 @@ impl MigratorTrait for AttachedMigrator {
         table_name()
     }
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        sweep_migrations()
+        boxed(SWEEP_MIGRATIONS)
     }
 }
 
@@ -111,11 +109,26 @@ pub const SWEEP_MIGRATIONS: &[(&str, &str)] = &[
     ("m0003_outbox_claims", include_str!("sql/m0003_outbox_claims.sql")),
 ];
 
-fn sweep_migrations() -> Vec<Box<dyn MigrationTrait>> {
-    SWEEP_MIGRATIONS
-        .iter()
-        .map(|&(name, sql)| Box::new(SqlMigration { name, sql }) as Box<dyn MigrationTrait>)
-        .collect()
+/// Name of the migration that creates the process-engine tables: a database where it ran is
+/// standalone.
+const ENGINE_MIGRATION: &str = "m0001_engine_tables";
+
+/// Process-engine tables only a standalone installation creates (an attached Camunda database
+/// has them), as `(name, SQL)`.
+const ENGINE_ADDITIONS: &[(&str, &str)] =
+    &[("m0004_identity", include_str!("sql/m0004_identity.sql"))];
+
+/// Every migration of a standalone installation, in order: the engine tables, Sweep's own, and
+/// later additions to the engine tables. Everything a standalone database holds.
+pub fn standalone_migrations() -> Vec<(&'static str, &'static str)> {
+    let mut all = vec![(ENGINE_MIGRATION, ENGINE_SQL)];
+    all.extend_from_slice(SWEEP_MIGRATIONS);
+    all.extend_from_slice(ENGINE_ADDITIONS);
+    all
+}
+
+fn boxed(migrations: &[(&'static str, &'static str)]) -> Vec<Box<dyn MigrationTrait>> {
+    migrations.iter().map(|&(name, sql)| Box::new(SqlMigration { name, sql }) as Box<dyn MigrationTrait>).collect()
 }
 
 /// A migration given as one SQL script.
@@ -134,21 +147,5 @@ impl MigrationName for SqlMigration {
 impl MigrationTrait for SqlMigration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.get_connection().execute_unprepared(self.sql).await.map(|_| ())
-    }
-}
-
-/// Creates the Camunda 7.24 process-engine tables Sweep works on.
-struct M0001EngineTables;
-
-impl MigrationName for M0001EngineTables {
-    fn name(&self) -> &str {
-        "m0001_engine_tables"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for M0001EngineTables {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared(ENGINE_SQL).await.map(|_| ())
     }
 }

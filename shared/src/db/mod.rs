@@ -6,7 +6,9 @@
 //! - [`batch_item`]: `SWEEP_BATCH_ITEM`, the per-instance ledger;
 //! - [`historic_batch`]: `SWEEP_HI_BATCH`, historic batches;
 //! - [`outbox`]: `SWEEP_OUTBOX`, messages waiting to be published;
-//! - [`listing`]: the filter/list/count core the list endpoints share.
+//! - [`listing`]: the filter/list/count core the list endpoints share;
+//! - [`identity`]: Camunda's `ACT_ID_*` tables (authentication, login throttling, `user add`);
+//! - [`op_log`]: Camunda's user operation log `ACT_HI_OP_LOG`.
 //!
 //! Process-engine (`ACT_`) tables are read by `crate::query` and changed only by
 //! `crate::deletion`.
@@ -15,8 +17,10 @@ pub mod batch;
 pub mod batch_item;
 pub mod batch_job;
 pub mod historic_batch;
+pub mod identity;
 pub mod listing;
 pub mod migration;
+pub mod op_log;
 pub mod outbox;
 pub mod schema;
 

@@ -52,6 +52,13 @@ impl SqlBuilder {
         self
     }
 
+    /// Binds `value` without writing it, and returns its placeholder (`$n`) for text written
+    /// later, possibly more than once.
+    pub fn param(&mut self, value: impl Into<Value>) -> String {
+        self.values.push(value.into());
+        format!("${}", self.values.len())
+    }
+
     /// Appends `($a, $b, …)` binding every item; callers make sure `items` is not empty,
     /// since `IN ()` is not valid SQL.
     pub fn bind_list<V: Into<Value>>(&mut self, items: impl IntoIterator<Item = V>) -> &mut Self {

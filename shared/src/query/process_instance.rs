@@ -49,6 +49,10 @@ pub struct Paging {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProcessInstanceQueryDto {
+    /// Not part of the body: when set, only instances this principal may read (its tenants;
+    /// READ on the instance or READ_INSTANCE on its definition) match the list and count.
+    #[serde(skip)]
+    pub visible_to: Option<crate::auth::Principal>,
     /// Instance ids; an empty array is an error.
     pub process_instance_ids: Option<Vec<String>>,
     /// Exact business key.
@@ -171,6 +175,7 @@ impl ProcessInstanceQueryDto {
         let mut b = SqlBuilder::new();
         b.push(COLUMNS).push(FROM).push(" AND ");
         self.push_conds(&mut b, Level::Top, true)?;
+        self.push_visible(&mut b);
         sorting::push_order_by(&mut b, &self.orders()?, "pi.id_");
         if let Some(max) = paging.max_results {
             b.push(" LIMIT ").bind(i64::try_from(max).unwrap_or(i64::MAX));
@@ -187,7 +192,14 @@ impl ProcessInstanceQueryDto {
         let mut b = SqlBuilder::new();
         b.push("SELECT count(*) AS count").push(FROM).push(" AND ");
         self.push_conds(&mut b, Level::Top, true)?;
+        self.push_visible(&mut b);
         Ok(b.into_statement())
+    }
+
+    fn push_visible(&self, b: &mut SqlBuilder) {
+        if let Some(principal) = &self.visible_to {
+            principal.push_instance_visible(b, "pi.id_", false, false);
+        }
     }
 
     /// Runs [`Self::list_statement`].
@@ -395,9 +407,14 @@ fn row_to_dto(row: &QueryResult) -> Result<ProcessInstanceDto, Error> {
 }
 
 /// The runtime process instance `id`, if it exists (`GET /process-instance/{id}`).
-pub async fn find_process_instance(db: &impl ConnectionTrait, id: &str) -> Result<Option<ProcessInstanceDto>, Error> {
+pub async fn find_process_instance(
+    db: &impl ConnectionTrait,
+    id: &str,
+    principal: &crate::auth::Principal,
+) -> Result<Option<ProcessInstanceDto>, Error> {
     let mut b = SqlBuilder::new();
     b.push(COLUMNS).push(FROM).push(" AND pi.id_ = ").bind(id.to_owned());
+    principal.push_instance_visible(&mut b, "pi.id_", false, false);
     db.query_one_raw(b.into_statement()).await?.as_ref().map(row_to_dto).transpose()
 }
 

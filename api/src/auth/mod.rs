@@ -1,0 +1,156 @@
+//! Authentication of every request under the base path (health and metrics stay open):
+//! HTTP Basic against Camunda's `ACT_ID_USER` (`auth.mode = basic`, the default), bearer JWTs
+//! (`oidc`), or nobody (`none`, an explicit opt-out). The result is a [`Principal`] in the
+//! request's extensions; a request without valid credentials gets 401 with an empty body and
+//! `WWW-Authenticate`, as Camunda's REST filter answers.
+//!
+//! Verified Basic credentials are cached for `auth.cache_ttl` (seconds), keyed by user and a
+//! digest of the password, so a client polling every second costs neither a database round trip
+//! nor a hash per request. A failed login evicts the user's entries at once, so a lock or a
+//! wrong password is never answered from the cache; a password changed elsewhere takes effect
+//! within the TTL.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use sea_orm::DatabaseConnection;
+use sha2::{Digest, Sha256};
+use shared::auth::Principal;
+use shared::auth::password;
+use shared::db::identity;
+use shared::settings::{AuthMode, AuthSettings};
+
+use crate::AppState;
+
+/// Entries kept at most; the cache is cleared when it grows beyond (a flood of distinct
+/// credentials must not grow memory).
+const MAX_CACHED: usize = 10_000;
+
+/// A user and the SHA-256 of a password that was verified for it.
+type CacheKey = (String, [u8; 32]);
+
+/// Turns credentials into principals.
+pub struct Authenticator {
+    settings: AuthSettings,
+    cache: Mutex<HashMap<CacheKey, (Principal, Instant)>>,
+}
+
+/// Why a request is not authenticated (logged at debug level, never answered in detail).
+#[derive(Debug, thiserror::Error)]
+pub enum Unauthenticated {
+    /// No or malformed credentials, or credentials of the other mode.
+    #[error("no usable credentials")]
+    Missing,
+    /// Unknown user, wrong password, or a locked user.
+    #[error("invalid credentials for user '{0}'")]
+    Invalid(String),
+    /// The database could not be asked.
+    #[error(transparent)]
+    Store(#[from] sea_orm::DbErr),
+}
+
+impl Authenticator {
+    /// An authenticator for `settings`.
+    pub fn new(settings: AuthSettings) -> Self {
+        Self { settings, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The principal behind `headers`.
+    pub async fn authenticate(
+        &self,
+        db: &DatabaseConnection,
+        headers: &HeaderMap,
+    ) -> Result<Principal, Unauthenticated> {
+        match self.settings.mode {
+            AuthMode::None => Ok(Principal::anonymous()),
+            AuthMode::Basic => {
+                let (user, pass) = basic_credentials(headers).ok_or(Unauthenticated::Missing)?;
+                self.basic(db, user, pass).await
+            }
+            // Bearer tokens are verified by the OIDC verifier once it is configured.
+            AuthMode::Oidc => Err(Unauthenticated::Missing),
+        }
+    }
+
+    async fn basic(&self, db: &DatabaseConnection, user: String, pass: String) -> Result<Principal, Unauthenticated> {
+        let key = (user.clone(), Sha256::digest(pass.as_bytes()).into());
+        if let Some(principal) = self.cached(&key) {
+            return Ok(principal);
+        }
+        let Some(creds) = identity::credentials(db, &user, &self.settings).await? else {
+            return Err(Unauthenticated::Invalid(user));
+        };
+        let matches = creds.pwd.as_deref().is_some_and(|pwd| password::verify(&pass, pwd, creds.salt.as_deref()));
+        if creds.locked || !matches {
+            self.evict(&user);
+            if !creds.locked {
+                identity::record_failed_login(db, &user, &self.settings).await?;
+            }
+            return Err(Unauthenticated::Invalid(user));
+        }
+        identity::reset_failed_logins(db, &user).await?;
+        let (groups, tenants) = identity::memberships(db, &user, &[]).await?;
+        let principal = Principal::user(user, groups, tenants, &self.settings.admin_group, self.settings.authorization);
+        self.remember(key, principal.clone());
+        Ok(principal)
+    }
+
+    fn cached(&self, key: &CacheKey) -> Option<Principal> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.get(key).filter(|(_, at)| at.elapsed() < self.settings.cache_ttl).map(|(p, _)| p.clone())
+    }
+
+    fn remember(&self, key: CacheKey, principal: Principal) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(key, (principal, Instant::now()));
+    }
+
+    fn evict(&self, user: &str) {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).retain(|(u, _), _| u != user);
+    }
+
+    /// The challenge a 401 carries.
+    fn challenge(&self) -> HeaderValue {
+        match self.settings.mode {
+            AuthMode::Oidc => HeaderValue::from_static("Bearer"),
+            _ => HeaderValue::from_static("Basic realm=\"default\""),
+        }
+    }
+}
+
+/// `Authorization: Basic base64(user:password)`, if present and well-formed.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    (!user.is_empty() && !user.contains('\0')).then(|| (user.to_owned(), pass.to_owned()))
+}
+
+/// Middleware: authenticates the request, or answers 401 (503 when the database is away).
+pub async fn require_user(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    match state.auth.authenticate(&state.db, request.headers()).await {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(Unauthenticated::Store(e)) => crate::ApiError::from(e).into_response(),
+        Err(e) => {
+            tracing::debug!(error = %e, "request not authenticated");
+            (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, state.auth.challenge())]).into_response()
+        }
+    }
+}

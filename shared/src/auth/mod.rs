@@ -1,0 +1,344 @@
+//! Who is calling, and what Camunda's authorizations let them do. Authentication itself (HTTP
+//! Basic, bearer tokens) lives in the API; this module owns the principal, the permission and
+//! resource codes of `ACT_RU_AUTHORIZATION`, and the SQL that evaluates them the way Camunda
+//! does — inside the statements that select, never row by row in Rust.
+//!
+//! Evaluation order (Camunda's `authCheck`, first match wins): the user's grant, then revoke, on
+//! the specific resource id; the same on `*`; then the same four for the user's groups; then for
+//! global authorizations; otherwise denied. Members of the admin group pass every check, and
+//! tenant checks only apply to authenticated users who are not admins.
+
+pub mod password;
+
+use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::query::SqlBuilder;
+
+/// `ACT_RU_AUTHORIZATION.RESOURCE_TYPE_` values Sweep checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// 6; the resource id is the definition **key**.
+    ProcessDefinition,
+    /// 8; the resource id is the instance id.
+    ProcessInstance,
+    /// 13; the resource id is the batch id.
+    Batch,
+}
+
+impl Resource {
+    /// The stored code.
+    pub fn code(self) -> i32 {
+        match self {
+            Resource::ProcessDefinition => 6,
+            Resource::ProcessInstance => 8,
+            Resource::Batch => 13,
+        }
+    }
+
+    /// Camunda's name, as in error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::ProcessDefinition => "ProcessDefinition",
+            Resource::ProcessInstance => "ProcessInstance",
+            Resource::Batch => "Batch",
+        }
+    }
+}
+
+/// Permission bits of `PERMS_` Sweep checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// 2
+    Read,
+    /// 4
+    Update,
+    /// 8
+    Create,
+    /// 16
+    Delete,
+    /// 512 on a process definition: read its instances.
+    ReadInstance,
+    /// 2048 on a process definition: delete its instances.
+    DeleteInstance,
+    /// 4096
+    ReadHistory,
+    /// 8192
+    DeleteHistory,
+    /// 256 on BATCH.
+    CreateBatchDeleteRunningProcessInstances,
+}
+
+impl Permission {
+    /// The permission's bit.
+    pub fn bits(self) -> i32 {
+        match self {
+            Permission::Read => 2,
+            Permission::Update => 4,
+            Permission::Create => 8,
+            Permission::Delete => 16,
+            Permission::ReadInstance => 512,
+            Permission::DeleteInstance => 2048,
+            Permission::ReadHistory => 4096,
+            Permission::DeleteHistory => 8192,
+            Permission::CreateBatchDeleteRunningProcessInstances => 256,
+        }
+    }
+
+    /// Camunda's name, as in error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Permission::Read => "READ",
+            Permission::Update => "UPDATE",
+            Permission::Create => "CREATE",
+            Permission::Delete => "DELETE",
+            Permission::ReadInstance => "READ_INSTANCE",
+            Permission::DeleteInstance => "DELETE_INSTANCE",
+            Permission::ReadHistory => "READ_HISTORY",
+            Permission::DeleteHistory => "DELETE_HISTORY",
+            Permission::CreateBatchDeleteRunningProcessInstances => "CREATE_BATCH_DELETE_RUNNING_PROCESS_INSTANCES",
+        }
+    }
+}
+
+/// The caller of an operation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Principal {
+    /// The authenticated user; `None` when authentication is off.
+    pub user_id: Option<String>,
+    /// The user's groups.
+    pub groups: Vec<String>,
+    /// The user's tenants, directly and through groups.
+    pub tenants: Vec<String>,
+    /// Authorization checks apply (`auth.authorization` on, and the user is not an admin).
+    pub authorization: bool,
+    /// Tenant checks apply (authenticated, and the user is not an admin).
+    pub tenant_check: bool,
+}
+
+impl Principal {
+    /// Nobody in particular: authentication is off, nothing is checked.
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+
+    /// An authenticated user with `groups` and `tenants`; `admin_group` members are exempt from
+    /// checks, and `authorization` says whether checks are on at all.
+    pub fn user(
+        user_id: String,
+        groups: Vec<String>,
+        tenants: Vec<String>,
+        admin_group: &str,
+        authorization: bool,
+    ) -> Self {
+        let admin = groups.iter().any(|g| g == admin_group);
+        Self { user_id: Some(user_id), groups, tenants, authorization: authorization && !admin, tenant_check: !admin }
+    }
+
+    /// Appends a boolean SQL expression: the principal holds `permission` on `resource` with id
+    /// `id_expr` (an SQL expression, e.g. a column; `None` for the resource as a whole, which
+    /// only `*` authorizations match). One indexed lookup per evaluation, Camunda's order.
+    pub fn push_permitted(
+        &self,
+        sql: &mut SqlBuilder,
+        resource: Resource,
+        permission: Permission,
+        id_expr: Option<&str>,
+    ) {
+        if !self.authorization {
+            sql.push("true");
+            return;
+        }
+        let (r, p) = (resource.code(), permission.bits());
+        let ids = match id_expr {
+            Some(id) => format!("a.resource_id_ IN ({id}, '*')"),
+            None => "a.resource_id_ = '*'".to_owned(),
+        };
+        sql.push(&format!(
+            "coalesce((SELECT a.type_ <> 2 AND (a.perms_ & {p}) = {p} FROM act_ru_authorization a
+                 WHERE a.resource_type_ = {r} AND {ids} AND (a.type_ = 0 OR a.user_id_ = "
+        ))
+        .bind(self.user_id.clone().unwrap_or_default())
+        .push(" OR a.group_id_ = ANY(")
+        .bind(self.groups.clone())
+        .push(&format!(
+            "::varchar[]))
+                   AND CASE WHEN a.type_ = 2 THEN (a.perms_ & {p}) <> {p} ELSE true END
+                 ORDER BY CASE WHEN a.type_ = 0 THEN 2 WHEN a.user_id_ IS NOT NULL THEN 0 ELSE 1 END,
+                          a.resource_id_ = '*',
+                          NOT (a.type_ <> 2 AND (a.perms_ & {p}) = {p})
+                 LIMIT 1), false)"
+        ));
+    }
+
+    /// Appends ` AND …` restricting `tenant_expr` to the principal's tenants or none.
+    pub fn push_tenant_check(&self, sql: &mut SqlBuilder, tenant_expr: &str) {
+        if self.tenant_check {
+            sql.push(&format!(" AND ({tenant_expr} IS NULL OR {tenant_expr} = ANY("))
+                .bind(self.tenants.clone())
+                .push("::varchar[]))");
+        }
+    }
+
+    /// Appends ` AND …` keeping the batch aliased `b` only when visible: its tenant, and
+    /// `permission` on it.
+    pub fn push_batch_visible(&self, sql: &mut SqlBuilder, permission: Permission) {
+        self.push_tenant_check(sql, "b.tenant_id_");
+        if self.authorization {
+            sql.push(" AND ");
+            self.push_permitted(sql, Resource::Batch, permission, Some("b.id_"));
+        }
+    }
+
+    /// Appends ` AND …` keeping process instance `id_expr` only when it is a running instance
+    /// of the principal's tenants (or none) that the principal may read — READ on the instance
+    /// or READ_INSTANCE on its definition key; READ_HISTORY on the definition key when selected
+    /// by a `historic` query — and, with `delete`, may delete: DELETE on the instance or
+    /// DELETE_INSTANCE on its definition key.
+    pub fn push_instance_visible(&self, sql: &mut SqlBuilder, id_expr: &str, historic: bool, delete: bool) {
+        if !self.authorization && !self.tenant_check {
+            return;
+        }
+        sql.push(&format!(
+            " AND EXISTS (SELECT 1 FROM act_ru_execution e LEFT JOIN act_re_procdef d ON d.id_ = e.proc_def_id_
+                WHERE e.id_ = {id_expr} AND e.proc_inst_id_ = e.id_"
+        ));
+        self.push_tenant_check(sql, "e.tenant_id_");
+        if self.authorization {
+            sql.push(" AND (");
+            if historic {
+                self.push_permitted(sql, Resource::ProcessDefinition, Permission::ReadHistory, Some("d.key_"));
+            } else {
+                self.push_permitted(sql, Resource::ProcessInstance, Permission::Read, Some("e.id_"));
+                sql.push(" OR ");
+                self.push_permitted(sql, Resource::ProcessDefinition, Permission::ReadInstance, Some("d.key_"));
+            }
+            sql.push(")");
+            if delete {
+                sql.push(" AND (");
+                self.push_permitted(sql, Resource::ProcessInstance, Permission::Delete, Some("e.id_"));
+                sql.push(" OR ");
+                self.push_permitted(sql, Resource::ProcessDefinition, Permission::DeleteInstance, Some("d.key_"));
+                sql.push(")");
+            }
+        }
+        sql.push(")");
+    }
+
+    /// Whether the principal holds one of `alternatives`; `Ok(None)` when it does, otherwise
+    /// the missing authorizations for Camunda's `AuthorizationException`.
+    pub async fn check(
+        &self,
+        db: &impl ConnectionTrait,
+        alternatives: &[(Permission, Resource, Option<&str>)],
+    ) -> Result<Option<Denied>, DbErr> {
+        if !self.authorization {
+            return Ok(None);
+        }
+        let mut sql = SqlBuilder::new();
+        sql.push("SELECT ");
+        for (i, (permission, resource, id)) in alternatives.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            let id = id.map(|id| format!("{}::varchar", sql.param(id.to_owned())));
+            self.push_permitted(&mut sql, *resource, *permission, id.as_deref());
+        }
+        sql.push(" AS permitted");
+        let row = db.query_one_raw(sql.into_statement()).await?;
+        let permitted: bool = row.map_or(Ok(false), |r| r.try_get("", "permitted"))?;
+        Ok((!permitted).then(|| Denied {
+            user_id: self.user_id.clone().unwrap_or_default(),
+            missing: alternatives
+                .iter()
+                .map(|(p, r, id)| MissingAuthorization {
+                    permission: p.name(),
+                    resource: r.name(),
+                    resource_id: id.map(str::to_owned),
+                })
+                .collect(),
+        }))
+    }
+}
+
+/// An authorization Camunda's `AuthorizationException` names as missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingAuthorization {
+    /// e.g. `CREATE`.
+    pub permission: &'static str,
+    /// e.g. `Batch`.
+    pub resource: &'static str,
+    /// The resource id, or `None` for the resource type as a whole.
+    pub resource_id: Option<String>,
+}
+
+/// A refused operation: the user and every alternative that would have allowed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// The user.
+    pub user_id: String,
+    /// The alternatives, any one of which would have sufficed.
+    pub missing: Vec<MissingAuthorization>,
+}
+
+impl Denied {
+    /// Camunda's message text for this refusal.
+    pub fn message(&self) -> String {
+        let one = |m: &MissingAuthorization| match &m.resource_id {
+            Some(id) => format!("'{}' permission on resource '{id}' of type '{}'", m.permission, m.resource),
+            None => format!("'{}' permission on resource '{}'", m.permission, m.resource),
+        };
+        match self.missing.as_slice() {
+            [single] => format!("The user with id '{}' does not have {}.", self.user_id, one(single)),
+            several => format!(
+                "The user with id '{}' does not have one of the following permissions: {}",
+                self.user_id,
+                several.iter().map(one).collect::<Vec<_>>().join(" or ")
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_as_camundas() {
+        let denied = Denied {
+            user_id: "U".into(),
+            missing: vec![
+                MissingAuthorization { permission: "CREATE", resource: "Batch", resource_id: None },
+                MissingAuthorization {
+                    permission: "CREATE_BATCH_DELETE_RUNNING_PROCESS_INSTANCES",
+                    resource: "Batch",
+                    resource_id: None,
+                },
+            ],
+        };
+        assert_eq!(
+            denied.message(),
+            "The user with id 'U' does not have one of the following permissions: 'CREATE' permission on resource \
+             'Batch' or 'CREATE_BATCH_DELETE_RUNNING_PROCESS_INSTANCES' permission on resource 'Batch'"
+        );
+        let one = Denied {
+            user_id: "U".into(),
+            missing: vec![MissingAuthorization {
+                permission: "UPDATE",
+                resource: "Batch",
+                resource_id: Some("b1".into()),
+            }],
+        };
+        assert_eq!(
+            one.message(),
+            "The user with id 'U' does not have 'UPDATE' permission on resource 'b1' of type 'Batch'."
+        );
+    }
+
+    #[test]
+    fn admins_and_disabled_checks_permit_everything() {
+        let admin = Principal::user("a".into(), vec!["camunda-admin".into()], vec![], "camunda-admin", true);
+        assert!(!admin.authorization && !admin.tenant_check);
+        let user = Principal::user("u".into(), vec!["g".into()], vec![], "camunda-admin", false);
+        assert!(!user.authorization && user.tenant_check);
+    }
+}
