@@ -2,6 +2,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod extract;

@@ -1,0 +1,3 @@
+//! Authentication of API callers.
+
+pub mod oidc;
