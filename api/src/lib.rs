@@ -38,7 +38,10 @@ pub async fn run(
     let (_pool, publisher, _topology) = shared::mq::setup::connect_and_declare(&settings, "sweep-api").await?;
     let token = CancellationToken::new();
     tokio::spawn(shared::mq::relay::run(db.clone(), publisher.clone(), settings.outbox.clone(), token.clone()));
-    let state = AppState::new(db, Arc::new(settings), publisher);
+    let auth = auth::Authenticator::new(settings.auth.clone())
+        .await
+        .map_err(|e| shared::Error::Internal(format!("authentication setup failed: {e}")))?;
+    let state = AppState::new(db, Arc::new(settings), publisher, auth);
     let app = router(state.clone());
     let addr = listener.local_addr().ok();
     tracing::info!(http.addr = ?addr, "sweep-api listening");

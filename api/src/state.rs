@@ -25,12 +25,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over an open pool and publisher.
-    pub fn new(db: DatabaseConnection, settings: Arc<shared::Settings>, publisher: Arc<Publisher>) -> Self {
+    /// State over an open pool, publisher and authenticator.
+    pub fn new(
+        db: DatabaseConnection,
+        settings: Arc<shared::Settings>,
+        publisher: Arc<Publisher>,
+        auth: crate::auth::Authenticator,
+    ) -> Self {
         let topology = shared::mq::Topology::from_settings(&settings);
         let outbox = OutboxWriter::new(topology, settings.outbox.claim_lease);
-        let auth = Arc::new(crate::auth::Authenticator::new(settings.auth.clone()));
-        Self { db, settings, publisher, outbox, shutting_down: Arc::new(AtomicBool::new(false)), auth }
+        Self { db, settings, publisher, outbox, shutting_down: Arc::new(AtomicBool::new(false)), auth: Arc::new(auth) }
     }
 
     /// Publishes rows a handler committed (see `Publisher::publish_committed`).

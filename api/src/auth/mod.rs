@@ -4,7 +4,8 @@
 //! request's extensions; a request without valid credentials gets 401 with an empty body and
 //! `WWW-Authenticate`, as Camunda's REST filter answers.
 //!
-//! Verified Basic credentials are cached for `auth.cache_ttl` (seconds), keyed by user and a
+//! Bearer tokens are checked on every request ([`oidc`]); only the user's tenants (a database
+//! round trip) are cached. Verified Basic credentials are cached for `auth.cache_ttl` (seconds), keyed by user and a
 //! digest of the password, so a client polling every second costs neither a database round trip
 //! nor a hash per request. A failed login evicts the user's entries at once, so a lock or a
 //! wrong password is never answered from the cache; a password changed elsewhere takes effect
@@ -28,6 +29,8 @@ use shared::settings::{AuthMode, AuthSettings};
 
 use crate::AppState;
 
+pub mod oidc;
+
 /// Entries kept at most; the cache is cleared when it grows beyond (a flood of distinct
 /// credentials must not grow memory).
 const MAX_CACHED: usize = 10_000;
@@ -39,6 +42,7 @@ type CacheKey = (String, [u8; 32]);
 pub struct Authenticator {
     settings: AuthSettings,
     cache: Mutex<HashMap<CacheKey, (Principal, Instant)>>,
+    oidc: Option<oidc::OidcVerifier>,
 }
 
 /// Why a request is not authenticated (logged at debug level, never answered in detail).
@@ -47,6 +51,9 @@ pub enum Unauthenticated {
     /// No or malformed credentials, or credentials of the other mode.
     #[error("no usable credentials")]
     Missing,
+    /// A bearer token that does not verify.
+    #[error("bearer token refused: {0}")]
+    Token(#[from] oidc::OidcError),
     /// Unknown user, wrong password, or a locked user.
     #[error("invalid credentials for user '{0}'")]
     Invalid(String),
@@ -56,9 +63,14 @@ pub enum Unauthenticated {
 }
 
 impl Authenticator {
-    /// An authenticator for `settings`.
-    pub fn new(settings: AuthSettings) -> Self {
-        Self { settings, cache: Mutex::new(HashMap::new()) }
+    /// An authenticator for `settings`; with `auth.mode = oidc` it loads the JWKS first, and
+    /// fails naming `auth.oidc.jwks` when it cannot.
+    pub async fn new(settings: AuthSettings) -> Result<Self, oidc::OidcError> {
+        let oidc = match settings.mode {
+            AuthMode::Oidc => Some(oidc::OidcVerifier::new(&settings.oidc).await?),
+            _ => None,
+        };
+        Ok(Self { settings, cache: Mutex::new(HashMap::new()), oidc })
     }
 
     /// The principal behind `headers`.
@@ -73,9 +85,31 @@ impl Authenticator {
                 let (user, pass) = basic_credentials(headers).ok_or(Unauthenticated::Missing)?;
                 self.basic(db, user, pass).await
             }
-            // Bearer tokens are verified by the OIDC verifier once it is configured.
-            AuthMode::Oidc => Err(Unauthenticated::Missing),
+            AuthMode::Oidc => {
+                let token = bearer_token(headers).ok_or(Unauthenticated::Missing)?;
+                let verifier = self.oidc.as_ref().ok_or(Unauthenticated::Missing)?;
+                let identity = verifier.verify(token).await?;
+                self.token_user(db, identity).await
+            }
         }
+    }
+
+    /// The principal of a verified token: its groups plus the user's groups and tenants from
+    /// the identity tables, cached per user for the TTL (the token itself is checked every time).
+    async fn token_user(
+        &self,
+        db: &DatabaseConnection,
+        identity: oidc::OidcIdentity,
+    ) -> Result<Principal, Unauthenticated> {
+        let key = (identity.user_id.clone(), Sha256::digest(identity.groups.join("\n").as_bytes()).into());
+        if let Some(principal) = self.cached(&key) {
+            return Ok(principal);
+        }
+        let (groups, tenants) = identity::memberships(db, &identity.user_id, &identity.groups).await?;
+        let principal =
+            Principal::user(identity.user_id, groups, tenants, &self.settings.admin_group, self.settings.authorization);
+        self.remember(key, principal.clone());
+        Ok(principal)
     }
 
     async fn basic(&self, db: &DatabaseConnection, user: String, pass: String) -> Result<Principal, Unauthenticated> {
@@ -125,6 +159,13 @@ impl Authenticator {
             _ => HeaderValue::from_static("Basic realm=\"default\""),
         }
     }
+}
+
+/// `Authorization: Bearer <token>`, if present.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 /// `Authorization: Basic base64(user:password)`, if present and well-formed.

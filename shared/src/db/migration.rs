@@ -115,8 +115,7 @@ const ENGINE_MIGRATION: &str = "m0001_engine_tables";
 
 /// Process-engine tables only a standalone installation creates (an attached Camunda database
 /// has them), as `(name, SQL)`.
-const ENGINE_ADDITIONS: &[(&str, &str)] =
-    &[("m0004_identity", include_str!("sql/m0004_identity.sql"))];
+const ENGINE_ADDITIONS: &[(&str, &str)] = &[("m0004_identity", include_str!("sql/m0004_identity.sql"))];
 
 /// Every migration of a standalone installation, in order: the engine tables, Sweep's own, and
 /// later additions to the engine tables. Everything a standalone database holds.
