@@ -1,6 +1,7 @@
 //! The one integration-test binary: every module runs against real PostgreSQL (and, where the
 //! pipeline is involved, real RabbitMQ) on 127.0.0.1.
 
+mod auth;
 mod batch_api;
 mod deletion;
 mod demo;

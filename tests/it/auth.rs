@@ -1,0 +1,331 @@
+//! Who may call Sweep and what they may do: HTTP Basic against Camunda's identity tables with
+//! its password format and login throttling, Camunda's authorizations and tenant checks applied
+//! inside the selecting SQL, and the user operation log each action writes.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::json;
+use system_tests::fixtures::seed_instances;
+use system_tests::{ApiClient, DrivenWorker, TestApi, TestDb, eventually};
+
+/// ALL permissions, as Camunda stores them.
+const ALL: i64 = i32::MAX as i64;
+
+/// A user with `password` in `groups` and `tenants`.
+async fn user(db: &TestDb, id: &str, groups: &[&str], tenants: &[&str]) -> &'static str {
+    let own = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    shared::db::identity::upsert_user(&db.db, id, "pw", &own(groups), &own(tenants)).await.unwrap();
+    "pw"
+}
+
+/// One `ACT_RU_AUTHORIZATION` row: `kind` 0 global, 1 grant, 2 revoke; `who` is `user:u`,
+/// `group:g` or `*`.
+async fn authorize(db: &TestDb, kind: i32, who: &str, resource_type: i32, resource_id: &str, perms: i64) {
+    let (user, group) = match who.split_once(':') {
+        Some(("user", u)) => (format!("'{u}'"), "NULL".to_owned()),
+        Some(("group", g)) => ("NULL".to_owned(), format!("'{g}'")),
+        _ => ("'*'".to_owned(), "NULL".to_owned()),
+    };
+    db.exec(&format!(
+        "INSERT INTO act_ru_authorization (id_, rev_, type_, user_id_, group_id_, resource_type_, resource_id_, perms_)
+         VALUES (gen_random_uuid()::varchar, 1, {kind}, {user}, {group}, {resource_type}, '{resource_id}', {perms})"
+    ))
+    .await;
+}
+
+async fn spawn(db: &TestDb, extra: &[(&str, &str)]) -> TestApi {
+    TestApi::spawn(db.settings(extra)).await
+}
+
+async fn status_and_challenge(api: &ApiClient, path: &str) -> (u16, Option<String>, String) {
+    let resp = api.request(Method::GET, path).send().await.unwrap();
+    let status = resp.status().as_u16();
+    let challenge = resp.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+    (status, challenge, resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn requests_without_valid_credentials_get_401_with_a_basic_challenge_and_health_stays_open() {
+    let db = TestDb::new().await;
+    let pw = user(&db, "alice", &[], &[]).await;
+    let api = spawn(&db, &[]).await;
+    for client in [api.anonymous(), api.as_user("alice", "wrong"), api.as_user("nobody", pw)] {
+        let (status, challenge, body) = status_and_challenge(&client, "/batch").await;
+        assert_eq!(status, 401);
+        assert_eq!(challenge.as_deref(), Some("Basic realm=\"default\""));
+        assert_eq!(body, "", "Camunda answers 401 with an empty body");
+    }
+    let (status, _) = api.anonymous().post("/process-instance/delete", &json!({"processInstanceIds": ["x"]})).await;
+    assert_eq!(status, 401, "nothing that changes data is reachable without a user");
+    assert_eq!(api.anonymous().health("ready").await, Some(200));
+    assert_eq!(api.as_user("alice", pw).get("/batch").await.0, 200);
+    // A bearer token is not a Basic credential.
+    let bearer = api.anonymous().request(Method::GET, "/batch").bearer_auth("token").send().await.unwrap();
+    assert_eq!(bearer.status(), 401);
+}
+
+#[tokio::test]
+async fn failed_logins_lock_the_user_even_for_the_right_password_until_the_lock_expires() {
+    let db = TestDb::new().await;
+    let pw = user(&db, "bob", &[], &[]).await;
+    let api = spawn(
+        &db,
+        &[
+            ("SWEEP__AUTH__LOGIN_DELAY_BASE", "1"),
+            ("SWEEP__AUTH__LOGIN_DELAY_FACTOR", "1"),
+            ("SWEEP__AUTH__LOGIN_DELAY_MAX", "1"),
+            ("SWEEP__AUTH__LOGIN_MAX_ATTEMPTS", "3"),
+        ],
+    )
+    .await;
+    let bob = api.as_user("bob", pw);
+    assert_eq!(bob.get("/batch").await.0, 200);
+    assert_eq!(api.as_user("bob", "guess").get("/batch").await.0, 401);
+    assert_eq!(db.scalar("SELECT attempts_ FROM act_id_user WHERE id_ = 'bob'").await, 1);
+    assert_eq!(bob.get("/batch").await.0, 401, "locked for a second: the right password is refused, not cached");
+    eventually(Duration::from_secs(5), || async { (bob.get("/batch").await.0 == 200).then_some(()) }).await;
+    assert_eq!(db.scalar("SELECT attempts_ FROM act_id_user WHERE id_ = 'bob'").await, 0, "success resets");
+
+    // At the maximum of attempts the lock is permanent.
+    for _ in 0..3 {
+        api.as_user("bob", "guess").get("/batch").await;
+        db.exec("UPDATE act_id_user SET lock_exp_time_ = NULL WHERE id_ = 'bob'").await;
+    }
+    assert_eq!(db.scalar("SELECT attempts_ FROM act_id_user WHERE id_ = 'bob'").await, 3);
+    assert_eq!(bob.get("/batch").await.0, 401);
+}
+
+#[tokio::test]
+async fn legacy_unsalted_sha_passwords_are_accepted() {
+    let db = TestDb::new().await;
+    // {SHA} + Base64(SHA-1("demo")), as Camunda 7.6 and older stored it.
+    db.exec("INSERT INTO act_id_user (id_, rev_, pwd_) VALUES ('old', 1, '{SHA}ieSV55Qc+eQOaYDRSha/AjzNTJE=')").await;
+    let api = spawn(&db, &[]).await;
+    assert_eq!(api.as_user("old", "demo").get("/batch").await.0, 200);
+    assert_eq!(api.as_user("old", "demo2").get("/batch").await.0, 401);
+}
+
+#[tokio::test]
+async fn creating_a_batch_needs_batch_create_and_a_revoke_beats_a_global_grant() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 4).await;
+    let pw = user(&db, "carol", &["ops"], &[]).await;
+    let api = spawn(&db, &[]).await;
+    let carol = api.as_user("carol", pw);
+    let body = json!({"processInstanceIds": ["pi-2"]});
+
+    let (status, denied) = carol.post("/process-instance/delete", &body).await;
+    assert_eq!(status, 403, "{denied}");
+    assert_eq!(denied["type"], "AuthorizationException");
+    assert_eq!(denied["userId"], "carol");
+    assert_eq!(
+        denied["message"],
+        "The user with id 'carol' does not have one of the following permissions: 'CREATE' permission on resource \
+         'Batch' or 'CREATE_BATCH_DELETE_RUNNING_PROCESS_INSTANCES' permission on resource 'Batch'"
+    );
+    assert_eq!(
+        denied["missingAuthorizations"],
+        json!([
+            {"permissionName": "CREATE", "resourceName": "Batch", "resourceId": null},
+            {"permissionName": "CREATE_BATCH_DELETE_RUNNING_PROCESS_INSTANCES", "resourceName": "Batch", "resourceId": null}
+        ])
+    );
+    assert_eq!(db.scalar("SELECT count(*) FROM sweep_hi_batch").await, 0, "nothing was created");
+
+    // A global grant of CREATE, but a revoke of both permissions for carol herself: refused.
+    authorize(&db, 0, "*", 13, "*", 8).await;
+    authorize(&db, 2, "user:carol", 13, "*", ALL & !8 & !256).await;
+    // Reading and deleting instances is granted globally, so only batch creation is at stake.
+    authorize(&db, 0, "*", 6, "*", 512 | 2048).await;
+    assert_eq!(carol.post("/process-instance/delete", &body).await.0, 403);
+
+    // Her group's grant comes before the global one, but after her own revoke: still refused.
+    authorize(&db, 1, "group:ops", 13, "*", 256).await;
+    assert_eq!(carol.post("/process-instance/delete", &body).await.0, 403);
+    db.exec("DELETE FROM act_ru_authorization WHERE type_ = 2").await;
+    let (status, batch) = carol.post("/process-instance/delete", &body).await;
+    assert_eq!(status, 200, "the group grant of CREATE_BATCH_DELETE_RUNNING_PROCESS_INSTANCES suffices: {batch}");
+    assert_eq!(batch["createUserId"], "carol");
+    assert_eq!(db.scalar("SELECT count(*) FROM sweep_hi_batch WHERE create_user_id_ = 'carol'").await, 1);
+}
+
+#[tokio::test]
+async fn the_selection_keeps_only_instances_the_user_may_read_and_delete() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 10).await;
+    let pw = user(&db, "dave", &[], &[]).await;
+    authorize(&db, 1, "user:dave", 13, "*", 8).await;
+    // Instances of definition `p` may be read and deleted; of `other`, read only.
+    authorize(&db, 1, "user:dave", 6, "p", 512 | 2048).await;
+    authorize(&db, 1, "user:dave", 6, "other", 512).await;
+    let api = spawn(&db, &[]).await;
+    let dave = api.as_user("dave", pw);
+
+    let (status, batch) = dave.post("/process-instance/delete", &json!({"processInstanceQuery": {}})).await;
+    assert_eq!(status, 200, "{batch}");
+    let id = batch["id"].as_str().unwrap();
+    let selected =
+        db.strings(&format!("SELECT proc_inst_id_ FROM sweep_batch_item WHERE batch_id_ = '{id}' ORDER BY 1")).await;
+    assert_eq!(selected, ["c-1", "pi-10", "pi-2", "pi-4", "pi-6", "pi-8"], "only definition p's instances");
+
+    // An explicit id of the other definition is not found, and nothing is created.
+    let before = db.scalar("SELECT count(*) FROM sweep_hi_batch").await;
+    let (status, body) = dave.post("/process-instance/delete", &json!({"processInstanceIds": ["pi-3"]})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("'pi-3'"), "{body}");
+    assert_eq!(db.scalar("SELECT count(*) FROM sweep_hi_batch").await, before);
+
+    // Queries show what may be read: both definitions, not more.
+    let (_, count) = dave.get("/process-instance/count").await;
+    assert_eq!(count["count"], 11);
+    db.exec("DELETE FROM act_ru_authorization WHERE resource_id_ = 'other'").await;
+    let (_, count) = dave.get("/process-instance/count").await;
+    assert_eq!(count["count"], 6);
+}
+
+#[tokio::test]
+async fn a_tenant_user_selects_sees_and_deletes_only_its_tenant_and_tenantless_instances() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 9).await;
+    db.exec(
+        "UPDATE act_ru_execution SET tenant_id_ = 'A' WHERE proc_inst_id_ IN ('pi-1', 'pi-2', 'pi-3');
+         UPDATE act_ru_execution SET tenant_id_ = 'B' WHERE proc_inst_id_ IN ('pi-4', 'pi-5', 'pi-6');",
+    )
+    .await;
+    let pw = user(&db, "erin", &[], &["A"]).await;
+    authorize(&db, 0, "*", 13, "*", ALL).await;
+    authorize(&db, 0, "*", 6, "*", ALL).await;
+    let settings = db.settings(&[]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let erin = api.as_user("erin", pw);
+
+    let (_, listed) = erin.get("/process-instance?sortBy=instanceId&sortOrder=asc").await;
+    let ids: Vec<&str> = listed.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["c-1", "pi-1", "pi-2", "pi-3", "pi-7", "pi-8", "pi-9"]);
+    assert_eq!(erin.get("/process-instance/pi-4").await.0, 404, "tenant B's instance does not exist for A");
+
+    let (status, batch) = erin.post("/process-instance/delete", &json!({"processInstanceQuery": {}})).await;
+    assert_eq!(status, 200, "{batch}");
+    let id = batch["id"].as_str().unwrap().to_owned();
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}'")).await, 7);
+    let (status, _) = erin.post("/process-instance/delete", &json!({"processInstanceIds": ["pi-5"]})).await;
+    assert_eq!(status, 400, "tenant B's instance is not found");
+
+    DrivenWorker::connect(settings).await.drain().await;
+    let left = |tenant: &str| {
+        format!(
+            "SELECT count(*) FROM act_ru_execution WHERE tenant_id_ {tenant} AND parent_id_ IS NULL AND super_exec_ IS NULL"
+        )
+    };
+    assert_eq!(db.scalar(&left("= 'A'")).await, 0, "A's instances are deleted");
+    assert_eq!(db.scalar(&left("IS NULL")).await, 0, "and those without a tenant");
+    assert_eq!(db.scalar(&left("= 'B'")).await, 3, "B's instances are untouched");
+}
+
+#[tokio::test]
+async fn batches_are_listed_only_with_read_permission_and_actions_need_theirs() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 4).await;
+    let api = spawn(&db, &[]).await;
+    let id = api.start_deletion(&json!({"processInstanceIds": ["pi-2"]})).await;
+    let pw = user(&db, "frank", &[], &[]).await;
+    let frank = api.as_user("frank", pw);
+
+    let (_, list) = frank.get("/batch").await;
+    assert_eq!(list, json!([]), "no READ on batches: nothing listed");
+    assert_eq!(frank.get(&format!("/batch/{id}")).await.0, 404);
+    let (_, historic) = frank.get("/history/batch").await;
+    assert_eq!(historic, json!([]));
+
+    authorize(&db, 1, "user:frank", 13, &id, 2 | 4096).await;
+    assert_eq!(frank.get("/batch").await.1.as_array().unwrap().len(), 1);
+    assert_eq!(frank.get(&format!("/batch/{id}")).await.0, 200);
+    assert_eq!(frank.get("/history/batch").await.1.as_array().unwrap().len(), 1);
+
+    let (status, denied) = frank.put(&format!("/batch/{id}/suspended"), &json!({"suspended": true})).await;
+    assert_eq!(status, 403, "{denied}");
+    assert_eq!(
+        denied["message"],
+        format!("The user with id 'frank' does not have 'UPDATE' permission on resource '{id}' of type 'Batch'.")
+    );
+    assert_eq!(denied["permissionName"], "UPDATE");
+    assert_eq!(denied["resourceId"], id.as_str());
+    assert_eq!(frank.delete(&format!("/batch/{id}")).await.0, 403);
+    assert_eq!(frank.delete(&format!("/history/batch/{id}")).await.0, 403);
+    assert_eq!(db.scalar("SELECT count(*) FROM sweep_batch WHERE NOT suspended_").await, 1, "nothing changed");
+
+    db.exec("UPDATE act_ru_authorization SET perms_ = perms_ | 4 | 16 WHERE user_id_ = 'frank'").await;
+    assert_eq!(frank.put(&format!("/batch/{id}/suspended"), &json!({"suspended": true})).await.0, 204);
+    assert_eq!(frank.delete(&format!("/batch/{id}")).await.0, 204);
+}
+
+/// The operation log rows of `operation`, as `property=value` sorted, with the user.
+async fn op_log(db: &TestDb, operation: &str, entity: &str) -> Vec<String> {
+    db.strings(&format!(
+        "SELECT user_id_ || ' ' || coalesce(property_, '-') || '=' || coalesce(new_value_, '-')
+              || ' batch=' || coalesce(batch_id_, '-') || ' ' || category_
+           FROM act_hi_op_log WHERE operation_type_ = '{operation}' AND entity_type_ = '{entity}'
+            AND proc_inst_id_ IS NULL ORDER BY property_"
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn every_action_writes_camundas_operation_log_and_each_deleted_instance_a_row_of_its_own() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 6).await;
+    let settings = db.settings(&[]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let user = system_tests::TEST_USER.0;
+    let (_, batch) = api
+        .post("/process-instance/delete", &json!({"processInstanceIds": ["pi-1", "pi-2"], "deleteReason": "gdpr"}))
+        .await;
+    let id = batch["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        op_log(&db, "Delete", "ProcessInstance").await,
+        [
+            format!("{user} async=true batch=- Operator"),
+            format!("{user} deleteReason=gdpr batch=- Operator"),
+            format!("{user} nrOfInstances=2 batch=- Operator"),
+        ]
+    );
+    assert_eq!(
+        db.scalar("SELECT count(DISTINCT operation_id_) FROM act_hi_op_log WHERE proc_inst_id_ IS NULL").await,
+        1,
+        "one operation id for the three rows"
+    );
+
+    api.put(&format!("/batch/{id}/suspended"), &json!({"suspended": true})).await;
+    api.put(&format!("/batch/{id}/suspended"), &json!({"suspended": false})).await;
+    assert_eq!(
+        op_log(&db, "SuspendBatch", "Batch").await,
+        [format!("{user} suspensionState=suspended batch={id} Operator")]
+    );
+    assert_eq!(
+        op_log(&db, "ActivateBatch", "Batch").await,
+        [format!("{user} suspensionState=active batch={id} Operator")]
+    );
+
+    let worker = DrivenWorker::connect(settings.clone()).await;
+    worker.drain().await;
+    let rows = db
+        .strings(&format!(
+            "SELECT proc_inst_id_ || ' ' || proc_def_id_ || ' ' || coalesce(root_proc_inst_id_, '-') || ' ' || user_id_
+               FROM act_hi_op_log WHERE batch_id_ = '{id}' AND entity_type_ = 'ProcessInstance'
+                AND operation_type_ = 'Delete' AND proc_inst_id_ IS NOT NULL ORDER BY 1"
+        ))
+        .await;
+    // pi-1 took its called instance c-1 along: three instances, three rows.
+    assert_eq!(rows, [format!("c-1 pd1 - {user}"), format!("pi-1 pd1 - {user}"), format!("pi-2 pd1 - {user}")]);
+
+    let (_, second) = api.post("/process-instance/delete", &json!({"processInstanceIds": ["pi-4"]})).await;
+    let second = second["id"].as_str().unwrap().to_owned();
+    api.delete(&format!("/batch/{second}?cascade=false")).await;
+    api.delete(&format!("/history/batch/{second}")).await;
+    assert_eq!(
+        op_log(&db, "Delete", "Batch").await,
+        [format!("{user} cascadeToHistory=false batch={second} Operator")]
+    );
+    assert_eq!(op_log(&db, "DeleteHistory", "Batch").await, [format!("{user} -=- batch={second} Operator")]);
+}
