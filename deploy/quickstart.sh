@@ -50,6 +50,9 @@ fi
 say "Migrate"
 "$bin/sweep-api" migrate
 
+say "User demo/demo in group camunda-admin (as Camunda Run creates it)"
+printf 'demo\n' | "$bin/sweep-api" user add demo --group camunda-admin
+
 say "Demo data: $instances process instances"
 "$bin/sweep-api" generate --instances "$instances" --seed "$(date +%s)"
 
@@ -66,19 +69,20 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null || { echo "API not ready; see $run/api.log" >&2; exit 1; }
 
-before=$(curl -fsS "$base/process-instance/count" | grep -o '[0-9]\+')
+api() { curl -fsS -u demo:demo "$@"; }
+before=$(api "$base/process-instance/count" | grep -o '[0-9]\+')
 echo "running process instances: $before"
 
 say "Delete every instance of demo-process-1 and demo-process-2"
 body='{"processInstanceQuery":{"processDefinitionKeyIn":["demo-process-1","demo-process-2"]},"deleteReason":"quick start clean-up"}'
-batch=$(curl -fsS -X POST -H 'Content-Type: application/json' -d "$body" "$base/process-instance/delete")
+batch=$(api -X POST -H 'Content-Type: application/json' -d "$body" "$base/process-instance/delete")
 echo "$batch"
 id=$(printf '%s' "$batch" | grep -o '"id":"[^"]*"' | head -n 1 | cut -d'"' -f4)
 started=$(date +%s%N)
 
 say "Progress of batch $id"
 while :; do
-  stats=$(curl -fsS "$base/batch/statistics?batchId=$id")
+  stats=$(api "$base/batch/statistics?batchId=$id")
   if [ "$stats" = "[]" ]; then break; fi
   field() { printf '%s' "$stats" | grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2; }
   printf 'jobs %s/%s done, instances deleted %s of %s, failed %s\n' \
@@ -86,7 +90,7 @@ while :; do
   sleep 1
 done
 elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
-curl -fsS "$base/history/batch/$id"; echo
-after=$(curl -fsS "$base/process-instance/count" | grep -o '[0-9]\+')
+api "$base/history/batch/$id"; echo
+after=$(api "$base/process-instance/count" | grep -o '[0-9]\+')
 say "Done in ${elapsed_ms} ms: $before running instances before, $after after"
-echo "API: $base   logs: $run/   stop with: bash deploy/quickstart.sh stop"
+echo "API: $base (user demo, password demo)   logs: $run/   stop with: bash deploy/quickstart.sh stop"
