@@ -329,3 +329,87 @@ async fn every_action_writes_camundas_operation_log_and_each_deleted_instance_a_
     );
     assert_eq!(op_log(&db, "DeleteHistory", "Batch").await, [format!("{user} -=- batch={second} Operator")]);
 }
+
+#[tokio::test]
+async fn in_oidc_mode_a_valid_bearer_token_works_and_anything_else_gets_401() {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    let db = TestDb::new().await;
+    seed_instances(&db, 2).await;
+    let key = |kid: &str| {
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).unwrap();
+        let key = EncodingKey::from_ec_der(pkcs8.as_ref());
+        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap();
+        jwk.common.key_id = Some(kid.to_owned());
+        (key, jwk)
+    };
+    let (signing, jwk) = key("k1");
+    let (stranger, _) = key("k1");
+    let jwks = std::env::temp_dir().join(format!("sweep-jwks-{}.json", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&jwks, json!({ "keys": [jwk] }).to_string()).unwrap();
+    let api = spawn(
+        &db,
+        &[
+            ("SWEEP__AUTH__MODE", "oidc"),
+            ("SWEEP__AUTH__OIDC__JWKS", jwks.to_str().unwrap()),
+            ("SWEEP__AUTH__OIDC__ISSUER", "https://idp.test/realms/sweep"),
+            ("SWEEP__AUTH__OIDC__AUDIENCE", "sweep"),
+        ],
+    )
+    .await;
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = |field: &str, value: serde_json::Value| {
+        let mut c = json!({"iss": "https://idp.test/realms/sweep", "aud": "sweep", "sub": "gina",
+                           "groups": ["camunda-admin"], "exp": now + 600});
+        c[field] = value;
+        c
+    };
+    let sign = |key: &EncodingKey, claims: &serde_json::Value| {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some("k1".to_owned());
+        jsonwebtoken::encode(&header, claims, key).unwrap()
+    };
+    let with_token = |token: String| {
+        let api = api.anonymous();
+        async move {
+            let resp = api
+                .request(Method::POST, "/process-instance/delete")
+                .bearer_auth(token)
+                .json(&json!({"processInstanceIds": ["pi-2"]}))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let challenge = resp.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+            (status, challenge, resp.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+
+    let (status, _, batch) = with_token(sign(&signing, &claims("sub", json!("gina")))).await;
+    assert_eq!(status, 200, "{batch}");
+    assert_eq!(batch["createUserId"], "gina", "the user comes from the token");
+
+    let unsigned = {
+        use base64::Engine;
+        let b64 = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!("{}.{}.", b64(json!({"alg": "none", "typ": "JWT"})), b64(claims("sub", json!("gina"))))
+    };
+    for (why, token) in [
+        ("expired", sign(&signing, &claims("exp", json!(now - 3600)))),
+        ("wrong issuer", sign(&signing, &claims("iss", json!("https://evil.test")))),
+        ("wrong audience", sign(&signing, &claims("aud", json!("someone-else")))),
+        ("another key", sign(&stranger, &claims("sub", json!("gina")))),
+        ("alg none", unsigned),
+    ] {
+        let (status, challenge, _) = with_token(token).await;
+        assert_eq!(status, 401, "{why}");
+        assert_eq!(challenge.as_deref(), Some("Bearer"), "{why}");
+    }
+    // Basic credentials are refused in OIDC mode.
+    assert_eq!(api.get("/batch").await.0, 401);
+    assert_eq!(db.scalar("SELECT count(*) FROM sweep_hi_batch").await, 1, "only the valid token created a batch");
+    std::fs::remove_file(jwks).ok();
+}
