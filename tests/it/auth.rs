@@ -49,8 +49,11 @@ async fn status_and_challenge(api: &ApiClient, path: &str) -> (u16, Option<Strin
 async fn requests_without_valid_credentials_get_401_with_a_basic_challenge_and_health_stays_open() {
     let db = TestDb::new().await;
     let pw = user(&db, "alice", &[], &[]).await;
+    user(&db, "mallory", &[], &[]).await;
     let api = spawn(&db, &[]).await;
-    for client in [api.anonymous(), api.as_user("alice", "wrong"), api.as_user("nobody", pw)] {
+    assert_eq!(api.as_user("alice", pw).get("/batch").await.0, 200);
+    // (A wrong password locks its user for a few seconds: mallory's, not alice's.)
+    for client in [api.anonymous(), api.as_user("mallory", "wrong"), api.as_user("nobody", pw)] {
         let (status, challenge, body) = status_and_challenge(&client, "/batch").await;
         assert_eq!(status, 401);
         assert_eq!(challenge.as_deref(), Some("Basic realm=\"default\""));
@@ -59,7 +62,7 @@ async fn requests_without_valid_credentials_get_401_with_a_basic_challenge_and_h
     let (status, _) = api.anonymous().post("/process-instance/delete", &json!({"processInstanceIds": ["x"]})).await;
     assert_eq!(status, 401, "nothing that changes data is reachable without a user");
     assert_eq!(api.anonymous().health("ready").await, Some(200));
-    assert_eq!(api.as_user("alice", pw).get("/batch").await.0, 200);
+    assert_eq!(api.as_user("alice", pw).get("/batch").await.0, 200, "alice is not affected");
     // A bearer token is not a Basic credential.
     let bearer = api.anonymous().request(Method::GET, "/batch").bearer_auth("token").send().await.unwrap();
     assert_eq!(bearer.status(), 401);
