@@ -391,7 +391,8 @@ mod tests {
     fn the_readme_lists_every_setting_with_its_default() {
         let readme = include_str!("../../README.md");
         for (key, value) in flatten(DEFAULTS) {
-            let row = if value.is_empty() { format!("| `{key}` | unset |") } else { format!("| `{key}` | `{value}` |") };
+            let row =
+                if value.is_empty() { format!("| `{key}` | unset |") } else { format!("| `{key}` | `{value}` |") };
             assert!(readme.contains(&row), "README settings table lacks {row}");
         }
     }
