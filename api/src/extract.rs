@@ -1,24 +1,61 @@
 //! Extractors whose rejections become Camunda error bodies instead of axum's plain text.
 
-use axum::extract::FromRequest;
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
 
 use crate::ApiError;
 
 /// `axum::Json` with Camunda-style rejections: malformed JSON and wrong types are 400,
-/// an oversized body 413, a missing JSON content type 415.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// an oversized body 413, a missing JSON content type 415, and a string containing NUL
+/// anywhere in the document 400 naming its path ([`crate::sanitize::check_json`]).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // The order of axum's own checks: content type, then the body, then its contents.
+        if !json_content_type(request.headers()) {
+            return Err(unsupported_media_type());
+        }
+        let body = Bytes::from_request(request, state).await.map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
+            _ => ApiError::InvalidRequest(e.body_text()),
+        })?;
+        crate::sanitize::check_json(&body)?;
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&body)?;
+        Ok(Self(value))
+    }
+}
+
+/// axum's test for a JSON content type: `application/json` or `application/*+json`.
+fn json_content_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == "application" && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+        })
+}
+
+fn payload_too_large() -> ApiError {
+    ApiError::PayloadTooLarge("Request body exceeds the size limit".into())
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::UnsupportedMediaType("Expected request with `Content-Type: application/json`".into())
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge("Request body exceeds the size limit".into()),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                ApiError::UnsupportedMediaType("Expected request with `Content-Type: application/json`".into())
-            }
+            StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => unsupported_media_type(),
             _ => ApiError::InvalidRequest(rejection.body_text()),
         }
     }
@@ -28,8 +65,6 @@ impl From<JsonRejection> for ApiError {
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
-
-use axum::extract::FromRequestParts;
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod params;
 pub mod routes;
+pub mod sanitize;
 pub mod state;
 
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Camunda 7 REST wire types shared by the API and the tests: the date format, the error body
 //! and the DTOs whose field names Camunda fixes. Field names here are part of the contract.
 
-use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, Local, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Camunda's date pattern `yyyy-MM-dd'T'HH:mm:ss.SSSZ`, e.g. `2016-04-12T15:29:33.000+0200`.
@@ -23,9 +23,14 @@ pub fn now_naive() -> NaiveDateTime {
     Utc::now().naive_utc()
 }
 
-/// Parses a Camunda date (`2016-04-12T15:29:33.000+0200`); also accepts RFC 3339.
+/// Parses a Camunda date (`2016-04-12T15:29:33.000+0200`); also accepts RFC 3339. Only years 1
+/// to 9999, the four digits of Camunda's `yyyy`: chrono also reads signed years from -262143 on,
+/// which PostgreSQL refuses as parameters (its timestamps start in 4713 BC).
 pub fn parse_date(text: &str) -> Option<DateTime<FixedOffset>> {
-    DateTime::parse_from_str(text, DATE_FORMAT).ok().or_else(|| DateTime::parse_from_rfc3339(text).ok())
+    DateTime::parse_from_str(text, DATE_FORMAT)
+        .ok()
+        .or_else(|| DateTime::parse_from_rfc3339(text).ok())
+        .filter(|d| (1..=9999).contains(&d.year()))
 }
 
 /// Camunda's error body.
@@ -86,6 +91,16 @@ mod tests {
             Utc.with_ymd_and_hms(2016, 4, 12, 13, 29, 33).unwrap()
         );
         assert!(parse_date("12.04.2016").is_none());
+    }
+
+    #[test]
+    fn dates_have_four_digit_years() {
+        assert!(parse_date("9999-12-31T23:59:59.999+0000").is_some());
+        assert!(parse_date("0001-01-01T00:00:00.000+0000").is_some());
+        for text in ["-4714-11-23T23:59:59.999+0000", "+10000-01-01T00:00:00.000+0000", "0000-01-01T00:00:00.000+0000"]
+        {
+            assert!(parse_date(text).is_none(), "{text}");
+        }
     }
 }
 

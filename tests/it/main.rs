@@ -6,6 +6,7 @@ mod batch_api;
 mod deletion;
 mod demo;
 mod end_to_end;
+mod generated_input;
 mod health;
 mod invariants;
 mod metrics;

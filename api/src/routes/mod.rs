@@ -20,7 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Instrument;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, sanitize};
 
 /// The complete router.
 pub fn router(state: AppState) -> Router {
@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed("Method not allowed".into()) })
         .layer(DefaultBodyLimit::max(settings.http.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.http.request_timeout))
+        .layer(axum::middleware::from_fn(sanitize::reject_bad_text))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::Internal(shared::Error::Internal(
                 "handler panicked".into(),

@@ -286,7 +286,7 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, 
     if parts == 1 && !new.ids.is_empty() {
         b.push(" GROUP BY x.id");
     }
-    Ok(())
+    b.check_parameter_count()
 }
 
 /// The batch an earlier request with `key` created, if its body hash matches; a conflict error

@@ -3,6 +3,11 @@
 
 use sea_orm::{DbBackend, Statement, Value};
 
+use crate::Error;
+
+/// Most parameters one PostgreSQL statement can bind (the protocol counts them in 16 bits).
+pub const MAX_PARAMETERS: usize = 65_535;
+
 /// Accumulates SQL text and its bound values. Values are always sent as parameters, never
 /// spliced into the text, so caller input cannot change the statement's shape.
 ///
@@ -59,17 +64,13 @@ impl SqlBuilder {
         format!("${}", self.values.len())
     }
 
-    /// Appends `($a, $b, …)` binding every item; callers make sure `items` is not empty,
-    /// since `IN ()` is not valid SQL.
-    pub fn bind_list<V: Into<Value>>(&mut self, items: impl IntoIterator<Item = V>) -> &mut Self {
-        self.push("(");
-        for (i, item) in items.into_iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
-            }
-            self.bind(item);
-        }
-        self.push(")")
+    /// Appends `(SELECT unnest(CAST($n AS text[])))`, the right-hand side of `x IN …` or
+    /// `x NOT IN …`, binding `items` as one array parameter: a list of any length takes one of
+    /// the 65 535 parameters a PostgreSQL statement may have (and keeps one statement text for
+    /// every length, so prepared statements are reused). An empty list matches nothing.
+    pub fn bind_list(&mut self, items: impl IntoIterator<Item = String>) -> &mut Self {
+        let items: Vec<String> = items.into_iter().collect();
+        self.push("(SELECT unnest(CAST(").bind(items).push(" AS text[])))")
     }
 
     /// The SQL text so far.
@@ -80,6 +81,17 @@ impl SqlBuilder {
     /// The values bound so far, in placeholder order.
     pub fn values(&self) -> &[Value] {
         &self.values
+    }
+
+    /// An invalid-request error when the statement binds more values than PostgreSQL takes
+    /// ([`MAX_PARAMETERS`]): a query with that many conditions is the caller's to split.
+    pub fn check_parameter_count(&self) -> Result<(), Error> {
+        match self.values.len() {
+            n if n > MAX_PARAMETERS => Err(Error::invalid(format!(
+                "The query has too many conditions: it needs {n} values, at most {MAX_PARAMETERS} are possible"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The finished PostgreSQL statement.
@@ -95,10 +107,24 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_in_bind_order() {
         let mut b = SqlBuilder::new();
-        b.push("SELECT 1 WHERE a = ").bind("x").push(" AND b IN ").bind_list(["p", "q"]).push(" AND c = ").bind(3_i64);
-        assert_eq!(b.sql(), "SELECT 1 WHERE a = $1 AND b IN ($2, $3) AND c = $4");
-        assert_eq!(b.values().len(), 4);
-        assert_eq!(b.values()[3], Value::from(3_i64));
+        b.push("SELECT 1 WHERE a = ").bind("x").push(" AND b IN ").bind_list(["p".to_owned(), "q".to_owned()]);
+        b.push(" AND c = ").bind(3_i64);
+        assert_eq!(b.sql(), "SELECT 1 WHERE a = $1 AND b IN (SELECT unnest(CAST($2 AS text[]))) AND c = $3");
+        assert_eq!(b.values().len(), 3);
+        assert_eq!(b.values()[1], Value::from(vec!["p".to_owned(), "q".to_owned()]));
+        assert_eq!(b.values()[2], Value::from(3_i64));
+    }
+
+    #[test]
+    fn more_values_than_postgresql_binds_are_an_invalid_request() {
+        let mut b = SqlBuilder::new();
+        for i in 0..MAX_PARAMETERS {
+            b.bind(i as i64);
+        }
+        assert!(b.check_parameter_count().is_ok());
+        b.bind(0_i64);
+        let err = b.check_parameter_count().unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest(_)), "{err}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::variable::{self, VariableQueryParameterDto};
-use super::{Conds, Level, SqlBuilder, id_set, non_empty, on, parse_field_date};
+use super::{Conds, Level, SqlBuilder, check_like, check_size, id_set, non_empty, on, parse_field_date};
 use crate::Error;
 
 /// Camunda's `HistoricProcessInstanceQueryDto` (the selecting part). Unknown fields are
@@ -142,7 +142,15 @@ impl HistoricProcessInstanceQueryDto {
     }
 
     fn check(&self, level: Level) -> Result<(), Error> {
+        if level == Level::Top {
+            let groups = self.or_queries.as_deref().unwrap_or_default();
+            let variables = std::iter::once(self).chain(groups).map(|q| q.variables.as_ref().map_or(0, Vec::len));
+            check_size(variables.sum(), groups.len())?;
+        }
         id_set(&self.process_instance_ids)?;
+        check_like("processDefinitionNameLike", &self.process_definition_name_like)?;
+        check_like("processInstanceBusinessKeyLike", &self.process_instance_business_key_like)?;
+        check_like("incidentMessageLike", &self.incident_message_like)?;
         self.dates()?;
         self.incident_state()?;
         for v in self.variables.iter().flatten() {
@@ -201,7 +209,8 @@ impl HistoricProcessInstanceQueryDto {
     pub fn push_id_select(&self, b: &mut SqlBuilder) -> Result<(), Error> {
         self.check(Level::Top)?;
         b.push("SELECT h.proc_inst_id_ AS id FROM act_hi_procinst h WHERE ");
-        self.push_conds(b, Level::Top)
+        self.push_conds(b, Level::Top)?;
+        b.check_parameter_count()
     }
 
     fn push_conds(&self, b: &mut SqlBuilder, level: Level) -> Result<(), Error> {

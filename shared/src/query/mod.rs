@@ -87,6 +87,47 @@ pub(crate) fn id_set(list: &Option<Vec<String>>) -> Result<Option<&[String]>, Er
     }
 }
 
+/// Most variable conditions one query may have, those of its `orQueries` included. Each is an
+/// `EXISTS` subquery, and PostgreSQL's planning time grows steeply with their number: a hundred
+/// take seconds, a few hundred minutes, however small the tables.
+pub const MAX_VARIABLE_CONDITIONS: usize = 50;
+
+/// Most `orQueries` groups one query may have (each may hold several `EXISTS` subqueries).
+pub const MAX_OR_QUERIES: usize = 50;
+
+/// Refuses a query with more variable conditions (`variables`, counted over the query and its
+/// or-groups) or more or-groups than PostgreSQL plans in reasonable time.
+pub(crate) fn check_size(variables: usize, or_queries: usize) -> Result<(), Error> {
+    if or_queries > MAX_OR_QUERIES {
+        return Err(Error::invalid(format!(
+            "Too many orQueries: a query may have at most {MAX_OR_QUERIES}, this one has {or_queries}"
+        )));
+    }
+    if variables > MAX_VARIABLE_CONDITIONS {
+        return Err(Error::invalid(format!(
+            "Too many variable conditions: a query may have at most {MAX_VARIABLE_CONDITIONS} (its orQueries \
+             included), this one has {variables}"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `pattern` ends in PostgreSQL's `LIKE` escape character (an odd number of trailing
+/// backslashes), which PostgreSQL refuses — when a row reaches the comparison, so at run time.
+pub(crate) fn ends_with_escape(pattern: &str) -> bool {
+    pattern.bytes().rev().take_while(|b| *b == b'\\').count() % 2 == 1
+}
+
+/// Refuses a `LIKE` pattern given for `field` that ends in the escape character.
+pub(crate) fn check_like(field: &str, pattern: &Option<String>) -> Result<(), Error> {
+    match pattern {
+        Some(p) if ends_with_escape(p) => Err(Error::invalid(format!(
+            "{field} must not end with the escape character '\\' (write '\\\\' for a backslash)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Parses a Camunda date given for `field`; the instant is returned as the UTC wall-clock time
 /// Sweep stores in `timestamp` columns.
 pub(crate) fn parse_field_date(field: &str, value: &str) -> Result<NaiveDateTime, Error> {
@@ -127,6 +168,24 @@ mod tests {
         let err = parse_field_date("startedBefore", "yesterday").unwrap_err().to_string();
         assert!(err.starts_with("Cannot set query parameter 'startedBefore' to value 'yesterday'"), "{err}");
         assert!(parse_field_date("startedBefore", "2016-04-12T15:29:33.000+0200").is_ok());
+    }
+
+    #[test]
+    fn like_patterns_must_not_end_with_the_escape_character() {
+        assert!(ends_with_escape("a\\"));
+        assert!(ends_with_escape("a\\\\\\"));
+        assert!(!ends_with_escape("a\\\\"));
+        assert!(!ends_with_escape("a%"));
+        let err = check_like("businessKeyLike", &Some("%\\".into())).unwrap_err().to_string();
+        assert!(err.starts_with("businessKeyLike must not end with the escape character"), "{err}");
+        assert!(check_like("businessKeyLike", &Some("\\%".into())).is_ok());
+    }
+
+    #[test]
+    fn queries_have_a_bounded_number_of_variable_conditions_and_groups() {
+        assert!(check_size(MAX_VARIABLE_CONDITIONS, MAX_OR_QUERIES).is_ok());
+        assert!(check_size(MAX_VARIABLE_CONDITIONS + 1, 0).unwrap_err().to_string().starts_with("Too many variable"));
+        assert!(check_size(0, MAX_OR_QUERIES + 1).unwrap_err().to_string().starts_with("Too many orQueries"));
     }
 
     #[test]

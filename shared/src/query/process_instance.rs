@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::sorting::{self, Order, SortingDto};
 use super::variable::{self, VariableQueryParameterDto};
-use super::{Conds, Level, SqlBuilder, id_set, non_empty, on};
+use super::{Conds, Level, SqlBuilder, check_like, check_size, id_set, non_empty, on};
 use crate::Error;
 use crate::camunda::ProcessInstanceDto;
 
@@ -131,7 +131,14 @@ impl ProcessInstanceQueryDto {
     }
 
     fn check(&self, level: Level) -> Result<(), Error> {
+        if level == Level::Top {
+            let groups = self.or_queries.as_deref().unwrap_or_default();
+            let variables = std::iter::once(self).chain(groups).map(|q| q.variables.as_ref().map_or(0, Vec::len));
+            check_size(variables.sum(), groups.len())?;
+        }
         id_set(&self.process_instance_ids)?;
+        check_like("businessKeyLike", &self.business_key_like)?;
+        check_like("incidentMessageLike", &self.incident_message_like)?;
         for v in self.variables.iter().flatten() {
             v.resolve(false)?;
         }
@@ -165,7 +172,8 @@ impl ProcessInstanceQueryDto {
     pub fn push_id_select(&self, b: &mut SqlBuilder) -> Result<(), Error> {
         self.validate()?;
         b.push("SELECT pi.id_ AS id").push(FROM).push(" AND ");
-        self.push_conds(b, Level::Top, false)
+        self.push_conds(b, Level::Top, false)?;
+        b.check_parameter_count()
     }
 
     /// The list statement of `GET|POST /process-instance`: the [`ProcessInstanceDto`] columns,
@@ -183,6 +191,7 @@ impl ProcessInstanceQueryDto {
         if let Some(first) = paging.first_result {
             b.push(" OFFSET ").bind(i64::try_from(first).unwrap_or(i64::MAX));
         }
+        b.check_parameter_count()?;
         Ok(b.into_statement())
     }
 
@@ -193,6 +202,7 @@ impl ProcessInstanceQueryDto {
         b.push("SELECT count(*) AS count").push(FROM).push(" AND ");
         self.push_conds(&mut b, Level::Top, true)?;
         self.push_visible(&mut b);
+        b.check_parameter_count()?;
         Ok(b.into_statement())
     }
 
@@ -458,7 +468,7 @@ mod tests {
         dto(json!({"businessKey": "x'; DROP TABLE t; --", "tenantIdIn": ["a", "b"]})).push_id_select(&mut b).unwrap();
         b.push(") q");
         assert!(b.sql().contains("pi.business_key_ = $2"), "{}", b.sql());
-        assert!(b.sql().contains("pi.tenant_id_ IN ($3, $4)"), "{}", b.sql());
+        assert!(b.sql().contains("pi.tenant_id_ IN (SELECT unnest(CAST($3 AS text[])))"), "{}", b.sql());
         assert!(!b.sql().contains("DROP"));
     }
 
@@ -469,7 +479,9 @@ mod tests {
             "orQueries": [{"processDefinitionKey": "a", "tenantIdIn": ["t"], "orQueries": [{"businessKey": "ignored"}]}]
         })));
         assert!(
-            b.sql().ends_with("AND ((pi.business_key_ = $1) AND (((pd.key_ = $2) OR (pi.tenant_id_ IN ($3)))))"),
+            b.sql().ends_with(
+                "AND ((pi.business_key_ = $1) AND (((pd.key_ = $2) OR (pi.tenant_id_ IN (SELECT unnest(CAST($3 AS text[])))))))"
+            ),
             "{}",
             b.sql()
         );

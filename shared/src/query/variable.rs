@@ -120,6 +120,11 @@ impl VariableQueryParameterDto {
         let op = VariableOperator::parse(&self.operator)?;
         let name = &self.name;
         let value = match (&self.value, op) {
+            (serde_json::Value::String(s), VariableOperator::Like) if super::ends_with_escape(s) => {
+                return Err(Error::invalid(format!(
+                    "Invalid value for variable '{name}': a like pattern must not end with the escape character '\\'"
+                )));
+            }
             // `like` compares text whatever was given.
             (serde_json::Value::String(s), VariableOperator::Like) => Typed::Text(s.clone()),
             (serde_json::Value::Null, VariableOperator::Like) => Typed::Text("null".into()),
@@ -237,6 +242,14 @@ mod tests {
         let c = var("like", json!(42)).resolve(false).unwrap();
         assert_eq!(c.value, Typed::Text("42".into()));
         assert!(var("like", json!(true)).resolve(false).is_ok());
+    }
+
+    #[test]
+    fn like_patterns_ending_in_the_escape_character_name_the_variable() {
+        let err = var("like", json!("50%\\")).resolve(false).unwrap_err().to_string();
+        assert!(err.contains("'amount'") && err.contains("escape character"), "{err}");
+        assert!(var("like", json!("50\\%")).resolve(false).is_ok());
+        assert!(var("eq", json!("50\\")).resolve(false).is_ok());
     }
 
     #[test]
