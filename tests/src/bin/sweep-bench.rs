@@ -5,7 +5,13 @@
 //! sweep-bench core     [--instances N] [--chunk C] [--engine-sample M] [--seed S]
 //! sweep-bench pipeline [--instances N] [--chunk C] [--seed S] [--workers 1,2] [--skip-custom-listeners true]
 //! sweep-bench snapshot [--instances N]
+//! sweep-bench auth     [--instances N] [--chunk C] [--pollers P]
 //! ```
+//! `auth` runs the same deletion (API + 1 worker) twice on identical data — once with
+//! `auth.mode = none`, once as a non-admin user checked by Basic authentication, Camunda
+//! authorizations on every selected instance and the per-instance operation log — while `P`
+//! clients poll the batch's statistics, and prints POST latency, statistics p50/p99 and
+//! instances/s of both.
 //! `core` deletes identical copies of generated data three ways — engine-style (one statement
 //! per row, one transaction per instance, as an ORM-driven engine does), hand-written set-based
 //! SQL with one statement per table, and Sweep's deletion core — and prints instances/s and
@@ -62,6 +68,7 @@ async fn main() {
         "core" => core(&args).await,
         "pipeline" => pipeline(&args).await,
         "snapshot" => snapshot(&args).await,
+        "auth" => auth(&args).await,
         _ => eprintln!(
             "usage: sweep-bench core|pipeline|snapshot [--instances N] [--chunk C] [--engine-sample M] [--seed S]"
         ),
@@ -591,5 +598,100 @@ async fn snapshot(args: &Args) {
     println!(
         "POST /process-instance/delete selecting {n} instances by query: {ms} ms, totalJobs {}; API peak RSS {rss_before:.1} MiB before, {rss_after:.1} MiB after",
         resp["totalJobs"]
+    );
+}
+
+async fn auth(args: &Args) {
+    let n = args.num("instances", 20_000);
+    let chunk = args.num("chunk", 100);
+    let pollers = args.num("pollers", 20) as usize;
+    let seed = args.num("seed", 11);
+    let mut rows = Vec::new();
+    for mode in ["none", "user"] {
+        println!("generating {n} roots for auth {mode} ...");
+        let db = generated(n, seed).await;
+        let port = free_port();
+        let auth_mode = if mode == "none" { "none" } else { "basic" };
+        let env = db.env(&[
+            ("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")),
+            ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", &chunk.to_string()),
+            ("SWEEP__TELEMETRY__FILTER", "warn"),
+            ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
+            ("SWEEP__AUTH__MODE", auth_mode),
+        ]);
+        let mut http = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).expect("settings"));
+        if mode == "user" {
+            // Not an admin: every selected instance is checked (global grants, so all pass).
+            shared::db::identity::upsert_user(&db.db, "bench", "bench", &[], &[]).await.unwrap();
+            db.exec(
+                "INSERT INTO act_ru_authorization (id_, rev_, type_, user_id_, resource_type_, resource_id_, perms_)
+                 VALUES ('b1', 1, 0, '*', 13, '*', 2147483647), ('b2', 1, 0, '*', 6, '*', 2147483647)",
+            )
+            .await;
+            http = http.as_user("bench", "bench");
+        }
+        let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
+        http.wait_ready(Duration::from_secs(30)).await;
+        let mut worker_env = env.clone();
+        worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
+        let mut worker = Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let started = Instant::now();
+        let id = http
+            .start_deletion(&serde_json::json!({"processInstanceQuery": {"rootProcessInstances": true}, "deleteReason": "benchmark"}))
+            .await;
+        let post_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let polls: Vec<_> = (0..pollers)
+            .map(|_| {
+                let (http, done, id) = (http.clone(), done.clone(), id.clone());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        let t = Instant::now();
+                        let (status, _) = http.get(&format!("/batch/statistics?batchId={id}")).await;
+                        assert_eq!(status, 200);
+                        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        while db
+            .scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL"))
+            .await
+            != 1
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut latencies: Vec<f64> = Vec::new();
+        for p in polls {
+            latencies.extend(p.await.unwrap());
+        }
+        latencies.sort_by(|a, b| a.total_cmp(b));
+        let pct = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        let deleted = db
+            .scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+            .await;
+        let audit = db.scalar("SELECT count(*) FROM act_hi_op_log WHERE proc_inst_id_ IS NOT NULL").await;
+        worker.terminate().await;
+        api.terminate().await;
+        println!(
+            "  auth {mode}: POST {post_ms:.0} ms, statistics p50 {:.1} ms p99 {:.1} ms over {} polls, {:.0} instances/s ({deleted} deleted, {audit} audit rows)",
+            pct(0.5),
+            pct(0.99),
+            latencies.len(),
+            deleted as f64 / secs
+        );
+        rows.push((mode, post_ms, pct(0.99), deleted as f64 / secs));
+    }
+    let (base, checked) = (rows[0], rows[1]);
+    println!(
+        "checked / unauthenticated: POST {:.2}x, statistics p99 {:.2}x, instances/s {:.2}x",
+        checked.1 / base.1,
+        checked.2 / base.2,
+        checked.3 / base.3
     );
 }
