@@ -961,6 +961,7 @@ fn object(fields: &'static [(&'static str, T)], depth: u32) -> BoxedStrategy<J> 
 
 /// Bodies built once: deep nesting, huge arrays, a body over the limit.
 fn big_bodies() -> Vec<Vec<u8>> {
+    const SORT_KEYS: [&str; 3] = ["definitionId", "businessKey", "instanceId"];
     let many = |prefix: &str, n: usize| -> Vec<String> { (0..n).map(|i| format!("{prefix}{i}")).collect() };
     let ids = many("g-", 70_000);
     vec![
@@ -981,6 +982,19 @@ fn big_bodies() -> Vec<Vec<u8>> {
             .to_string()
             .into_bytes(),
         json!({"processInstanceQuery": {"orQueries": (0..2000).map(|_| json!({"businessKey": "x"})).collect::<Vec<_>>()}})
+            .to_string()
+            .into_bytes(),
+        // At the limits of a query: the slowest bodies PostgreSQL is asked to plan.
+        json!({"variables": (0..50).map(|i| json!({"name": "x", "operator": "eq", "value": i})).collect::<Vec<_>>()})
+            .to_string()
+            .into_bytes(),
+        json!({"processInstanceQuery": {"orQueries": (0..50).map(|i| json!({
+            "variables": [{"name": "x", "operator": "like", "value": format!("v{i}%")}],
+            "incidentMessageLike": "%", "superProcessInstance": "pi-1", "activityIdIn": ["a"], "incidentType": "t"
+        })).collect::<Vec<_>>()}})
+        .to_string()
+        .into_bytes(),
+        json!({"sorting": (0..5000).map(|i| json!({"sortBy": SORT_KEYS[i % 3], "sortOrder": "asc"})).collect::<Vec<_>>()})
             .to_string()
             .into_bytes(),
         json!({"deleteReason": "x".repeat(BODY_LIMIT)}).to_string().into_bytes(),
