@@ -28,8 +28,8 @@ use system_tests::fixtures::seed_instances;
 use system_tests::{TestApi, TestDb, eventually};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Generated requests per run: about 7 s alone on the 2-core machine, 15 s amid the suite. `GENERATED_INPUT_CASES`
-/// overrides it for a longer (or a quicker) run.
+/// Generated requests per run: about 7 s alone on the 2-core machine, 15 s amid the suite.
+/// `GENERATED_INPUT_CASES` overrides it for a longer (or a quicker) run.
 const CASES: u32 = 3000;
 /// The run's seed; `GENERATED_INPUT_SEED` (any text) varies it for exploring.
 const SEED: [u8; 32] = *b"sweep: garbage in, 4xx out. 2026";
