@@ -18,7 +18,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        // The order of axum's own checks: content type, then the body, then its contents.
+        // axum's checks in axum's order (content type, size, contents), then NUL.
         if !json_content_type(request.headers()) {
             return Err(unsupported_media_type());
         }
@@ -26,8 +26,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
             _ => ApiError::InvalidRequest(e.body_text()),
         })?;
-        crate::sanitize::check_json(&body)?;
         let axum::Json(value) = axum::Json::<T>::from_bytes(&body)?;
+        crate::sanitize::check_json(&body)?;
         Ok(Self(value))
     }
 }

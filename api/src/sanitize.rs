@@ -80,14 +80,19 @@ fn shown(text: &str) -> Cow<'_, str> {
 }
 
 /// Answers 400 naming the JSON path (`a.b[2].c`, as deserialisation errors name fields) of
-/// the first string, or object key, in `body` that contains a NUL character. A body that is
-/// not JSON passes: parsing it later reports that, with the usual message.
+/// the first string, or object key, in `body` that contains a NUL character.
+///
+/// Callers check a body after it deserialised into their DTO, so a body that does not keeps the
+/// usual error message. A DTO skips the fields it does not know without decoding them, so a
+/// body it accepts may still not be JSON (a lone surrogate `\ud800` in an unknown field): when
+/// such a body holds a NUL, it is refused as not JSON.
 pub fn check_json(body: &[u8]) -> Result<(), ApiError> {
     // JSON can only carry NUL as the escape `\u0000`; most bodies need no second parse.
     if !body.windows(6).any(|w| w == b"\\u0000") {
         return Ok(());
     }
-    let Ok(document) = serde_json::from_slice::<serde_json::Value>(body) else { return Ok(()) };
+    let document = serde_json::from_slice::<serde_json::Value>(body)
+        .map_err(|e| ApiError::InvalidRequest(format!("The request body is not valid JSON: {e}")))?;
     let mut path = String::new();
     match nul_at(&document, &mut path) {
         None => Ok(()),
@@ -188,7 +193,9 @@ mod tests {
     #[test]
     fn json_nul_names_its_path() {
         assert!(check_json(br#"{"a": "\\u0000"}"#).is_ok());
-        assert!(check_json(b"not json \\u0000").is_ok());
+        assert!(check_json(br#"{"a": 1}"#).is_ok());
+        let err = json_error(r#"{"ids": ["\u0000"], "unknown": "\ud800"}"#);
+        assert!(err.starts_with("The request body is not valid JSON: "), "{err}");
         assert_eq!(
             json_error(r#"{"processInstanceQuery": {"businessKey": "a\u0000"}}"#),
             "processInstanceQuery.businessKey must not contain a NUL character"

@@ -28,7 +28,8 @@ pub fn child_of(parent: &str) -> String {
         return new_traceparent();
     }
     let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
-    format!("00-{}-{span}-{}", parts[1], if parts[3].len() == 2 { parts[3] } else { "01" })
+    let hex_flags = parts[3].len() == 2 && parts[3].chars().all(|c| c.is_ascii_hexdigit());
+    format!("00-{}-{span}-{}", parts[1], if hex_flags { parts[3] } else { "01" })
 }
 
 /// The trace id part of a `traceparent`.
@@ -58,6 +59,14 @@ mod tests {
         assert_eq!(trace_id(&child), trace_id(&root));
         assert_ne!(child, root);
         assert_ne!(trace_id(&child_of("garbage")), "");
+    }
+
+    #[test]
+    fn flags_that_are_not_hex_become_sampled() {
+        let child = child_of("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-zz");
+        assert!(child.starts_with("00-0af7651916cd43dd8448eb211c80319c-") && child.ends_with("-01"), "{child}");
+        assert!(child_of("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00").ends_with("-00"));
+        assert_ne!(trace_id(&child_of("00-0af7651916cd43dd8448eb211c8031é-b7ad6b7169203331-01")), "");
     }
 
     #[tokio::test]

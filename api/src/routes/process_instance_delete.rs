@@ -42,12 +42,12 @@ async fn delete_async(
     if !is_json {
         return Err(ApiError::UnsupportedMediaType("Expected request with `Content-Type: application/json`".into()));
     }
-    crate::sanitize::check_json(&body)?;
     let mut json = serde_json::Deserializer::from_slice(&body);
     let request: DeleteProcessInstancesDto = serde_path_to_error::deserialize(&mut json).map_err(|e| {
         ApiError::InvalidRequest(format!("Cannot deserialize the request body at `{}`: {}", e.path(), e.inner()))
     })?;
     json.end().map_err(|e| ApiError::InvalidRequest(format!("Cannot deserialize the request body: {e}")))?;
+    crate::sanitize::check_json(&body)?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(
