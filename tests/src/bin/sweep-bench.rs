@@ -621,8 +621,11 @@ async fn auth(args: &Args) {
         ]);
         let mut http = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).expect("settings"));
         if mode == "user" {
-            // Not an admin: every selected instance is checked (global grants, so all pass).
-            shared::db::identity::upsert_user(&db.db, "bench", "bench", &[], &[]).await.unwrap();
+            // Not an admin: every selected instance is checked (global grants and membership of
+            // every tenant of the data, so all pass).
+            let tenants =
+                db.strings("SELECT DISTINCT tenant_id_ FROM act_ru_execution WHERE tenant_id_ IS NOT NULL").await;
+            shared::db::identity::upsert_user(&db.db, "bench", "bench", &[], &tenants).await.unwrap();
             db.exec(
                 "INSERT INTO act_ru_authorization (id_, rev_, type_, user_id_, resource_type_, resource_id_, perms_)
                  VALUES ('b1', 1, 0, '*', 13, '*', 2147483647), ('b2', 1, 0, '*', 6, '*', 2147483647)",
