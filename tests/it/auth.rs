@@ -227,6 +227,92 @@ async fn a_tenant_user_selects_sees_and_deletes_only_its_tenant_and_tenantless_i
 }
 
 #[tokio::test]
+async fn a_batch_is_visible_only_to_users_of_every_tenant_of_its_instances() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 9).await;
+    db.exec(
+        "UPDATE act_ru_execution SET tenant_id_ = 'A' WHERE proc_inst_id_ IN ('pi-1', 'pi-2', 'pi-3');
+         UPDATE act_ru_execution SET tenant_id_ = 'B' WHERE proc_inst_id_ IN ('pi-4', 'pi-5', 'pi-6');",
+    )
+    .await;
+    let pw = user(&db, "erin", &[], &["A"]).await;
+    user(&db, "bob", &[], &["B"]).await;
+    authorize(&db, 0, "*", 13, "*", ALL).await;
+    authorize(&db, 0, "*", 6, "*", ALL).await;
+    let settings = db.settings(&[]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let (erin, bob) = (api.as_user("erin", pw), api.as_user("bob", pw));
+    let deletion = |ids: &[&str]| json!({"processInstanceIds": ids});
+    let of_a = erin.start_deletion(&deletion(&["pi-1", "pi-7"])).await;
+    let of_b = bob.start_deletion(&deletion(&["pi-4"])).await;
+    let mixed = api.start_deletion(&deletion(&["pi-2", "pi-5"])).await;
+    let tenantless = api.start_deletion(&deletion(&["pi-8"])).await;
+
+    let listed = |client: &ApiClient, path: &'static str| {
+        let client = client.clone();
+        async move {
+            let (status, body) = client.get(path).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            let mut ids: Vec<String> =
+                body.as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap().to_owned()).collect();
+            ids.sort();
+            ids
+        }
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let erin_sees = sorted(vec![of_a.clone(), tenantless.clone()]);
+    assert_eq!(listed(&erin, "/batch").await, erin_sees);
+    assert_eq!(listed(&erin, "/batch/statistics").await, erin_sees);
+    assert_eq!(erin.get("/batch/count").await.1["count"], 2);
+    assert_eq!(listed(&bob, "/batch").await, sorted(vec![of_b.clone(), tenantless.clone()]));
+    assert_eq!(listed(&api, "/batch").await.len(), 4, "an admin sees every batch");
+    let (_, shown) = erin.get(&format!("/batch/{of_a}")).await;
+    assert_eq!(shown["tenantId"], serde_json::Value::Null, "tenantId stays null, as Camunda leaves it");
+    // A hidden batch answers as one that does not exist.
+    for hidden in [&of_b, &mixed] {
+        assert_eq!(erin.get(&format!("/batch/{hidden}")).await.0, 404);
+        assert_eq!(erin.get(&format!("/batch/{hidden}/items")).await.0, 404);
+        let (status, body) = erin.put(&format!("/batch/{hidden}/suspended"), &json!({"suspended": true})).await;
+        assert_eq!((status, body["message"].clone()), (400, json!(format!("Unable to suspend batch with id '{hidden}'"))));
+        let (status, body) = erin.delete(&format!("/batch/{hidden}")).await;
+        assert_eq!((status, body["message"].clone()), (400, json!(format!("Unable to delete batch with id '{hidden}'"))));
+    }
+    assert_eq!(db.scalar("SELECT count(*) FROM sweep_batch WHERE suspended_").await, 0, "nothing changed");
+
+    let worker = DrivenWorker::connect(settings).await;
+    for _ in 0..4 {
+        assert!(worker.step().await, "a seed to handle");
+    }
+    assert_eq!(db.scalar("SELECT count(DISTINCT batch_id_) FROM sweep_batch_job").await, 4, "the seeds ran");
+    let (_, jobs) = erin.get("/job").await;
+    let job_batches: Vec<String> = sorted(
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["batchId"].as_str().unwrap().to_owned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    );
+    assert_eq!(job_batches, erin_sees, "the jobs of visible batches only");
+    worker.drain().await;
+    assert_eq!(db.scalar("SELECT count(*) FROM sweep_hi_batch WHERE end_time_ IS NOT NULL").await, 4);
+    assert_eq!(listed(&erin, "/history/batch").await, erin_sees);
+    assert_eq!(erin.get("/history/batch/count").await.1["count"], 2);
+    for hidden in [&of_b, &mixed] {
+        assert_eq!(erin.get(&format!("/history/batch/{hidden}")).await.0, 404);
+        let (status, body) = erin.delete(&format!("/history/batch/{hidden}")).await;
+        let unknown = json!(format!("Unable to delete historic batch with id '{hidden}'"));
+        assert_eq!((status, body["message"].clone()), (400, unknown));
+    }
+    assert_eq!(db.scalar("SELECT count(*) FROM sweep_hi_batch").await, 4, "no historic batch deleted");
+    assert_eq!(bob.delete(&format!("/history/batch/{of_b}")).await.0, 204, "bob's own is his to delete");
+}
+
+#[tokio::test]
 async fn batches_are_listed_only_with_read_permission_and_actions_need_theirs() {
     let db = TestDb::new().await;
     seed_instances(&db, 4).await;

@@ -749,6 +749,9 @@ async fn migrate(db: &TestDb) -> Result<Mode, shared::Error> {
 async fn engine_database() -> TestDb {
     let db = TestDb::empty().await;
     db.exec(ENGINE_SQL).await;
+    for (_, sql) in migration::ENGINE_ADDITIONS {
+        db.exec(sql).await;
+    }
     db
 }
 
@@ -1086,6 +1089,16 @@ async fn attaching_to_an_engine_without_super_exec_fails_naming_it_and_creates_n
 #[tokio::test]
 async fn attaching_to_an_engine_without_delete_reason_fails_naming_it_and_creates_nothing() {
     attaching_without("act_hi_procinst", "delete_reason_").await;
+}
+
+#[tokio::test]
+async fn attaching_to_an_engine_without_login_attempts_fails_naming_it_and_creates_nothing() {
+    attaching_without("act_id_user", "attempts_").await;
+}
+
+#[tokio::test]
+async fn attaching_to_an_engine_without_operation_ids_fails_naming_it_and_creates_nothing() {
+    attaching_without("act_hi_op_log", "operation_id_").await;
 }
 
 #[tokio::test]

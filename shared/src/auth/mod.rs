@@ -100,6 +100,32 @@ impl Permission {
     }
 }
 
+/// The process instance whose visibility a statement checks.
+#[derive(Debug, Clone, Copy)]
+pub enum Instance<'a> {
+    /// An id expression (e.g. a column of a list of ids), looked up in `act_ru_execution`.
+    Id(&'a str),
+    /// A row of the statement known to be a running process instance.
+    Row(InstanceRow<'a>),
+}
+
+/// The columns of a running process instance in a statement.
+#[derive(Debug, Clone, Copy)]
+pub struct InstanceRow<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// Its `TENANT_ID_`.
+    pub tenant_id: &'a str,
+    /// Its `PROC_DEF_ID_`.
+    pub definition_id: &'a str,
+}
+
+impl InstanceRow<'static> {
+    /// An `act_ru_execution` row aliased `pi`.
+    pub const EXECUTION_PI: Self = Self { id: "pi.id_", tenant_id: "pi.tenant_id_", definition_id: "pi.proc_def_id_" };
+    const EXECUTION_E: Self = Self { id: "e.id_", tenant_id: "e.tenant_id_", definition_id: "e.proc_def_id_" };
+}
+
 /// The caller of an operation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Principal {
@@ -179,49 +205,89 @@ impl Principal {
         }
     }
 
-    /// Appends ` AND …` keeping the batch aliased `b` only when visible: its tenant, and
-    /// `permission` on it.
+    /// Appends ` AND …` keeping the batch aliased `b` only when visible: the principal belongs to
+    /// its tenant and to every tenant of its instances, and holds `permission` on it.
     pub fn push_batch_visible(&self, sql: &mut SqlBuilder, permission: Permission) {
         self.push_tenant_check(sql, "b.tenant_id_");
+        if self.tenant_check {
+            sql.push(" AND b.tenant_ids_ <@ ").bind(self.tenants.clone()).push("::varchar[]");
+        }
         if self.authorization {
             sql.push(" AND ");
             self.push_permitted(sql, Resource::Batch, permission, Some("b.id_"));
         }
     }
 
-    /// Appends ` AND …` keeping process instance `id_expr` only when it is a running instance
-    /// of the principal's tenants (or none) that the principal may read — READ on the instance
-    /// or READ_INSTANCE on its definition key; READ_HISTORY on the definition key when selected
-    /// by a `historic` query — and, with `delete`, may delete: DELETE on the instance or
+    /// Appends ` AND …` keeping `instance` only when it is a running process instance of the
+    /// principal's tenants (or none) that the principal may read — READ on the instance or
+    /// READ_INSTANCE on its definition key; READ_HISTORY on the definition key when selected by a
+    /// `historic` query — and, with `delete`, may delete: DELETE on the instance or
     /// DELETE_INSTANCE on its definition key.
-    pub fn push_instance_visible(&self, sql: &mut SqlBuilder, id_expr: &str, historic: bool, delete: bool) {
+    ///
+    /// The checks cost a hash probe per row, whatever the number of rows: definition keys are
+    /// evaluated once per definition, and an instance's own authorizations only where one exists
+    /// (otherwise its `*` authorizations decide, evaluated once per statement).
+    pub fn push_instance_visible(&self, sql: &mut SqlBuilder, instance: Instance<'_>, historic: bool, delete: bool) {
         if !self.authorization && !self.tenant_check {
             return;
         }
-        sql.push(&format!(
-            " AND EXISTS (SELECT 1 FROM act_ru_execution e LEFT JOIN act_re_procdef d ON d.id_ = e.proc_def_id_
-                WHERE e.id_ = {id_expr} AND e.proc_inst_id_ = e.id_"
-        ));
-        self.push_tenant_check(sql, "e.tenant_id_");
+        let row = match instance {
+            Instance::Row(row) => row,
+            Instance::Id(id) => {
+                sql.push(&format!(
+                    " AND EXISTS (SELECT 1 FROM act_ru_execution e WHERE e.id_ = {id} AND e.proc_inst_id_ = e.id_"
+                ));
+                InstanceRow::EXECUTION_E
+            }
+        };
+        self.push_tenant_check(sql, row.tenant_id);
         if self.authorization {
             sql.push(" AND (");
             if historic {
-                self.push_permitted(sql, Resource::ProcessDefinition, Permission::ReadHistory, Some("d.key_"));
+                self.push_definition_permitted(sql, Permission::ReadHistory, row.definition_id);
             } else {
-                self.push_permitted(sql, Resource::ProcessInstance, Permission::Read, Some("e.id_"));
+                self.push_definition_permitted(sql, Permission::ReadInstance, row.definition_id);
                 sql.push(" OR ");
-                self.push_permitted(sql, Resource::ProcessDefinition, Permission::ReadInstance, Some("d.key_"));
+                self.push_instance_permitted(sql, Permission::Read, row.id);
             }
             sql.push(")");
             if delete {
                 sql.push(" AND (");
-                self.push_permitted(sql, Resource::ProcessInstance, Permission::Delete, Some("e.id_"));
+                self.push_definition_permitted(sql, Permission::DeleteInstance, row.definition_id);
                 sql.push(" OR ");
-                self.push_permitted(sql, Resource::ProcessDefinition, Permission::DeleteInstance, Some("d.key_"));
+                self.push_instance_permitted(sql, Permission::Delete, row.id);
                 sql.push(")");
             }
         }
+        if matches!(instance, Instance::Id(_)) {
+            sql.push(")");
+        }
+    }
+
+    /// `permission` on the key of definition `definition_id_expr`: a probe into the set of
+    /// permitted definitions, which the statement computes once.
+    fn push_definition_permitted(&self, sql: &mut SqlBuilder, permission: Permission, definition_id_expr: &str) {
+        sql.push(&format!("{definition_id_expr} IN (SELECT d.id_ FROM act_re_procdef d WHERE "));
+        self.push_permitted(sql, Resource::ProcessDefinition, permission, Some("d.key_"));
         sql.push(")");
+    }
+
+    /// `permission` on process instance `id_expr`: its own authorizations where it has any (rare;
+    /// a probe into their ids decides), otherwise the `*` ones, evaluated once per statement.
+    fn push_instance_permitted(&self, sql: &mut SqlBuilder, permission: Permission, id_expr: &str) {
+        sql.push(&format!(
+            "CASE WHEN {id_expr} IN (SELECT a.resource_id_ FROM act_ru_authorization a
+                 WHERE a.resource_type_ = {} AND a.resource_id_ <> '*' AND (a.type_ = 0 OR a.user_id_ = ",
+            Resource::ProcessInstance.code()
+        ))
+        .bind(self.user_id.clone().unwrap_or_default())
+        .push(" OR a.group_id_ = ANY(")
+        .bind(self.groups.clone())
+        .push("::varchar[]))) THEN ");
+        self.push_permitted(sql, Resource::ProcessInstance, permission, Some(id_expr));
+        sql.push(" ELSE ");
+        self.push_permitted(sql, Resource::ProcessInstance, permission, None);
+        sql.push(" END");
     }
 
     /// Whether the principal holds one of `alternatives`; `Ok(None)` when it does, otherwise

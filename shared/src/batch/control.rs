@@ -21,7 +21,7 @@ async fn allowed(
     permission: Permission,
 ) -> Result<bool, Error> {
     let Some(b) = batch::find(db, id).await? else { return Ok(false) };
-    if principal.tenant_check && b.info.tenant_id.as_ref().is_some_and(|t| !principal.tenants.contains(t)) {
+    if !b.info.within_tenants_of(principal) {
         return Ok(false);
     }
     match principal.check(db, &[(permission, Resource::Batch, Some(id))]).await? {
@@ -100,7 +100,7 @@ pub async fn delete(db: &DatabaseConnection, principal: &Principal, id: &str, ca
 /// `false` when there is no such historic batch.
 pub async fn delete_historic(db: &DatabaseConnection, principal: &Principal, id: &str) -> Result<bool, Error> {
     let Some(h) = historic_batch::find(db, id).await? else { return Ok(false) };
-    if principal.tenant_check && h.info.tenant_id.as_ref().is_some_and(|t| !principal.tenants.contains(t)) {
+    if !h.info.within_tenants_of(principal) {
         return Ok(false);
     }
     if let Some(denied) = principal.check(db, &[(Permission::DeleteHistory, Resource::Batch, Some(id))]).await? {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sha2::Digest;
 
 use crate::Error;
-use crate::auth::{Permission, Principal, Resource};
+use crate::auth::{Instance, Permission, Principal, Resource};
 use crate::camunda::BatchDto;
 use crate::db::batch::{self, Batch, NewBatch};
 use crate::db::outbox::{OutboxWriter, StoredMessage};
@@ -215,6 +215,7 @@ pub async fn create(
         idempotency_key: new.idempotency_key.clone(),
         request_hash: new.request_hash.clone(),
         create_user_id: principal.user_id.clone(),
+        tenant_ids: batch_item::tenants(&txn, &batch_id).await?,
     };
     let batch = batch::insert(&txn, &row).await?;
     historic_batch::insert_from_runtime(&txn, &batch_id).await?;
@@ -244,7 +245,7 @@ async fn unknown_ids(
         .bind(Value::from(ids.to_vec()))
         .push("::varchar[]) WITH ORDINALITY AS u(id, n)
               WHERE NOT EXISTS (SELECT 1 FROM act_ru_execution e WHERE e.id_ = u.id AND e.proc_inst_id_ = e.id_ AND true");
-    principal.push_instance_visible(&mut sql, "u.id", false, check_delete);
+    principal.push_instance_visible(&mut sql, Instance::Id("u.id"), false, check_delete);
     sql.push(") ORDER BY n LIMIT 11");
     let rows = txn.query_all_raw(sql.into_statement()).await?;
     Ok(rows.iter().map(|r| r.try_get::<String>("", "id")).collect::<Result<_, _>>()?)
@@ -258,17 +259,14 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, 
     let mut parts = 0;
     if !new.ids.is_empty() {
         b.push("SELECT x.id FROM unnest(").bind(new.ids.clone()).push("::varchar[]) AS x(id) WHERE true");
-        principal.push_instance_visible(b, "x.id", false, delete);
+        principal.push_instance_visible(b, Instance::Id("x.id"), false, delete);
         parts += 1;
     }
     if let Some(q) = &r.process_instance_query {
         if parts > 0 {
             b.push(" UNION ");
         }
-        b.push("SELECT q.id FROM (");
-        q.push_id_select(b)?;
-        b.push(") q WHERE true");
-        principal.push_instance_visible(b, "q.id", false, delete);
+        q.push_visible_id_select(b, principal, delete)?;
         parts += 1;
     }
     if let Some(q) = &r.historic_process_instance_query {
@@ -279,7 +277,7 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, 
         b.push("SELECT h.id FROM (");
         q.push_id_select(b)?;
         b.push(") h WHERE EXISTS (SELECT 1 FROM act_ru_execution e WHERE e.id_ = h.id AND e.proc_inst_id_ = e.id_)");
-        principal.push_instance_visible(b, "h.id", true, delete);
+        principal.push_instance_visible(b, Instance::Id("h.id"), true, delete);
         parts += 1;
     }
     // A single explicit list may repeat ids; a lone query never does.

@@ -20,7 +20,7 @@ macro_rules! info_columns {
     () => {
         "b.id_, b.type_, b.total_jobs_, b.jobs_per_seed_, b.invocations_per_job_, b.seed_job_def_id_, \
          b.monitor_job_def_id_, b.batch_job_def_id_, b.tenant_id_, b.create_user_id_, b.start_time_, \
-         b.exec_start_time_, b.total_items_, b.idempotency_key_, b.request_hash_"
+         b.exec_start_time_, b.total_items_, b.idempotency_key_, b.request_hash_, b.tenant_ids_"
     };
 }
 pub(crate) use info_columns;
@@ -80,9 +80,18 @@ pub struct BatchInfo {
     /// Hash of the creating request body.
     #[sea_orm(alias = "request_hash_")]
     pub request_hash: Option<String>,
+    /// The tenants of the selected instances (never shown: `tenantId` stays null, as in Camunda).
+    #[sea_orm(alias = "tenant_ids_")]
+    pub tenant_ids: Vec<String>,
 }
 
 impl BatchInfo {
+    /// Whether `principal`'s tenant check lets it see this batch: it belongs to every tenant of
+    /// the batch. The SQL twin is [`Principal::push_batch_visible`](crate::auth::Principal::push_batch_visible).
+    pub fn within_tenants_of(&self, principal: &crate::auth::Principal) -> bool {
+        !principal.tenant_check || self.tenant_id.iter().chain(&self.tenant_ids).all(|t| principal.tenants.contains(t))
+    }
+
     /// Item sequence numbers `(low, high]` of job `job_seq` (1-based). The one place the
     /// job → items formula lives in Rust; [`ITEMS_OF_JOB`] is its SQL twin.
     pub fn job_range(&self, job_seq: i32) -> (i64, i64) {
@@ -167,6 +176,8 @@ pub struct NewBatch {
     pub request_hash: String,
     /// The authenticated user creating it.
     pub create_user_id: Option<String>,
+    /// The tenants of the selected instances.
+    pub tenant_ids: Vec<String>,
 }
 
 fn select(tail: &str) -> String {
@@ -212,13 +223,14 @@ pub async fn insert(txn: &impl ConnectionTrait, new: &NewBatch) -> Result<Batch,
         new.idempotency_key.clone().into(),
         new.request_hash.clone().into(),
         new.create_user_id.clone().into(),
+        Value::from(new.tenant_ids.clone()),
     ];
     let sql = format!(
         "INSERT INTO sweep_batch AS b (id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_,
              seed_job_def_id_, monitor_job_def_id_, batch_job_def_id_, start_time_, delete_reason_,
              skip_custom_listeners_, skip_subprocesses_, skip_io_mappings_, fail_if_not_exists_,
-             total_items_, idempotency_key_, request_hash_, create_user_id_)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+             total_items_, idempotency_key_, request_hash_, create_user_id_, tenant_ids_)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
          RETURNING {COLUMNS}"
     );
     one(txn, sql, values).await?.ok_or_else(|| DbErr::RecordNotInserted)
@@ -474,6 +486,7 @@ mod tests {
             total_items: 25,
             idempotency_key: None,
             request_hash: None,
+            tenant_ids: vec![],
         };
         assert_eq!(info.job_range(1), (0, 10));
         assert_eq!(info.job_range(3), (20, 25));

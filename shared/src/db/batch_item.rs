@@ -74,6 +74,22 @@ pub async fn snapshot(
     Ok(result.rows_affected() as i64)
 }
 
+/// The tenants of the instances batch `id`'s snapshot selected, sorted; cheap when the
+/// database has no instance of any tenant.
+pub async fn tenants(txn: &impl ConnectionTrait, batch_id: &str) -> Result<Vec<String>, DbErr> {
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT coalesce(array_agg(DISTINCT e.tenant_id_ ORDER BY e.tenant_id_), '{}')::varchar[] AS tenants
+               FROM sweep_batch_item i JOIN act_ru_execution e ON e.id_ = i.proc_inst_id_
+              WHERE i.batch_id_ = $1 AND e.tenant_id_ IS NOT NULL
+                AND EXISTS (SELECT 1 FROM act_ru_execution WHERE tenant_id_ IS NOT NULL)",
+            [batch_id.into()],
+        ))
+        .await?;
+    row.map_or(Ok(Vec::new()), |r| r.try_get("", "tenants"))
+}
+
 /// Process-instance ids of the pending items `(low, high]` of `batch_id`, in sequence order.
 pub async fn pending_ids(
     txn: &impl ConnectionTrait,

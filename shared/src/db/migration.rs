@@ -107,6 +107,7 @@ impl MigratorTrait for AttachedMigrator {
 pub const SWEEP_MIGRATIONS: &[(&str, &str)] = &[
     ("m0002_sweep_batch", include_str!("sql/m0002_sweep_batch.sql")),
     ("m0003_outbox_claims", include_str!("sql/m0003_outbox_claims.sql")),
+    ("m0005_batch_tenants", include_str!("sql/m0005_batch_tenants.sql")),
 ];
 
 /// Name of the migration that creates the process-engine tables: a database where it ran is
@@ -114,8 +115,8 @@ pub const SWEEP_MIGRATIONS: &[(&str, &str)] = &[
 const ENGINE_MIGRATION: &str = "m0001_engine_tables";
 
 /// Process-engine tables only a standalone installation creates (an attached Camunda database
-/// has them), as `(name, SQL)`.
-const ENGINE_ADDITIONS: &[(&str, &str)] = &[("m0004_identity", include_str!("sql/m0004_identity.sql"))];
+/// has them), as `(name, SQL)`. Public so tests can build a whole Camunda database.
+pub const ENGINE_ADDITIONS: &[(&str, &str)] = &[("m0004_identity", include_str!("sql/m0004_identity.sql"))];
 
 /// Every migration of a standalone installation, in order: the engine tables, Sweep's own, and
 /// later additions to the engine tables. Everything a standalone database holds.

@@ -16,6 +16,7 @@ use super::sorting::{self, Order, SortingDto};
 use super::variable::{self, VariableQueryParameterDto};
 use super::{Conds, Level, SqlBuilder, check_like, check_size, id_set, non_empty, on};
 use crate::Error;
+use crate::auth::{Instance, InstanceRow, Principal};
 use crate::camunda::ProcessInstanceDto;
 
 const FROM: &str =
@@ -52,7 +53,7 @@ pub struct ProcessInstanceQueryDto {
     /// Not part of the body: when set, only instances this principal may read (its tenants;
     /// READ on the instance or READ_INSTANCE on its definition) match the list and count.
     #[serde(skip)]
-    pub visible_to: Option<crate::auth::Principal>,
+    pub visible_to: Option<Principal>,
     /// Instance ids; an empty array is an error.
     pub process_instance_ids: Option<Vec<String>>,
     /// Exact business key.
@@ -176,6 +177,14 @@ impl ProcessInstanceQueryDto {
         b.check_parameter_count()
     }
 
+    /// [`Self::push_id_select`] keeping only instances `principal` may see and, with `delete`,
+    /// delete; the checks join the query's own rows.
+    pub fn push_visible_id_select(&self, b: &mut SqlBuilder, principal: &Principal, delete: bool) -> Result<(), Error> {
+        self.push_id_select(b)?;
+        principal.push_instance_visible(b, Instance::Row(InstanceRow::EXECUTION_PI), false, delete);
+        b.check_parameter_count()
+    }
+
     /// The list statement of `GET|POST /process-instance`: the [`ProcessInstanceDto`] columns,
     /// ordered as requested (default `id` ascending), paged.
     pub fn list_statement(&self, paging: Paging) -> Result<Statement, Error> {
@@ -208,7 +217,7 @@ impl ProcessInstanceQueryDto {
 
     fn push_visible(&self, b: &mut SqlBuilder) {
         if let Some(principal) = &self.visible_to {
-            principal.push_instance_visible(b, "pi.id_", false, false);
+            principal.push_instance_visible(b, Instance::Row(InstanceRow::EXECUTION_PI), false, false);
         }
     }
 
@@ -420,11 +429,11 @@ fn row_to_dto(row: &QueryResult) -> Result<ProcessInstanceDto, Error> {
 pub async fn find_process_instance(
     db: &impl ConnectionTrait,
     id: &str,
-    principal: &crate::auth::Principal,
+    principal: &Principal,
 ) -> Result<Option<ProcessInstanceDto>, Error> {
     let mut b = SqlBuilder::new();
     b.push(COLUMNS).push(FROM).push(" AND pi.id_ = ").bind(id.to_owned());
-    principal.push_instance_visible(&mut b, "pi.id_", false, false);
+    principal.push_instance_visible(&mut b, Instance::Row(InstanceRow::EXECUTION_PI), false, false);
     db.query_one_raw(b.into_statement()).await?.as_ref().map(row_to_dto).transpose()
 }
 

@@ -5,12 +5,12 @@
 //! sweep-bench core     [--instances N] [--chunk C] [--engine-sample M] [--seed S]
 //! sweep-bench pipeline [--instances N] [--chunk C] [--seed S] [--workers 1,2] [--skip-custom-listeners true]
 //! sweep-bench snapshot [--instances N]
-//! sweep-bench auth     [--instances N] [--chunk C] [--pollers P]
+//! sweep-bench auth     [--instances N] [--chunk C] [--pollers P] [--poll-interval-ms MS]
 //! ```
 //! `auth` runs the same deletion (API + 1 worker) twice on identical data — once with
 //! `auth.mode = none`, once as a non-admin user checked by Basic authentication, Camunda
 //! authorizations on every selected instance and the per-instance operation log — while `P`
-//! clients poll the batch's statistics, and prints POST latency, statistics p50/p99 and
+//! clients poll the batch's statistics (each once per `MS`, default 1000; 0: back to back), and prints POST latency, statistics p50/p99 and
 //! instances/s of both.
 //! `core` deletes identical copies of generated data three ways — engine-style (one statement
 //! per row, one transaction per instance, as an ORM-driven engine does), hand-written set-based
@@ -605,6 +605,8 @@ async fn auth(args: &Args) {
     let n = args.num("instances", 20_000);
     let chunk = args.num("chunk", 100);
     let pollers = args.num("pollers", 20) as usize;
+    // Each poller asks once per interval, as a dashboard does; 0 polls back to back.
+    let poll_interval = Duration::from_millis(args.num("poll-interval-ms", 1000));
     let seed = args.num("seed", 11);
     let mut rows = Vec::new();
     for mode in ["none", "user"] {
@@ -646,11 +648,18 @@ async fn auth(args: &Args) {
         let post_ms = started.elapsed().as_secs_f64() * 1000.0;
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let polls: Vec<_> = (0..pollers)
-            .map(|_| {
+            .map(|i| {
                 let (http, done, id) = (http.clone(), done.clone(), id.clone());
+                // Spread the pollers evenly over the interval.
+                let first = tokio::time::Instant::now() + poll_interval * i as u32 / pollers as u32;
                 tokio::spawn(async move {
                     let mut latencies = Vec::new();
+                    let mut ticks = tokio::time::interval_at(first, poll_interval.max(Duration::from_nanos(1)));
+                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        if !poll_interval.is_zero() {
+                            ticks.tick().await;
+                        }
                         let t = Instant::now();
                         let (status, _) = http.get(&format!("/batch/statistics?batchId={id}")).await;
                         assert_eq!(status, 200);
