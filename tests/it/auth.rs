@@ -188,6 +188,43 @@ async fn the_selection_keeps_only_instances_the_user_may_read_and_delete() {
 }
 
 #[tokio::test]
+async fn authorizations_on_single_instances_grant_and_revoke_within_the_selection() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 6).await;
+    let pw = user(&db, "ivy", &[], &[]).await;
+    user(&db, "jay", &[], &[]).await;
+    authorize(&db, 0, "*", 13, "*", 8).await;
+    // Every instance may be read and deleted by everyone, but ivy may not read pi-5.
+    authorize(&db, 0, "*", 8, "*", 2 | 16).await;
+    authorize(&db, 2, "user:ivy", 8, "pi-5", 2).await;
+    let api = spawn(&db, &[]).await;
+    let (ivy, jay) = (api.as_user("ivy", pw), api.as_user("jay", pw));
+    let selected = |id: String| {
+        let db = &db;
+        async move {
+            db.strings(&format!("SELECT proc_inst_id_ FROM sweep_batch_item WHERE batch_id_ = '{id}' ORDER BY 1"))
+                .await
+        }
+    };
+
+    let id = ivy.start_deletion(&json!({"processInstanceQuery": {}})).await;
+    assert_eq!(selected(id).await, ["c-1", "pi-1", "pi-2", "pi-3", "pi-4", "pi-6"], "the revoke hides pi-5");
+    let (status, body) = ivy.post("/process-instance/delete", &json!({"processInstanceIds": ["pi-5"]})).await;
+    assert_eq!(status, 400, "{body}");
+
+    // Without the global grant, jay's own grant on pi-3 is all there is: READ lists it, and
+    // deleting needs DELETE too.
+    db.exec("DELETE FROM act_ru_authorization WHERE resource_type_ = 8").await;
+    authorize(&db, 1, "user:jay", 8, "pi-3", 2).await;
+    assert_eq!(jay.get("/process-instance/count").await.1["count"], 1);
+    let (status, body) = jay.post("/process-instance/delete", &json!({"processInstanceQuery": {}})).await;
+    assert_eq!((status, body["message"].clone()), (400, json!("processInstanceIds is empty")), "{body}");
+    db.exec("UPDATE act_ru_authorization SET perms_ = 2 | 16 WHERE user_id_ = 'jay'").await;
+    let id = jay.start_deletion(&json!({"processInstanceQuery": {}})).await;
+    assert_eq!(selected(id).await, ["pi-3"]);
+}
+
+#[tokio::test]
 async fn a_tenant_user_selects_sees_and_deletes_only_its_tenant_and_tenantless_instances() {
     let db = TestDb::new().await;
     seed_instances(&db, 9).await;

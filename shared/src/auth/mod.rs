@@ -224,9 +224,13 @@ impl Principal {
     /// `historic` query — and, with `delete`, may delete: DELETE on the instance or
     /// DELETE_INSTANCE on its definition key.
     ///
-    /// The checks cost a hash probe per row, whatever the number of rows: definition keys are
-    /// evaluated once per definition, and an instance's own authorizations only where one exists
-    /// (otherwise its `*` authorizations decide, evaluated once per statement).
+    /// Every check is a probe into a set the statement computes once, whatever the number of
+    /// rows: an instance without authorizations of its own (nearly all) needs its definition in
+    /// the set of definitions whose key passes every check, with the instance-level `*`
+    /// authorizations folded in; the few instances with authorizations of their own are checked
+    /// against the sets of definitions and of instances granted each permission. Correlated
+    /// lookups per row would also be correct, but they make PostgreSQL plan the whole selection
+    /// as if each row cost a query.
     pub fn push_instance_visible(&self, sql: &mut SqlBuilder, instance: Instance<'_>, historic: bool, delete: bool) {
         if !self.authorization && !self.tenant_check {
             return;
@@ -242,52 +246,62 @@ impl Principal {
         };
         self.push_tenant_check(sql, row.tenant_id);
         if self.authorization {
-            sql.push(" AND (");
-            if historic {
-                self.push_definition_permitted(sql, Permission::ReadHistory, row.definition_id);
+            // (permission on the definition key, alternative permission on the instance)
+            let mut checks = vec![if historic {
+                (Permission::ReadHistory, None)
             } else {
-                self.push_definition_permitted(sql, Permission::ReadInstance, row.definition_id);
-                sql.push(" OR ");
-                self.push_instance_permitted(sql, Permission::Read, row.id);
-            }
-            sql.push(")");
+                (Permission::ReadInstance, Some(Permission::Read))
+            }];
             if delete {
-                sql.push(" AND (");
-                self.push_definition_permitted(sql, Permission::DeleteInstance, row.definition_id);
-                sql.push(" OR ");
-                self.push_instance_permitted(sql, Permission::Delete, row.id);
+                checks.push((Permission::DeleteInstance, Some(Permission::Delete)));
+            }
+            sql.push(&format!(" AND (({} NOT IN (", row.id));
+            self.push_instances_with_own_authorizations(sql);
+            sql.push(&format!(") AND {} IN (SELECT d.id_ FROM act_re_procdef d WHERE ", row.definition_id));
+            for (i, (on_definition, on_instance)) in checks.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { " AND (" });
+                self.push_permitted(sql, Resource::ProcessDefinition, *on_definition, Some("d.key_"));
+                if let Some(on_instance) = on_instance {
+                    sql.push(" OR ");
+                    self.push_permitted(sql, Resource::ProcessInstance, *on_instance, None);
+                }
                 sql.push(")");
             }
+            sql.push(&format!(")) OR ({} IN (", row.id));
+            self.push_instances_with_own_authorizations(sql);
+            sql.push(")");
+            for (on_definition, on_instance) in &checks {
+                sql.push(&format!(" AND ({} IN (SELECT d.id_ FROM act_re_procdef d WHERE ", row.definition_id));
+                self.push_permitted(sql, Resource::ProcessDefinition, *on_definition, Some("d.key_"));
+                sql.push(")");
+                if let Some(on_instance) = on_instance {
+                    sql.push(&format!(" OR {} IN (SELECT o.id FROM (", row.id));
+                    self.push_instances_with_own_authorizations(sql);
+                    sql.push(") o(id) WHERE ");
+                    self.push_permitted(sql, Resource::ProcessInstance, *on_instance, Some("o.id"));
+                    sql.push(")");
+                }
+                sql.push(")");
+            }
+            sql.push("))");
         }
         if matches!(instance, Instance::Id(_)) {
             sql.push(")");
         }
     }
 
-    /// `permission` on the key of definition `definition_id_expr`: a probe into the set of
-    /// permitted definitions, which the statement computes once.
-    fn push_definition_permitted(&self, sql: &mut SqlBuilder, permission: Permission, definition_id_expr: &str) {
-        sql.push(&format!("{definition_id_expr} IN (SELECT d.id_ FROM act_re_procdef d WHERE "));
-        self.push_permitted(sql, Resource::ProcessDefinition, permission, Some("d.key_"));
-        sql.push(")");
-    }
-
-    /// `permission` on process instance `id_expr`: its own authorizations where it has any (rare;
-    /// a probe into their ids decides), otherwise the `*` ones, evaluated once per statement.
-    fn push_instance_permitted(&self, sql: &mut SqlBuilder, permission: Permission, id_expr: &str) {
+    /// The ids of process instances with authorizations of their own that concern the
+    /// principal (its user, its groups, or global ones), as a subquery.
+    fn push_instances_with_own_authorizations(&self, sql: &mut SqlBuilder) {
         sql.push(&format!(
-            "CASE WHEN {id_expr} IN (SELECT a.resource_id_ FROM act_ru_authorization a
-                 WHERE a.resource_type_ = {} AND a.resource_id_ <> '*' AND (a.type_ = 0 OR a.user_id_ = ",
+            "SELECT a.resource_id_ FROM act_ru_authorization a
+              WHERE a.resource_type_ = {} AND a.resource_id_ <> '*' AND (a.type_ = 0 OR a.user_id_ = ",
             Resource::ProcessInstance.code()
         ))
         .bind(self.user_id.clone().unwrap_or_default())
         .push(" OR a.group_id_ = ANY(")
         .bind(self.groups.clone())
-        .push("::varchar[]))) THEN ");
-        self.push_permitted(sql, Resource::ProcessInstance, permission, Some(id_expr));
-        sql.push(" ELSE ");
-        self.push_permitted(sql, Resource::ProcessInstance, permission, None);
-        sql.push(" END");
+        .push("::varchar[]))");
     }
 
     /// Whether the principal holds one of `alternatives`; `Ok(None)` when it does, otherwise

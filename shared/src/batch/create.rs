@@ -192,7 +192,8 @@ pub async fn create(
     }
 
     let batch_id = uuid::Uuid::new_v4().to_string();
-    let total_items = batch_item::snapshot(&txn, &batch_id, |sql| selection(sql, new, principal, check_delete)).await?;
+    let snapshot = batch_item::snapshot(&txn, &batch_id, |sql| selection(sql, new, principal, check_delete)).await?;
+    let total_items = snapshot.items;
     if total_items == 0 {
         txn.rollback().await?;
         return Err(Error::invalid("processInstanceIds is empty"));
@@ -215,7 +216,7 @@ pub async fn create(
         idempotency_key: new.idempotency_key.clone(),
         request_hash: new.request_hash.clone(),
         create_user_id: principal.user_id.clone(),
-        tenant_ids: batch_item::tenants(&txn, &batch_id).await?,
+        tenant_ids: snapshot.tenants,
     };
     let batch = batch::insert(&txn, &row).await?;
     historic_batch::insert_from_runtime(&txn, &batch_id).await?;
@@ -252,13 +253,15 @@ async fn unknown_ids(
 }
 
 /// Pushes the selection — the union of explicit ids and both queries, without duplicates — as
-/// one statement yielding `id`.
+/// one statement yielding `id` and the instance's `tenant` (null for an unknown id).
 /// Each source keeps only instances `principal` may see and delete, inside the statement.
 fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, delete: bool) -> Result<(), Error> {
     let r = &new.request;
     let mut parts = 0;
     if !new.ids.is_empty() {
-        b.push("SELECT x.id FROM unnest(").bind(new.ids.clone()).push("::varchar[]) AS x(id) WHERE true");
+        b.push("SELECT x.id, e.tenant_id_ AS tenant FROM unnest(")
+            .bind(new.ids.clone())
+            .push("::varchar[]) AS x(id) LEFT JOIN act_ru_execution e ON e.id_ = x.id AND e.proc_inst_id_ = e.id_ WHERE true");
         principal.push_instance_visible(b, Instance::Id("x.id"), false, delete);
         parts += 1;
     }
@@ -274,15 +277,15 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, 
             b.push(" UNION ");
         }
         // Finished instances match a historic query but cannot be deleted: take running ones.
-        b.push("SELECT h.id FROM (");
+        b.push("SELECT h.id, r.tenant_id_ AS tenant FROM (");
         q.push_id_select(b)?;
-        b.push(") h WHERE EXISTS (SELECT 1 FROM act_ru_execution e WHERE e.id_ = h.id AND e.proc_inst_id_ = e.id_)");
+        b.push(") h JOIN act_ru_execution r ON r.id_ = h.id AND r.proc_inst_id_ = r.id_ WHERE true");
         principal.push_instance_visible(b, Instance::Id("h.id"), true, delete);
         parts += 1;
     }
     // A single explicit list may repeat ids; a lone query never does.
     if parts == 1 && !new.ids.is_empty() {
-        b.push(" GROUP BY x.id");
+        b.push(" GROUP BY x.id, e.tenant_id_");
     }
     b.check_parameter_count()
 }

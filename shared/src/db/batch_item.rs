@@ -57,37 +57,36 @@ impl ItemState {
 pub const ITEMS_OF_JOB: &str =
     "i.seq_ > (j.seq_ - 1)::bigint * b.invocations_per_job_ AND i.seq_ <= j.seq_::bigint * b.invocations_per_job_";
 
-/// Inserts the selection `selection` pushes (a statement yielding one distinct `id` column)
-/// as the numbered items of `batch_id`, inside the database; returns how many.
+/// What [`snapshot`] took.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct Snapshot {
+    /// The number of items.
+    pub items: i64,
+    /// The distinct tenants of their instances, sorted.
+    pub tenants: Vec<String>,
+}
+
+/// Inserts the selection `selection` pushes (a statement yielding distinct `id`s with their
+/// instance's `tenant`) as the numbered items of `batch_id`, inside the database, in one
+/// statement.
 pub async fn snapshot(
     txn: &impl ConnectionTrait,
     batch_id: &str,
     selection: impl FnOnce(&mut SqlBuilder) -> Result<(), crate::Error>,
-) -> Result<i64, crate::Error> {
+) -> Result<Snapshot, crate::Error> {
     let mut sql = SqlBuilder::new();
-    sql.push("INSERT INTO sweep_batch_item (batch_id_, seq_, proc_inst_id_) SELECT ")
-        .bind(batch_id.to_owned())
-        .push(", row_number() OVER (), s.id FROM (");
+    sql.push("WITH s AS (");
     selection(&mut sql)?;
-    sql.push(") s");
-    let result = txn.execute_raw(sql.into_statement()).await?;
-    Ok(result.rows_affected() as i64)
-}
-
-/// The tenants of the instances batch `id`'s snapshot selected, sorted; cheap when the
-/// database has no instance of any tenant.
-pub async fn tenants(txn: &impl ConnectionTrait, batch_id: &str) -> Result<Vec<String>, DbErr> {
-    let row = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT coalesce(array_agg(DISTINCT e.tenant_id_ ORDER BY e.tenant_id_), '{}')::varchar[] AS tenants
-               FROM sweep_batch_item i JOIN act_ru_execution e ON e.id_ = i.proc_inst_id_
-              WHERE i.batch_id_ = $1 AND e.tenant_id_ IS NOT NULL
-                AND EXISTS (SELECT 1 FROM act_ru_execution WHERE tenant_id_ IS NOT NULL)",
-            [batch_id.into()],
-        ))
-        .await?;
-    row.map_or(Ok(Vec::new()), |r| r.try_get("", "tenants"))
+    sql.push("), inserted AS (INSERT INTO sweep_batch_item (batch_id_, seq_, proc_inst_id_) SELECT ")
+        .bind(batch_id.to_owned())
+        .push(
+            ", row_number() OVER (), s.id FROM s RETURNING 1)
+             SELECT (SELECT count(*) FROM inserted) AS items,
+                    coalesce((SELECT array_agg(t.tenant ORDER BY t.tenant)
+                                FROM (SELECT DISTINCT tenant FROM s WHERE tenant IS NOT NULL) t), '{}')::varchar[] AS tenants",
+        );
+    let row = txn.query_one_raw(sql.into_statement()).await?.ok_or(DbErr::RecordNotInserted)?;
+    Ok(Snapshot::from_query_result(&row, "")?)
 }
 
 /// Process-instance ids of the pending items `(low, high]` of `batch_id`, in sequence order.

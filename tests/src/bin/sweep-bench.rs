@@ -5,13 +5,14 @@
 //! sweep-bench core     [--instances N] [--chunk C] [--engine-sample M] [--seed S]
 //! sweep-bench pipeline [--instances N] [--chunk C] [--seed S] [--workers 1,2] [--skip-custom-listeners true]
 //! sweep-bench snapshot [--instances N]
-//! sweep-bench auth     [--instances N] [--chunk C] [--pollers P] [--poll-interval-ms MS]
+//! sweep-bench auth     [--instances N] [--chunk C] [--pollers P] [--poll-interval-ms MS] [--rounds R]
 //! ```
-//! `auth` runs the same deletion (API + 1 worker) twice on identical data — once with
-//! `auth.mode = none`, once as a non-admin user checked by Basic authentication, Camunda
-//! authorizations on every selected instance and the per-instance operation log — while `P`
-//! clients poll the batch's statistics (each once per `MS`, default 1000; 0: back to back), and prints POST latency, statistics p50/p99 and
-//! instances/s of both.
+//! `auth` runs the same deletion (API + 1 worker) on identical data with `auth.mode = none`
+//! and as a non-admin user checked by Basic authentication, Camunda authorizations on every
+//! selected instance and the per-instance operation log — while `P` clients poll the batch's
+//! statistics (each once per `MS`, default 1000; 0: back to back) — and prints POST latency,
+//! statistics p50/p99 and instances/s of both: medians over `R` rounds (default 2) that
+//! alternate the order of the two modes.
 //! `core` deletes identical copies of generated data three ways — engine-style (one statement
 //! per row, one transaction per instance, as an ORM-driven engine does), hand-written set-based
 //! SQL with one statement per table, and Sweep's deletion core — and prints instances/s and
@@ -608,8 +609,12 @@ async fn auth(args: &Args) {
     // Each poller asks once per interval, as a dashboard does; 0 polls back to back.
     let poll_interval = Duration::from_millis(args.num("poll-interval-ms", 1000));
     let seed = args.num("seed", 11);
+    // Rounds alternate the order (none, user; user, none; …) so that drift in the machine's
+    // load falls on both modes alike; each figure is the median over the rounds.
+    let rounds = args.num("rounds", 2).max(1);
     let mut rows = Vec::new();
-    for mode in ["none", "user"] {
+    let modes = (0..rounds).flat_map(|r| if r % 2 == 0 { ["none", "user"] } else { ["user", "none"] });
+    for mode in modes {
         println!("generating {n} roots for auth {mode} ...");
         let db = generated(n, seed).await;
         let port = free_port();
@@ -699,11 +704,17 @@ async fn auth(args: &Args) {
         );
         rows.push((mode, post_ms, pct(0.99), deleted as f64 / secs));
     }
-    let (base, checked) = (rows[0], rows[1]);
-    println!(
-        "checked / unauthenticated: POST {:.2}x, statistics p99 {:.2}x, instances/s {:.2}x",
-        checked.1 / base.1,
-        checked.2 / base.2,
-        checked.3 / base.3
-    );
+    let median = |mode: &str, figure: fn(&(&str, f64, f64, f64)) -> f64| {
+        let mut values: Vec<f64> = rows.iter().filter(|r| r.0 == mode).map(figure).collect();
+        values.sort_by(f64::total_cmp);
+        let mid = values.len() / 2;
+        if values.len() % 2 == 0 { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
+    };
+    let figures: [(&str, fn(&(&str, f64, f64, f64)) -> f64); 3] =
+        [("POST ms", |r| r.1), ("statistics p99 ms", |r| r.2), ("instances/s", |r| r.3)];
+    println!("medians over {rounds} round(s):");
+    for (name, figure) in figures {
+        let (base, checked) = (median("none", figure), median("user", figure));
+        println!("  {name}: none {base:.1}, checked user {checked:.1}, ratio {:.2}x", checked / base);
+    }
 }
