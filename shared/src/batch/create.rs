@@ -259,9 +259,9 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, 
     let r = &new.request;
     let mut parts = 0;
     if !new.ids.is_empty() {
-        b.push("SELECT x.id, e.tenant_id_ AS tenant FROM unnest(")
-            .bind(new.ids.clone())
-            .push("::varchar[]) AS x(id) LEFT JOIN act_ru_execution e ON e.id_ = x.id AND e.proc_inst_id_ = e.id_ WHERE true");
+        b.push("SELECT x.id, e.tenant_id_ AS tenant FROM unnest(").bind(new.ids.clone()).push(
+            "::varchar[]) AS x(id) LEFT JOIN act_ru_execution e ON e.id_ = x.id AND e.proc_inst_id_ = e.id_ WHERE true",
+        );
         principal.push_instance_visible(b, Instance::Id("x.id"), false, delete);
         parts += 1;
     }

@@ -602,6 +602,9 @@ async fn snapshot(args: &Args) {
     );
 }
 
+/// One `auth` run: mode, POST ms, statistics p99 ms, instances/s.
+type AuthRun = (&'static str, f64, f64, f64);
+
 async fn auth(args: &Args) {
     let n = args.num("instances", 20_000);
     let chunk = args.num("chunk", 100);
@@ -612,7 +615,7 @@ async fn auth(args: &Args) {
     // Rounds alternate the order (none, user; user, none; …) so that drift in the machine's
     // load falls on both modes alike; each figure is the median over the rounds.
     let rounds = args.num("rounds", 2).max(1);
-    let mut rows = Vec::new();
+    let mut rows: Vec<AuthRun> = Vec::new();
     let modes = (0..rounds).flat_map(|r| if r % 2 == 0 { ["none", "user"] } else { ["user", "none"] });
     for mode in modes {
         println!("generating {n} roots for auth {mode} ...");
@@ -704,13 +707,13 @@ async fn auth(args: &Args) {
         );
         rows.push((mode, post_ms, pct(0.99), deleted as f64 / secs));
     }
-    let median = |mode: &str, figure: fn(&(&str, f64, f64, f64)) -> f64| {
+    let median = |mode: &str, figure: fn(&AuthRun) -> f64| {
         let mut values: Vec<f64> = rows.iter().filter(|r| r.0 == mode).map(figure).collect();
         values.sort_by(f64::total_cmp);
         let mid = values.len() / 2;
-        if values.len() % 2 == 0 { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
+        if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
     };
-    let figures: [(&str, fn(&(&str, f64, f64, f64)) -> f64); 3] =
+    let figures: [(&str, fn(&AuthRun) -> f64); 3] =
         [("POST ms", |r| r.1), ("statistics p99 ms", |r| r.2), ("instances/s", |r| r.3)];
     println!("medians over {rounds} round(s):");
     for (name, figure) in figures {
