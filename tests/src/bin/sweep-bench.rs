@@ -604,6 +604,8 @@ async fn snapshot(args: &Args) {
 
 /// One `auth` run: mode, POST ms, statistics p99 ms, instances/s.
 type AuthRun = (&'static str, f64, f64, f64);
+/// One figure of an [`AuthRun`].
+type Figure = fn(&AuthRun) -> f64;
 
 async fn auth(args: &Args) {
     let n = args.num("instances", 20_000);
@@ -707,14 +709,13 @@ async fn auth(args: &Args) {
         );
         rows.push((mode, post_ms, pct(0.99), deleted as f64 / secs));
     }
-    let median = |mode: &str, figure: fn(&AuthRun) -> f64| {
+    let median = |mode: &str, figure: Figure| {
         let mut values: Vec<f64> = rows.iter().filter(|r| r.0 == mode).map(figure).collect();
         values.sort_by(f64::total_cmp);
         let mid = values.len() / 2;
         if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
     };
-    let figures: [(&str, fn(&AuthRun) -> f64); 3] =
-        [("POST ms", |r| r.1), ("statistics p99 ms", |r| r.2), ("instances/s", |r| r.3)];
+    let figures: [(&str, Figure); 3] = [("POST ms", |r| r.1), ("statistics p99 ms", |r| r.2), ("instances/s", |r| r.3)];
     println!("medians over {rounds} round(s):");
     for (name, figure) in figures {
         let (base, checked) = (median("none", figure), median("user", figure));
