@@ -89,11 +89,15 @@ fi
 
 "$HADOLINT" --disable-ignore-pragma --failure-threshold style deploy/Dockerfile || fail "hadolint deploy/Dockerfile"
 
-# Derived files are up to date (tracked changes and new files alike).
+# Derived files are up to date: re-rendering changes no file and adds none (compared with the
+# index, so staged results pass).
 bash deploy/render.sh >/dev/null
-drift=$(git status --porcelain -- deploy/kubernetes "$chart/files")
-[[ -z $drift ]] || { echo "$drift" >&2; git diff --stat -- deploy/kubernetes "$chart/files" >&2;
-    fail "deploy/kubernetes/ or $chart/files/ differ from deploy/render.sh's output: run it and commit"; }
+derived=(deploy/kubernetes "$chart/files")
+if ! git diff --exit-code --stat -- "${derived[@]}" >&2 ||
+    [[ -n $(git ls-files --others --exclude-standard -- "${derived[@]}") ]]; then
+    git ls-files --others --exclude-standard -- "${derived[@]}" | sed 's/^/new: /' >&2
+    fail "deploy/kubernetes/ or $chart/files/ differ from deploy/render.sh's output: run it and commit"
+fi
 
 if ((failed)); then
     echo "deploy/check.sh: failed after $((SECONDS - start)) s" >&2
