@@ -113,8 +113,8 @@ written as integers (every numeric setting is one; Helm reads YAML numbers as fl
 [{{ .name }}]
 {{- range $key := keys $table | sortAlpha }}
 {{- $value := get $table $key }}
-{{- if kindIs "map" $value }}{{ continue }}{{ end }}
-{{- if kindIs "string" $value }}
+{{- if kindIs "map" $value }}
+{{- else if kindIs "string" $value }}
 {{ $key }} = {{ toJson $value }}
 {{- else if kindIs "bool" $value }}
 {{ $key }} = {{ $value }}
