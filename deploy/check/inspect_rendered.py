@@ -3,10 +3,10 @@
 python inspect_rendered.py RENDERED.yaml DEFAULTS.toml OUT_PREFIX [--only-defaults]
 
 Writes OUT_PREFIX.core.yaml (objects of Kubernetes' own API groups, for kubernetes-validate) and
-OUT_PREFIX.crs.json (custom resources, for validate-crds.mjs). Every sweep.toml in a ConfigMap
-must parse and use only keys of DEFAULTS.toml, with values of the same type; with
---only-defaults (the chart's default values) also the same values, so values.yaml never drifts
-from the built-in defaults it repeats.
+OUT_PREFIX.crs.json (custom resources, for validate-crds.mjs). Every *.json in a ConfigMap (the
+dashboard) must parse. Every sweep.toml in a ConfigMap must parse and use only keys of
+DEFAULTS.toml, with values of the same type; with --only-defaults (the chart's default values)
+also the same values, so values.yaml never drifts from the built-in defaults it repeats.
 """
 
 import json
@@ -37,7 +37,14 @@ def main(rendered, defaults_path, out, *flags):
     for doc in docs:
         group = doc["apiVersion"].rpartition("/")[0]
         (core if group in CORE_GROUPS else crs).append(doc)
-        toml = doc.get("data", {}).get("sweep.toml") if doc["kind"] == "ConfigMap" else None
+        data = (doc.get("data") or {}) if doc["kind"] == "ConfigMap" else {}
+        for key, text in data.items():
+            if key.endswith(".json"):
+                try:
+                    json.loads(text)
+                except ValueError as e:
+                    errors.append(f"ConfigMap {doc['metadata']['name']}: {key}: {e}")
+        toml = data.get("sweep.toml")
         if toml is None:
             continue
         name = doc["metadata"]["name"]

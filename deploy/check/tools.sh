@@ -22,8 +22,12 @@ _install_check_tools() {
     # npm and pip in parallel: both mostly wait for the network.
     (cd "$CHECK_CACHE/node" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >"$tmp/npm.log" 2>&1) &
     local npm_pid=$!
-    python3 -m venv "$CHECK_CACHE/venv"
-    "$CHECK_CACHE/venv/bin/pip" install --quiet --disable-pip-version-check --no-input \
+    if ! python3 -m venv "$CHECK_CACHE/venv" >/dev/null 2>&1; then
+        # A Python without ensurepip (Debian without python3-venv): a venv using the system's pip.
+        rm -rf "$CHECK_CACHE/venv"
+        python3 -m venv --without-pip --system-site-packages "$CHECK_CACHE/venv"
+    fi
+    "$CHECK_CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
         -r "$_check_dir/requirements.txt"
     if ! wait "$npm_pid"; then
         cat "$tmp/npm.log" >&2
