@@ -223,8 +223,8 @@ async fn authorizations_on_single_instances_grant_and_revoke_within_the_selectio
     assert_eq!(selected(id).await, ["pi-3"]);
 }
 
-#[tokio::test]
-async fn a_tenant_user_selects_sees_and_deletes_only_its_tenant_and_tenantless_instances() {
+/// Nine instances: pi-1..3 of tenant A, pi-4..6 of tenant B, the rest (and c-1) of none.
+async fn tenant_instances() -> TestDb {
     let db = TestDb::new().await;
     seed_instances(&db, 9).await;
     db.exec(
@@ -232,6 +232,12 @@ async fn a_tenant_user_selects_sees_and_deletes_only_its_tenant_and_tenantless_i
          UPDATE act_ru_execution SET tenant_id_ = 'B' WHERE proc_inst_id_ IN ('pi-4', 'pi-5', 'pi-6');",
     )
     .await;
+    db
+}
+
+#[tokio::test]
+async fn a_tenant_user_selects_sees_and_deletes_only_its_tenant_and_tenantless_instances() {
+    let db = tenant_instances().await;
     let pw = user(&db, "erin", &[], &["A"]).await;
     authorize(&db, 0, "*", 13, "*", ALL).await;
     authorize(&db, 0, "*", 6, "*", ALL).await;
@@ -264,13 +270,7 @@ async fn a_tenant_user_selects_sees_and_deletes_only_its_tenant_and_tenantless_i
 
 #[tokio::test]
 async fn a_batch_is_visible_only_to_users_of_every_tenant_of_its_instances() {
-    let db = TestDb::new().await;
-    seed_instances(&db, 9).await;
-    db.exec(
-        "UPDATE act_ru_execution SET tenant_id_ = 'A' WHERE proc_inst_id_ IN ('pi-1', 'pi-2', 'pi-3');
-         UPDATE act_ru_execution SET tenant_id_ = 'B' WHERE proc_inst_id_ IN ('pi-4', 'pi-5', 'pi-6');",
-    )
-    .await;
+    let db = tenant_instances().await;
     let pw = user(&db, "erin", &[], &["A"]).await;
     user(&db, "bob", &[], &["B"]).await;
     authorize(&db, 0, "*", 13, "*", ALL).await;
