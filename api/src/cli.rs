@@ -87,7 +87,8 @@ pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = shared::Settings::load().context("loading settings")?;
     shared::telemetry::init("sweep-api", &settings.telemetry);
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?.block_on(
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let result = runtime.block_on(
         async move {
             match cli.command.unwrap_or(Command::Serve) {
                 Command::Serve => {
@@ -105,7 +106,10 @@ pub fn main() -> anyhow::Result<()> {
                 }
             }
         },
-    )
+    );
+    // Outside the runtime: the last spans are exported before the process ends.
+    shared::telemetry::shutdown();
+    result
 }
 
 /// `sweep-api migrate`

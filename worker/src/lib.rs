@@ -81,7 +81,8 @@ pub fn main() -> anyhow::Result<()> {
     use anyhow::Context;
     let settings = shared::Settings::load().context("loading settings")?;
     shared::telemetry::init("sweep-worker", &settings.telemetry);
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?.block_on(
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let result = runtime.block_on(
         async move {
             let listener = TcpListener::bind(settings.http.bind)
                 .await
@@ -92,7 +93,10 @@ pub fn main() -> anyhow::Result<()> {
             }
             run(settings, listener, shutdown_signal()).await.context("worker failed")
         },
-    )
+    );
+    // Outside the runtime: the last spans are exported before the process ends.
+    shared::telemetry::shutdown();
+    result
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
