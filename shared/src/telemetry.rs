@@ -56,9 +56,9 @@ where
             .boxed(),
     };
     let provider = (!settings.otlp_endpoint.is_empty()).then(|| provider(service, settings)).flatten();
-    let spans = provider.as_ref().map(|p| {
-        tracing_opentelemetry::layer().with_tracer(p.tracer(service)).with_filter(LevelFilter::INFO)
-    });
+    let spans = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service)).with_filter(LevelFilter::INFO));
     match tracing_subscriber::registry().with(logs).with(spans).try_init() {
         Ok(()) => {
             opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());

@@ -191,7 +191,13 @@ fn format(context: &SpanContext) -> Option<String> {
 fn child_of(parent: &SpanContext) -> SpanContext {
     let ids = RandomIdGenerator::default();
     if parent.is_valid() {
-        SpanContext::new(parent.trace_id(), ids.new_span_id(), parent.trace_flags(), false, parent.trace_state().clone())
+        SpanContext::new(
+            parent.trace_id(),
+            ids.new_span_id(),
+            parent.trace_flags(),
+            false,
+            parent.trace_state().clone(),
+        )
     } else {
         let sampled = opentelemetry::trace::TraceFlags::SAMPLED;
         SpanContext::new(ids.new_trace_id(), ids.new_span_id(), sampled, false, Default::default())

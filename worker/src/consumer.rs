@@ -14,9 +14,9 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use shared::messages::{WORK_ROUTES, WorkMessage};
 use shared::metrics::{self, MessageOutcome};
+use shared::trace::{self, Relation};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use shared::trace::{self, Relation};
 
 use crate::{Ctx, Disposition, dispatch};
 
@@ -89,7 +89,9 @@ pub async fn process(ctx: &Ctx, delivery: Delivery) {
     };
     let (relation, job_id) = match &message {
         WorkMessage::SeedV1 { .. } => (Relation::Child, None),
-        WorkMessage::DeleteProcessInstancesV1 { batch_id, job_seq } => (Relation::Link, Some(format!("{batch_id}:{job_seq}"))),
+        WorkMessage::DeleteProcessInstancesV1 { batch_id, job_seq } => {
+            (Relation::Link, Some(format!("{batch_id}:{job_seq}")))
+        }
         WorkMessage::MonitorV1 { .. } => (Relation::Link, None),
     };
     let queue = ctx.topology().queue(route);

@@ -15,10 +15,10 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
+use shared::trace::{self, Relation, TRACEPARENT};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use shared::trace::{self, Relation, TRACEPARENT};
 
 use crate::{ApiError, AppState, sanitize};
 
