@@ -306,7 +306,8 @@ impl Settings {
             return bad("telemetry.filter", "is not a valid tracing filter");
         }
         let endpoint = &self.telemetry.otlp_endpoint;
-        if !endpoint.is_empty() && !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        let url = endpoint.starts_with("http://") || endpoint.starts_with("https://");
+        if !endpoint.is_empty() && !url {
             return bad("telemetry.otlp_endpoint", "must be empty or an http:// or https:// URL");
         }
         if self.telemetry.otlp_timeout.is_zero() {
