@@ -87,25 +87,27 @@ pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = shared::Settings::load().context("loading settings")?;
     shared::telemetry::init("sweep-api", &settings.telemetry);
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?.block_on(
-        async move {
-            match cli.command.unwrap_or(Command::Serve) {
-                Command::Serve => {
-                    let listener = tokio::net::TcpListener::bind(settings.http.bind)
-                        .await
-                        .with_context(|| format!("binding http.bind = {}", settings.http.bind))?;
-                    crate::run(settings, listener, crate::shutdown_signal()).await.context("serving")
-                }
-                Command::Migrate => migrate(&settings).await,
-                Command::Generate(args) => generate(&settings, &args).await,
-                Command::User(UserCommand::Add(args)) => {
-                    let mut password = String::new();
-                    std::io::stdin().read_line(&mut password).context("reading the password from stdin")?;
-                    add_user(&settings, &args, password.trim_end_matches(['\r', '\n'])).await
-                }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => {
+                let listener = tokio::net::TcpListener::bind(settings.http.bind)
+                    .await
+                    .with_context(|| format!("binding http.bind = {}", settings.http.bind))?;
+                crate::run(settings, listener, crate::shutdown_signal()).await.context("serving")
             }
-        },
-    )
+            Command::Migrate => migrate(&settings).await,
+            Command::Generate(args) => generate(&settings, &args).await,
+            Command::User(UserCommand::Add(args)) => {
+                let mut password = String::new();
+                std::io::stdin().read_line(&mut password).context("reading the password from stdin")?;
+                add_user(&settings, &args, password.trim_end_matches(['\r', '\n'])).await
+            }
+        }
+    });
+    // Outside the runtime: the last spans are exported before the process ends.
+    shared::telemetry::shutdown();
+    result
 }
 
 /// `sweep-api migrate`

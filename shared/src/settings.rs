@@ -216,6 +216,12 @@ pub struct TelemetrySettings {
     pub format: LogFormat,
     /// `tracing` filter directives, e.g. `info,sqlx=warn`.
     pub filter: String,
+    /// Base URL of an OTLP/HTTP collector (`http://collector:4318`); spans go to its
+    /// `/v1/traces`. Empty: no spans are exported.
+    pub otlp_endpoint: String,
+    /// How long one export request may take.
+    #[serde(with = "humantime_serde")]
+    pub otlp_timeout: Duration,
 }
 
 /// Log output format.
@@ -298,6 +304,14 @@ impl Settings {
         }
         if tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter).is_err() {
             return bad("telemetry.filter", "is not a valid tracing filter");
+        }
+        let endpoint = &self.telemetry.otlp_endpoint;
+        let url = endpoint.starts_with("http://") || endpoint.starts_with("https://");
+        if !endpoint.is_empty() && !url {
+            return bad("telemetry.otlp_endpoint", "must be empty or an http:// or https:// URL");
+        }
+        if self.telemetry.otlp_timeout.is_zero() {
+            return bad("telemetry.otlp_timeout", "must be positive");
         }
         if self.auth.mode == AuthMode::Oidc {
             for (key, value) in [

@@ -15,6 +15,7 @@ mod pipeline;
 mod process_instance_delete;
 mod process_instance_query;
 mod schema;
+mod traces;
 mod unavailable;
 
 /// The test builds of the binaries, for tests that run them as processes.

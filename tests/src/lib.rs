@@ -8,6 +8,7 @@
 //! - [`TestWorker`]: a worker in-process.
 //! - [`Proc`]: a Sweep binary as a child process.
 //! - [`EventTap`], [`TestMq`]: what Sweep publishes, as the broker sees it.
+//! - [`otlp`]: an OTLP/HTTP receiver in the test process, for tests of the exported traces.
 //! - [`fixtures`]: instances to delete, and what the database says about a batch.
 //! - [`eventually`], [`prefix`], [`settings_for`], [`settings_env`], [`free_port`]: small helpers.
 
@@ -15,6 +16,7 @@ mod api;
 mod db;
 pub mod fixtures;
 mod mq;
+pub mod otlp;
 mod process;
 mod workers;
 

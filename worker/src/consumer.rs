@@ -14,9 +14,9 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use shared::messages::{WORK_ROUTES, WorkMessage};
 use shared::metrics::{self, MessageOutcome};
+use shared::trace::{self, Relation};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
 use crate::{Ctx, Disposition, dispatch};
 
@@ -63,7 +63,7 @@ pub async fn consume(
 
 fn traceparent(delivery: &Delivery) -> Option<String> {
     let headers = delivery.properties.headers().as_ref()?;
-    headers.inner().iter().find(|(k, _)| k.as_str() == "traceparent").and_then(|(_, v)| match v {
+    headers.inner().iter().find(|(k, _)| k.as_str() == trace::TRACEPARENT).and_then(|(_, v)| match v {
         AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok().map(str::to_owned),
         _ => None,
     })
@@ -73,42 +73,63 @@ fn traceparent(delivery: &Delivery) -> Option<String> {
 /// `basic.get` by a test driving the worker step by step): decode, dispatch, then ack (after the
 /// handler's commit) and publish what the handler committed to the outbox, dead-letter, or
 /// requeue. Errors are logged here, once.
+///
+/// It runs in a CONSUMER span (`process <queue>`): a seed continues its sender's trace, a job or
+/// monitor message starts a trace of its own linked to its sender's ([`trace::Relation`]).
 pub async fn process(ctx: &Ctx, delivery: Delivery) {
-    let queue = route_of(&delivery);
+    let route = route_of(&delivery);
     let message: WorkMessage = match serde_json::from_slice(&delivery.data) {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(amqp.routing_key = %delivery.routing_key, error = %e, "Undecodable message dead-lettered");
-            metrics::message(queue, MessageOutcome::DeadLettered);
+            metrics::message(route, MessageOutcome::DeadLettered);
             delivery.reject(BasicRejectOptions { requeue: false }).await.ok();
             return;
         }
     };
-    let parent = traceparent(&delivery);
+    let (relation, job_id) = match &message {
+        WorkMessage::SeedV1 { .. } => (Relation::Child, None),
+        WorkMessage::DeleteProcessInstancesV1 { batch_id, job_seq } => {
+            (Relation::Link, Some(format!("{batch_id}:{job_seq}")))
+        }
+        WorkMessage::MonitorV1 { .. } => (Relation::Link, None),
+    };
+    let queue = ctx.topology().queue(route);
     let span = tracing::info_span!(
         "message",
-        amqp.routing_key = %delivery.routing_key,
+        otel.name = format!("process {queue}"),
+        otel.kind = "consumer",
+        messaging.system = "rabbitmq",
+        messaging.operation.type = "process",
+        messaging.destination.name = %queue,
+        messaging.rabbitmq.destination.routing_key = %delivery.routing_key,
+        messaging.rabbitmq.message.delivery_tag = delivery.delivery_tag,
         batch.id = %message.batch_id(),
-        trace.id = parent.as_deref().map(shared::trace::trace_id).unwrap_or_default(),
+        job.id = job_id,
         redelivered = delivery.redelivered,
     );
-    let disposition = shared::trace::scope(parent, dispatch(ctx, &message)).instrument(span.clone()).await;
-    let _entered = span.enter();
-    let result = match disposition {
+    let parent = traceparent(&delivery);
+    trace::in_context(span, parent.as_deref(), relation, handle(ctx, route, &message, delivery)).await;
+}
+
+/// Dispatches `message` and tells the broker the outcome.
+async fn handle(ctx: &Ctx, route: &'static str, message: &WorkMessage, delivery: Delivery) {
+    let result = match dispatch(ctx, message).await {
         Ok(Disposition::Ack(messages)) => {
-            metrics::message(queue, MessageOutcome::Acked);
+            metrics::message(route, MessageOutcome::Acked);
             let acked = delivery.ack(BasicAckOptions::default()).await;
             ctx.publisher.publish_committed(&ctx.db, &messages).await;
             acked
         }
         Ok(Disposition::DeadLetter) => {
-            metrics::message(queue, MessageOutcome::DeadLettered);
+            metrics::message(route, MessageOutcome::DeadLettered);
             delivery.reject(BasicRejectOptions { requeue: false }).await
         }
         Err(e) => {
             // The database or broker failed before anything was committed: try again later.
             tracing::warn!(error = %e, "Handler failed; message requeued");
-            metrics::message(queue, MessageOutcome::Requeued);
+            trace::failed(&tracing::Span::current(), &e);
+            metrics::message(route, MessageOutcome::Requeued);
             // A short pause, so a database outage is not met with a hot redelivery loop.
             tokio::time::sleep(Duration::from_secs(1)).await;
             delivery.nack(BasicNackOptions { requeue: true, multiple: false }).await

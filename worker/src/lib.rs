@@ -81,18 +81,20 @@ pub fn main() -> anyhow::Result<()> {
     use anyhow::Context;
     let settings = shared::Settings::load().context("loading settings")?;
     shared::telemetry::init("sweep-worker", &settings.telemetry);
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?.block_on(
-        async move {
-            let listener = TcpListener::bind(settings.http.bind)
-                .await
-                .with_context(|| format!("binding http.bind = {}", settings.http.bind))?;
-            if let Ok(addr) = listener.local_addr() {
-                // Scripts and tests read this line to find a worker started on port 0.
-                println!("sweep-worker http listening on {addr}");
-            }
-            run(settings, listener, shutdown_signal()).await.context("worker failed")
-        },
-    )
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let result = runtime.block_on(async move {
+        let listener = TcpListener::bind(settings.http.bind)
+            .await
+            .with_context(|| format!("binding http.bind = {}", settings.http.bind))?;
+        if let Ok(addr) = listener.local_addr() {
+            // Scripts and tests read this line to find a worker started on port 0.
+            println!("sweep-worker http listening on {addr}");
+        }
+        run(settings, listener, shutdown_signal()).await.context("worker failed")
+    });
+    // Outside the runtime: the last spans are exported before the process ends.
+    shared::telemetry::shutdown();
+    result
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -15,10 +15,10 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
+use shared::trace::{self, Relation, TRACEPARENT};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use tracing::Instrument;
 
 use crate::{ApiError, AppState, sanitize};
 
@@ -52,18 +52,30 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Runs each request in its trace context (a child of the caller's `traceparent`, or a new
-/// trace), so the messages it causes carry it, and records its HTTP metrics by route template.
+/// Runs each request in its SERVER span (`<method> <route>`, HTTP semantic-convention
+/// attributes) in the caller's trace (its `traceparent`) or a new one, so the messages it causes
+/// carry it, and records its HTTP metrics by route template.
 async fn observe(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str).to_owned();
-    let traceparent = match request.headers().get("traceparent").and_then(|v| v.to_str().ok()) {
-        Some(parent) => shared::trace::child_of(parent),
-        None => shared::trace::new_traceparent(),
-    };
-    let span = tracing::info_span!("request", trace.id = shared::trace::trace_id(&traceparent));
-    let response = shared::trace::scope(Some(traceparent), next.run(request)).instrument(span).await;
-    shared::metrics::http_request(method.as_str(), &route, response.status().as_u16(), started.elapsed());
+    let route = matched.as_ref().map(MatchedPath::as_str);
+    let span = tracing::info_span!(
+        "request",
+        otel.name = route.map_or_else(|| method.to_string(), |r| format!("{method} {r}")),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = route,
+        url.path = request.uri().path(),
+        http.response.status_code = tracing::field::Empty,
+    );
+    let route = route.unwrap_or("unmatched").to_owned();
+    let incoming = request.headers().get(TRACEPARENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let response = trace::in_context(span.clone(), incoming.as_deref(), Relation::Child, next.run(request)).await;
+    let status = response.status();
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        trace::failed(&span, &status);
+    }
+    shared::metrics::http_request(method.as_str(), &route, status.as_u16(), started.elapsed());
     response
 }

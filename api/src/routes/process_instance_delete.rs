@@ -75,6 +75,7 @@ async fn delete_async(
                 "Created deletion batch {}",
                 batch.info.id
             );
+            shared::trace::annotate("batch.id", batch.info.id.clone());
             shared::metrics::batch_created();
             if state.settings.faults.skip_publish_after_commit {
                 tracing::warn!(batch.id = %batch.info.id, "fault injection: seed left to the outbox relay");

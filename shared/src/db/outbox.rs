@@ -66,7 +66,7 @@ impl OutboxMessage {
     }
 
     fn to(exchange: String, routing_key: String, payload: Vec<u8>) -> Self {
-        Self { exchange, routing_key, payload, traceparent: crate::trace::current_child(), split: false }
+        Self { exchange, routing_key, payload, traceparent: crate::trace::current_traceparent(), split: false }
     }
 }
 

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::Error;
 use crate::db::outbox::{self, StoredMessage};
-use crate::metrics;
+use crate::{metrics, trace};
 
 /// Publishes with publisher confirms over one long-lived channel, reopened after an error.
 pub struct Publisher {
@@ -104,6 +104,8 @@ async fn publish_on(channel: &Channel, messages: &[StoredMessage], optional: &[S
     // Build every publish first and drive them together: lapin then writes the frames in one
     // go instead of one socket round of its I/O thread per message.
     let mut outgoing = Vec::with_capacity(messages.len());
+    // One PRODUCER span per row (a row's parts share it), ended once its confirm is in.
+    let mut spans = Vec::with_capacity(messages.len());
     for stored in messages {
         let m = &stored.message;
         let parts: Vec<Vec<u8>> = if m.split {
@@ -112,9 +114,11 @@ async fn publish_on(channel: &Channel, messages: &[StoredMessage], optional: &[S
         } else {
             vec![m.payload.clone()]
         };
+        let (span, traceparent) = trace::send_span(m.traceparent.as_deref(), &m.exchange, &m.routing_key);
+        spans.push(span);
         let mut headers = FieldTable::default();
-        if let Some(tp) = &m.traceparent {
-            headers.insert("traceparent".into(), AMQPValue::LongString(tp.clone().into()));
+        if let Some(tp) = traceparent {
+            headers.insert(trace::TRACEPARENT.into(), AMQPValue::LongString(tp.into()));
         }
         let exchange = crate::mq::topology::short(&m.exchange)?;
         let routing_key = crate::mq::topology::short(&m.routing_key)?;
@@ -131,18 +135,25 @@ async fn publish_on(channel: &Channel, messages: &[StoredMessage], optional: &[S
                 .push(async move { channel.basic_publish(exchange, routing_key, options, &payload, properties).await });
         }
     }
-    let confirms = futures_util::future::try_join_all(outgoing).await.map_err(|e| Error::amqp("publishing", e))?;
-    for confirm in confirms {
-        let confirmation = confirm.await.map_err(|e| Error::amqp("waiting for a confirm", e))?;
-        if !confirmation.is_ack() {
-            return Err(Error::broker("broker nacked a message"));
+    let confirmed = async {
+        let confirms = futures_util::future::try_join_all(outgoing).await.map_err(|e| Error::amqp("publishing", e))?;
+        for confirm in confirms {
+            let confirmation = confirm.await.map_err(|e| Error::amqp("waiting for a confirm", e))?;
+            if !confirmation.is_ack() {
+                return Err(Error::broker("broker nacked a message"));
+            }
+            if let Some(returned) = confirmation.take_message() {
+                return Err(Error::broker(format!(
+                    "message to {} / {} was unroutable ({})",
+                    returned.delivery.exchange, returned.delivery.routing_key, returned.reply_text
+                )));
+            }
         }
-        if let Some(returned) = confirmation.take_message() {
-            return Err(Error::broker(format!(
-                "message to {} / {} was unroutable ({})",
-                returned.delivery.exchange, returned.delivery.routing_key, returned.reply_text
-            )));
-        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    if let Err(e) = &confirmed {
+        spans.iter().for_each(|span| trace::failed(span, e));
+    }
+    confirmed
 }
