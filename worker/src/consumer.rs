@@ -75,6 +75,10 @@ fn traceparent(delivery: &Delivery) -> Option<String> {
 /// requeue. Errors are logged here, once.
 pub async fn process(ctx: &Ctx, delivery: Delivery) {
     let queue = route_of(&delivery);
+    if delivery.redelivered {
+        metrics::redelivered(queue);
+    }
+    let _in_flight = (queue == shared::messages::ROUTE_JOB).then(metrics::job_in_flight);
     let message: WorkMessage = match serde_json::from_slice(&delivery.data) {
         Ok(m) => m,
         Err(e) => {
