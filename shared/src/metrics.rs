@@ -119,7 +119,10 @@ fn describe() {
     describe_gauge!(BATCHES, "Runtime batches by state (running, suspended), read from the database.");
     describe_gauge!(DEAD_LETTER_MESSAGES, "Messages in the dead-letter queue, read from the broker.");
     describe_gauge!(WORKER_INFLIGHT_JOBS, "Job messages this worker is handling right now.");
-    describe_counter!(WORKER_REDELIVERIES, "Work messages received again after an earlier unacknowledged delivery, by queue.");
+    describe_counter!(
+        WORKER_REDELIVERIES,
+        "Work messages received again after an earlier unacknowledged delivery, by queue."
+    );
     describe_gauge!(DB_POOL_CONNECTIONS, "Connections of this process's database pool, by state (idle, in_use).");
     describe_gauge!(DB_POOL_MAX_CONNECTIONS, "Size limit of this process's database pool.");
     // Label-free series exist from the start, so a fresh process already shows them at 0.

@@ -276,9 +276,15 @@ async fn a_batch_is_visible_only_to_users_of_every_tenant_of_its_instances() {
         assert_eq!(erin.get(&format!("/batch/{hidden}")).await.0, 404);
         assert_eq!(erin.get(&format!("/batch/{hidden}/items")).await.0, 404);
         let (status, body) = erin.put(&format!("/batch/{hidden}/suspended"), &json!({"suspended": true})).await;
-        assert_eq!((status, body["message"].clone()), (400, json!(format!("Unable to suspend batch with id '{hidden}'"))));
+        assert_eq!(
+            (status, body["message"].clone()),
+            (400, json!(format!("Unable to suspend batch with id '{hidden}'")))
+        );
         let (status, body) = erin.delete(&format!("/batch/{hidden}")).await;
-        assert_eq!((status, body["message"].clone()), (400, json!(format!("Unable to delete batch with id '{hidden}'"))));
+        assert_eq!(
+            (status, body["message"].clone()),
+            (400, json!(format!("Unable to delete batch with id '{hidden}'")))
+        );
     }
     assert_eq!(db.scalar("SELECT count(*) FROM sweep_batch WHERE suspended_").await, 0, "nothing changed");
 

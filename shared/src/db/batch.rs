@@ -489,8 +489,12 @@ pub struct Backlog {
 /// `invocations_per_job_`), and created jobs carry their item count (`items_`). Jobs are read
 /// per runtime batch through the open-jobs partial index, so finished jobs cost nothing.
 pub async fn backlog(db: &impl ConnectionTrait) -> Result<Backlog, DbErr> {
-    let (pending, running, failed, done) =
-        (JobState::Pending.literal(), JobState::Running.literal(), JobState::Failed.literal(), JobState::Done.literal());
+    let (pending, running, failed, done) = (
+        JobState::Pending.literal(),
+        JobState::Running.literal(),
+        JobState::Failed.literal(),
+        JobState::Done.literal(),
+    );
     let sql = format!(
         "SELECT count(*) FILTER (WHERE NOT b.suspended_) AS batches_running,
                 count(*) FILTER (WHERE b.suspended_) AS batches_suspended,
