@@ -158,6 +158,43 @@ fn repository_file(path: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The KEDA trigger query of `docs/operations.md` (the SQL block that starts with its comment).
+fn keda_trigger_query() -> String {
+    let guide = repository_file("docs/operations.md");
+    let start = guide.find("-- KEDA trigger").expect("the KEDA trigger query in docs/operations.md");
+    let block = &guide[start..];
+    block[..block.find("```").expect("the end of the SQL block")].to_owned()
+}
+
+#[test]
+fn every_alert_has_a_severity_and_a_runbook_section() {
+    let rules = repository_file("deploy/prometheus/sweep-rules.yaml");
+    let guide = repository_file("docs/operations.md");
+    // GitHub's anchors of the guide's headings: lower case, spaces to dashes, no punctuation.
+    let anchors: BTreeSet<String> = guide
+        .lines()
+        .filter_map(|l| l.strip_prefix('#').map(|h| h.trim_start_matches('#').trim()))
+        .map(|h| {
+            h.to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+                .map(|c| if c == ' ' { '-' } else { c })
+                .collect()
+        })
+        .collect();
+    let alerts: Vec<&str> = rules.split("- alert: ").skip(1).collect();
+    assert_eq!(alerts.len(), 5, "{rules}");
+    for alert in alerts {
+        let name = alert.lines().next().unwrap().trim();
+        assert!(alert.contains("severity: warning") || alert.contains("severity: critical"), "{name}: no severity");
+        assert!(alert.contains("summary: ") && alert.contains("description: "), "{name}: no summary or description");
+        let url = alert.split("runbook_url: ").nth(1).and_then(|r| r.lines().next()).expect("a runbook_url").trim();
+        let anchor = url.strip_prefix("docs/operations.md#").unwrap_or_else(|| panic!("{name}: runbook_url {url}"));
+        assert_eq!(anchor, name.to_lowercase(), "{name}: the runbook section is named after the alert");
+        assert!(anchors.contains(anchor), "{name}: docs/operations.md has no section #{anchor}");
+    }
+}
+
 #[tokio::test]
 async fn the_dashboard_and_the_alerts_use_only_metrics_sweep_serves() {
     let dashboard = repository_file("deploy/grafana/sweep.json");
@@ -270,6 +307,7 @@ async fn the_api_shows_the_backlog_while_no_worker_runs() {
     let id = api.start_deletion(&json!({ "processInstanceIds": ids })).await;
     let page = page_where("sweep_items_pending", 10.0).await;
     assert_eq!(sample(&page, r#"sweep_batch_jobs{state="pending"}"#), Some(4.0), "{page}");
+    assert_eq!(db.scalar(&keda_trigger_query()).await, 4, "the operations guide's KEDA query agrees");
     assert_eq!(sample(&page, r#"sweep_batch_jobs{state="running"}"#), Some(0.0), "{page}");
     assert_eq!(sample(&page, r#"sweep_batches{state="running"}"#), Some(1.0), "{page}");
     assert_eq!(sample(&page, "sweep_dead_letter_messages"), Some(0.0), "{page}");
