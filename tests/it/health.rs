@@ -77,6 +77,27 @@ async fn a_worker_is_not_ready_on_an_older_schema_and_says_so() {
 }
 
 #[tokio::test]
+async fn an_attached_database_is_ready_with_only_sweeps_own_migrations() {
+    // The process-engine tables as a Camunda engine created them, then `sweep-api migrate`.
+    let db = TestDb::empty().await;
+    db.exec(shared::db::migration::ENGINE_SQL).await;
+    for (_, sql) in shared::db::migration::ENGINE_ADDITIONS {
+        db.exec(sql).await;
+    }
+    let mode = shared::db::migration::run(&db.db).await.expect("migrate");
+    assert_eq!(mode, shared::db::migration::Mode::Attached);
+    let api = TestApi::spawn(db.settings(&[])).await;
+    let client = reqwest::Client::new();
+    let addr = api.addr.to_string();
+    assert_eq!(probe(&client, &addr, "ready").await, Some((200, "ok".to_owned())));
+
+    let newest = shared::db::migration::SWEEP_MIGRATIONS.last().expect("migrations").0;
+    db.exec(&format!("DELETE FROM sweep_migration WHERE version = '{newest}'")).await;
+    let (status, body) = probe(&client, &addr, "ready").await.expect("an answer");
+    assert_eq!((status, body.contains(newest)), (503, true), "{body}");
+}
+
+#[tokio::test]
 async fn unknown_paths_get_a_camunda_error_body() {
     let db = TestDb::new().await;
     let api = TestApi::spawn(db.settings(&[])).await;
