@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod backlog;
 pub mod cli;
 pub mod error;
 pub mod extract;
@@ -32,13 +33,21 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), shared::Error> {
+    shared::metrics::build_info("sweep-api");
     if settings.auth.mode == shared::settings::AuthMode::None {
         tracing::warn!("auth.mode = none: anyone who reaches this API can delete process instances");
     }
     let db = shared::db::connect(&settings.database, "sweep-api").await?;
-    let (_pool, publisher, _topology) = shared::mq::setup::connect_and_declare(&settings, "sweep-api").await?;
+    let (_pool, publisher, topology) = shared::mq::setup::connect_and_declare(&settings, "sweep-api").await?;
     let token = CancellationToken::new();
     tokio::spawn(shared::mq::relay::run(db.clone(), publisher.clone(), settings.outbox.clone(), token.clone()));
+    tokio::spawn(backlog::run(
+        db.clone(),
+        publisher.clone(),
+        topology,
+        settings.metrics.backlog_interval,
+        token.clone(),
+    ));
     let auth = auth::Authenticator::new(settings.auth.clone())
         .await
         .map_err(|e| shared::Error::Internal(format!("authentication setup failed: {e}")))?;

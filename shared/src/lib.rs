@@ -11,6 +11,7 @@ pub mod db;
 pub mod deletion;
 pub mod demo;
 pub mod error;
+pub mod health;
 pub mod messages;
 pub mod metrics;
 pub mod mq;

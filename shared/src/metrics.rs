@@ -35,6 +35,30 @@ pub const OUTBOX_OLDEST_AGE: &str = "sweep_outbox_oldest_age_seconds";
 pub const OUTBOX_REPUBLISHED: &str = "sweep_outbox_republished_total";
 /// `sweep_outbox_publish_failures_total`: publishes after commit that failed (left to the relay).
 pub const OUTBOX_PUBLISH_FAILURES: &str = "sweep_outbox_publish_failures_total";
+/// `sweep_build_info{binary,version}`: always 1; `binary` is `sweep-api` or `sweep-worker`.
+pub const BUILD_INFO: &str = "sweep_build_info";
+/// `sweep_batch_jobs{state}`: batch jobs of active (not suspended) runtime batches, as of the
+/// API's last backlog refresh; `state` is `pending` (jobs not created yet included), `running`
+/// or `failed` (out of retries).
+pub const BATCH_JOBS: &str = "sweep_batch_jobs";
+/// `sweep_items_pending`: instances of active runtime batches not processed yet (in pending or
+/// running jobs, or in jobs not created yet), as of the API's last backlog refresh.
+pub const ITEMS_PENDING: &str = "sweep_items_pending";
+/// `sweep_batches{state}`: runtime batches; `state` is `running` or `suspended`.
+pub const BATCHES: &str = "sweep_batches";
+/// `sweep_dead_letter_messages`: messages in the dead-letter queue `<p>.dead`, as of the API's
+/// last backlog refresh.
+pub const DEAD_LETTER_MESSAGES: &str = "sweep_dead_letter_messages";
+/// `sweep_worker_inflight_jobs`: job messages a worker is handling right now.
+pub const WORKER_INFLIGHT_JOBS: &str = "sweep_worker_inflight_jobs";
+/// `sweep_worker_redeliveries_total{queue}`: work messages received with the AMQP
+/// `redelivered` flag (delivered before, not acknowledged).
+pub const WORKER_REDELIVERIES: &str = "sweep_worker_redeliveries_total";
+/// `sweep_db_pool_connections{state}`: connections of the process's database pool; `state` is
+/// `idle` or `in_use`.
+pub const DB_POOL_CONNECTIONS: &str = "sweep_db_pool_connections";
+/// `sweep_db_pool_max_connections`: the pool's size limit (`database.max_connections`).
+pub const DB_POOL_MAX_CONNECTIONS: &str = "sweep_db_pool_max_connections";
 
 /// Latency buckets, in seconds: HTTP requests and jobs take milliseconds to a minute.
 const SECONDS_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
@@ -86,6 +110,21 @@ fn describe() {
     describe_gauge!(OUTBOX_OLDEST_AGE, "Age in seconds of the oldest outbox row, as of the last relay pass.");
     describe_counter!(OUTBOX_REPUBLISHED, "Outbox rows the relay published because their writer did not.");
     describe_counter!(OUTBOX_PUBLISH_FAILURES, "Publishes after commit that failed and were left to the relay.");
+    describe_gauge!(BUILD_INFO, "Always 1, labelled with the binary and its version.");
+    describe_gauge!(
+        BATCH_JOBS,
+        "Batch jobs of active runtime batches by state (pending includes jobs not created yet), read from the database."
+    );
+    describe_gauge!(ITEMS_PENDING, "Instances of active runtime batches not processed yet, read from the database.");
+    describe_gauge!(BATCHES, "Runtime batches by state (running, suspended), read from the database.");
+    describe_gauge!(DEAD_LETTER_MESSAGES, "Messages in the dead-letter queue, read from the broker.");
+    describe_gauge!(WORKER_INFLIGHT_JOBS, "Job messages this worker is handling right now.");
+    describe_counter!(
+        WORKER_REDELIVERIES,
+        "Work messages received again after an earlier unacknowledged delivery, by queue."
+    );
+    describe_gauge!(DB_POOL_CONNECTIONS, "Connections of this process's database pool, by state (idle, in_use).");
+    describe_gauge!(DB_POOL_MAX_CONNECTIONS, "Size limit of this process's database pool.");
     // Label-free series exist from the start, so a fresh process already shows them at 0.
     for name in [BATCHES_CREATED, INSTANCES_DELETED, BATCHES_COMPLETED, OUTBOX_REPUBLISHED, OUTBOX_PUBLISH_FAILURES] {
         counter!(name).increment(0);
@@ -156,4 +195,78 @@ pub fn outbox_republished(rows: u64) {
 /// A publish after commit failed.
 pub fn outbox_publish_failed() {
     counter!(OUTBOX_PUBLISH_FAILURES).increment(1);
+}
+
+/// The process is `binary` (`sweep-api` or `sweep-worker`) of this version. Installs the
+/// recorder (see [`handle`]) first, so nothing recorded later is lost.
+pub fn build_info(binary: &'static str) {
+    handle();
+    gauge!(BUILD_INFO, "binary" => binary, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+}
+
+/// A worker started: its series exist from now on, at 0, so rates and alerts see a worker that
+/// has not handled anything yet.
+pub fn worker_started(routes: &[&'static str]) {
+    build_info("sweep-worker");
+    gauge!(WORKER_INFLIGHT_JOBS).increment(0.0);
+    for outcome in ["succeeded", "retried", "failed"] {
+        counter!(JOBS, "outcome" => outcome).increment(0);
+    }
+    for &queue in routes {
+        counter!(WORKER_REDELIVERIES, "queue" => queue).increment(0);
+        for outcome in ["acked", "requeued", "dead_lettered"] {
+            counter!(MESSAGES, "queue" => queue, "outcome" => outcome).increment(0);
+        }
+    }
+}
+
+/// A work message from `queue` arrived with the `redelivered` flag.
+pub fn redelivered(queue: &'static str) {
+    counter!(WORKER_REDELIVERIES, "queue" => queue).increment(1);
+}
+
+/// Counts a job message in flight until the returned guard is dropped.
+pub fn job_in_flight() -> InFlight {
+    gauge!(WORKER_INFLIGHT_JOBS).increment(1.0);
+    InFlight(())
+}
+
+/// See [`job_in_flight`].
+#[must_use]
+pub struct InFlight(());
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        gauge!(WORKER_INFLIGHT_JOBS).decrement(1.0);
+    }
+}
+
+/// The backlog as the database shows it (see [`crate::db::batch::backlog`]).
+pub fn backlog(backlog: &crate::db::batch::Backlog) {
+    gauge!(BATCH_JOBS, "state" => "pending").set(backlog.jobs_pending as f64);
+    gauge!(BATCH_JOBS, "state" => "running").set(backlog.jobs_running as f64);
+    gauge!(BATCH_JOBS, "state" => "failed").set(backlog.jobs_failed as f64);
+    gauge!(ITEMS_PENDING).set(backlog.items_pending as f64);
+    gauge!(BATCHES, "state" => "running").set(backlog.batches_running as f64);
+    gauge!(BATCHES, "state" => "suspended").set(backlog.batches_suspended as f64);
+}
+
+/// Messages waiting in the dead-letter queue.
+pub fn dead_letter_messages(messages: u32) {
+    gauge!(DEAD_LETTER_MESSAGES).set(f64::from(messages));
+}
+
+/// The database pool of this process: `size` open connections, `idle` of them idle, at most
+/// `max`.
+pub fn db_pool(size: u32, idle: u32, max: u32) {
+    gauge!(DB_POOL_CONNECTIONS, "state" => "idle").set(f64::from(idle));
+    gauge!(DB_POOL_CONNECTIONS, "state" => "in_use").set(f64::from(size.saturating_sub(idle)));
+    gauge!(DB_POOL_MAX_CONNECTIONS).set(f64::from(max));
+}
+
+/// The `/metrics` page, with the pool gauges of `db` read at this moment.
+pub fn render(db: &sea_orm::DatabaseConnection) -> String {
+    let pool = db.get_postgres_connection_pool();
+    db_pool(pool.size(), u32::try_from(pool.num_idle()).unwrap_or(u32::MAX), pool.options().get_max_connections());
+    handle().render()
 }

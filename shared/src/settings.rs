@@ -26,6 +26,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// The transactional outbox relay.
     pub outbox: OutboxSettings,
+    /// Prometheus metrics.
+    pub metrics: MetricsSettings,
     /// Who may call the API, and what they may do.
     pub auth: AuthSettings,
     /// The user operation log.
@@ -137,6 +139,16 @@ pub struct OutboxSettings {
     /// A publish not confirmed by then is abandoned; must be shorter than `claim_lease`.
     #[serde(with = "humantime_serde")]
     pub publish_timeout: Duration,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// How often the API reads the backlog gauges (`sweep_batch_jobs`, `sweep_items_pending`,
+    /// `sweep_batches`, `sweep_dead_letter_messages`) from the database and the broker.
+    #[serde(with = "humantime_serde")]
+    pub backlog_interval: Duration,
 }
 
 /// `[faults]`
@@ -301,6 +313,9 @@ impl Settings {
         }
         if self.amqp.prefetch == 0 {
             return bad("amqp.prefetch", "must be positive");
+        }
+        if self.metrics.backlog_interval.is_zero() {
+            return bad("metrics.backlog_interval", "must be positive");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter).is_err() {
             return bad("telemetry.filter", "is not a valid tracing filter");

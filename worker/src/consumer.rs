@@ -78,6 +78,10 @@ fn traceparent(delivery: &Delivery) -> Option<String> {
 /// monitor message starts a trace of its own linked to its sender's ([`trace::Relation`]).
 pub async fn process(ctx: &Ctx, delivery: Delivery) {
     let route = route_of(&delivery);
+    if delivery.redelivered {
+        metrics::redelivered(route);
+    }
+    let _in_flight = (route == shared::messages::ROUTE_JOB).then(metrics::job_in_flight);
     let message: WorkMessage = match serde_json::from_slice(&delivery.data) {
         Ok(m) => m,
         Err(e) => {

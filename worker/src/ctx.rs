@@ -26,6 +26,7 @@ pub struct Ctx {
 impl Ctx {
     /// Connects to both services and declares the topology.
     pub async fn connect(settings: shared::Settings) -> Result<Self, shared::Error> {
+        shared::metrics::worker_started(&shared::messages::WORK_ROUTES);
         let db = shared::db::connect(&settings.database, "sweep-worker").await?;
         let (amqp, publisher, topology) = shared::mq::setup::connect_and_declare(&settings, "sweep-worker").await?;
         let outbox = OutboxWriter::new(topology, settings.outbox.claim_lease);

@@ -1,5 +1,6 @@
-//! The worker's small HTTP surface: `/health/live`, `/health/ready` (database and broker
-//! reachable, not shutting down) and Prometheus `/metrics`.
+//! The worker's small HTTP surface: `/health/live` (the process answers; no dependency is
+//! checked), `/health/ready` (not shutting down, and `shared::health::readiness`: database,
+//! schema version, broker) and Prometheus `/metrics`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -8,18 +9,16 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use sea_orm::ConnectionTrait;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::Ctx;
 
 pub(crate) async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: CancellationToken) {
-    let handle = shared::metrics::handle();
     let app = Router::new()
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(ready))
-        .route("/metrics", get(move || std::future::ready(handle.render())))
+        .route("/metrics", get(|State(ctx): State<Arc<Ctx>>| std::future::ready(shared::metrics::render(&ctx.db))))
         .with_state(ctx);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(http.addr = %addr, "worker health and metrics listening");
@@ -30,15 +29,15 @@ pub(crate) async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: Cancellati
     }
 }
 
-async fn ready(State(ctx): State<Arc<Ctx>>) -> (StatusCode, &'static str) {
+/// 200 `ok`, or 503 with one line per failed check.
+async fn ready(State(ctx): State<Arc<Ctx>>) -> (StatusCode, String) {
     if ctx.shutting_down.load(Ordering::SeqCst) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".to_owned());
     }
-    if ctx.db.execute_unprepared("SELECT 1").await.is_err() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
+    let failures = shared::health::readiness(&ctx.db, &ctx.amqp).await;
+    if failures.is_empty() {
+        return (StatusCode::OK, "ok".to_owned());
     }
-    if ctx.amqp.get().await.is_err() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "broker unavailable");
-    }
-    (StatusCode::OK, "ok")
+    tracing::warn!(failures = %failures.join("; "), "readiness check failed");
+    (StatusCode::SERVICE_UNAVAILABLE, failures.iter().map(|f| format!("{f}\n")).collect())
 }

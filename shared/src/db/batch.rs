@@ -464,6 +464,58 @@ pub fn statistics_dto(batch: &Batch, progress: &BatchProgress) -> BatchStatistic
     }
 }
 
+/// What is left to do, over every runtime batch, for the backlog metrics (see
+/// [`crate::metrics::backlog`]). Jobs and items count only active (not suspended) batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, FromQueryResult)]
+pub struct Backlog {
+    /// Runtime batches not suspended.
+    pub batches_running: i64,
+    /// Suspended runtime batches.
+    pub batches_suspended: i64,
+    /// Pending jobs, plus jobs not created yet.
+    pub jobs_pending: i64,
+    /// Jobs a worker has started (or was interrupted in).
+    pub jobs_running: i64,
+    /// Jobs out of retries.
+    pub jobs_failed: i64,
+    /// Items of pending and running jobs, plus items of jobs not created yet.
+    pub items_pending: i64,
+}
+
+/// The backlog, read in one statement.
+///
+/// It never counts items: a batch of millions has millions of item rows. Items of jobs not
+/// created yet follow from the batch's counters (`total_items_` beyond `jobs_created_` jobs of
+/// `invocations_per_job_`), and created jobs carry their item count (`items_`). Jobs are read
+/// per runtime batch through the open-jobs partial index, so finished jobs cost nothing.
+pub async fn backlog(db: &impl ConnectionTrait) -> Result<Backlog, DbErr> {
+    let (pending, running, failed, done) = (
+        JobState::Pending.literal(),
+        JobState::Running.literal(),
+        JobState::Failed.literal(),
+        JobState::Done.literal(),
+    );
+    let sql = format!(
+        "SELECT count(*) FILTER (WHERE NOT b.suspended_) AS batches_running,
+                count(*) FILTER (WHERE b.suspended_) AS batches_suspended,
+                coalesce(sum(greatest(b.total_jobs_ - b.jobs_created_, 0) + j.pending)
+                    FILTER (WHERE NOT b.suspended_), 0)::bigint AS jobs_pending,
+                coalesce(sum(j.running) FILTER (WHERE NOT b.suspended_), 0)::bigint AS jobs_running,
+                coalesce(sum(j.failed) FILTER (WHERE NOT b.suspended_), 0)::bigint AS jobs_failed,
+                coalesce(sum(greatest(b.total_items_ - b.jobs_created_::bigint * b.invocations_per_job_, 0) + j.items)
+                    FILTER (WHERE NOT b.suspended_), 0)::bigint AS items_pending
+           FROM sweep_batch b
+           CROSS JOIN LATERAL (
+                SELECT count(*) FILTER (WHERE state_ = {pending}) AS pending,
+                       count(*) FILTER (WHERE state_ = {running}) AS running,
+                       count(*) FILTER (WHERE state_ = {failed}) AS failed,
+                       coalesce(sum(items_) FILTER (WHERE state_ IN ({pending}, {running})), 0) AS items
+                  FROM sweep_batch_job WHERE batch_id_ = b.id_ AND state_ <> {done}) j"
+    );
+    let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await?;
+    row.map_or(Ok(Backlog::default()), |r| Backlog::from_query_result(&r, ""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -127,6 +127,37 @@ pub fn standalone_migrations() -> Vec<(&'static str, &'static str)> {
     all
 }
 
+/// Whether the database's schema is the one this binary expects: every migration it knows for
+/// the database's layout has run. `Err` names what is missing, for the readiness check.
+///
+/// Migrations this binary does not know (a newer release migrated the database) are fine:
+/// migrations only add, so during a rolling upgrade the older pods keep working.
+pub async fn check_current(db: &impl ConnectionTrait) -> Result<(), String> {
+    let failed = |e: DbErr| format!("schema: cannot read sweep_migration: {e}");
+    if !schema::table_exists(db, "sweep_migration").await.map_err(failed)? {
+        return Err("schema: not migrated (run `sweep-api migrate`)".to_owned());
+    }
+    let applied: Vec<String> = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT version FROM sweep_migration",
+        ))
+        .await
+        .map_err(failed)?
+        .iter()
+        .filter_map(|r| r.try_get_by_index::<String>(0).ok())
+        .collect();
+    let expected =
+        if applied.iter().any(|v| v == ENGINE_MIGRATION) { standalone_migrations() } else { SWEEP_MIGRATIONS.to_vec() };
+    let missing: Vec<&str> =
+        expected.iter().map(|(name, _)| *name).filter(|name| !applied.iter().any(|v| v == name)).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("schema: migration {} not applied (run `sweep-api migrate`)", missing.join(", ")))
+    }
+}
+
 fn boxed(migrations: &[(&'static str, &'static str)]) -> Vec<Box<dyn MigrationTrait>> {
     migrations.iter().map(|&(name, sql)| Box::new(SqlMigration { name, sql }) as Box<dyn MigrationTrait>).collect()
 }

@@ -27,3 +27,17 @@ pub fn connection_properties(name: &str) -> ConnectionProperties {
     // idempotent, so the redeliveries it causes are harmless.
     ConnectionProperties::default().enable_auto_recover().with_connection_name(name.into())
 }
+
+/// Messages ready in `queue`, from a passive declare on a channel of its own (a passive
+/// declare of a missing queue closes its channel).
+pub async fn queue_depth(pool: &Pool, queue: &str) -> Result<u32, crate::Error> {
+    let conn = pool.get().await.map_err(|e| crate::Error::amqp("connecting to amqp.url", e))?;
+    let channel = conn.create_channel().await.map_err(|e| crate::Error::amqp("opening a channel", e))?;
+    let options = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+    let declared = channel
+        .queue_declare(queue.into(), options, Default::default())
+        .await
+        .map_err(|e| crate::Error::amqp(format!("inspecting {queue}"), e))?;
+    channel.close(200, "inspected".into()).await.ok();
+    Ok(declared.message_count())
+}

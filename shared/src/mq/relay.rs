@@ -15,8 +15,10 @@ use crate::settings::OutboxSettings;
 /// Rows claimed per pass.
 const BATCH: i64 = 500;
 
-/// Runs [`relay_once`] every `outbox.relay_interval` until `stop`.
+/// Runs [`relay_once`] every `outbox.relay_interval` until `stop`. The backlog metrics are
+/// reported at once, so they exist from the start.
 pub async fn run(db: DatabaseConnection, publisher: Arc<Publisher>, settings: OutboxSettings, stop: CancellationToken) {
+    report_backlog(&db).await;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -27,10 +29,14 @@ pub async fn run(db: DatabaseConnection, publisher: Arc<Publisher>, settings: Ou
             Ok(n) => tracing::info!(count = n, "outbox relay republished messages"),
             Err(e) => tracing::warn!(error = %e, "outbox relay failed; will try again"),
         }
-        match outbox::backlog(&db).await {
-            Ok(backlog) => metrics::outbox_backlog(backlog.rows, backlog.oldest_age_seconds),
-            Err(e) => tracing::debug!(error = %e, "outbox backlog unavailable"),
-        }
+        report_backlog(&db).await;
+    }
+}
+
+async fn report_backlog(db: &DatabaseConnection) {
+    match outbox::backlog(db).await {
+        Ok(backlog) => metrics::outbox_backlog(backlog.rows, backlog.oldest_age_seconds),
+        Err(e) => tracing::debug!(error = %e, "outbox backlog unavailable"),
     }
 }
 
