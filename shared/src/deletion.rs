@@ -18,6 +18,15 @@ use chrono::NaiveDateTime;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement, Value};
 use serde::{Deserialize, Serialize};
 
+/// Who a chunk's deletions are recorded for in `ACT_HI_OP_LOG`, one row per deleted instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceAudit {
+    /// The user named in each row (a batch's creator).
+    pub user_id: String,
+    /// The batch the deletions belong to.
+    pub batch_id: String,
+}
+
 /// How a chunk is deleted (the flags of Camunda's `DeleteProcessInstancesDto`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
 pub struct DeleteOptions {
@@ -87,6 +96,8 @@ pub struct ChunkResult {
     pub runtime_rows: u64,
     /// History rows updated.
     pub history_rows: u64,
+    /// Operation-log rows written.
+    pub audit_rows: u64,
 }
 
 /// Statement 1: resolves the requested ids `$1` (plus, unless `$2` = skip_subprocesses,
@@ -95,7 +106,8 @@ const RESOLVE_AND_LOCK: &str = include_str!("deletion/resolve_and_lock.sql");
 
 /// Statement 2: deletes the runtime rows of the instances in `$1` (all of them locked by the
 /// caller) and ends their history. `$2` delete reason of the instances, `$3` now, `$4` delete
-/// reason of tasks, `$5` skip_subprocesses: detach called instances that are not deleted.
+/// reason of tasks, `$5` skip_subprocesses: detach called instances that are not deleted, `$6`
+/// and `$7` the user and batch of the per-instance operation-log rows (null: none).
 const DELETE: &str = include_str!("deletion/delete_chunk.sql");
 
 /// Deletes the process instances `ids` inside the caller's transaction `txn`.
@@ -103,13 +115,15 @@ const DELETE: &str = include_str!("deletion/delete_chunk.sql");
 /// Duplicate ids are reported once. Ids that are not running process instances (unknown, already
 /// deleted, or an execution that is not a process instance) are `skipped` or `failed` according
 /// to `options.fail_if_not_exists`; the others are deleted with their called sub-instances
-/// (unless `skip_subprocesses`). Runs exactly two statements whatever `ids.len()`; an empty chunk
-/// runs none.
+/// (unless `skip_subprocesses`). With `audit`, each deleted instance gets its operation-log row
+/// ([`crate::db::op_log`]) in the same statement. Runs exactly two statements whatever
+/// `ids.len()`; an empty chunk runs none.
 pub async fn delete_chunk(
     txn: &impl ConnectionTrait,
     ids: &[String],
     options: &DeleteOptions,
     now: NaiveDateTime,
+    audit: Option<&InstanceAudit>,
 ) -> Result<ChunkResult, DbErr> {
     let mut seen = HashSet::with_capacity(ids.len());
     let requested: Vec<String> = ids.iter().filter(|id| seen.insert(id.as_str())).cloned().collect();
@@ -160,12 +174,15 @@ pub async fn delete_chunk(
                     now.into(),
                     task_reason.into(),
                     options.skip_subprocesses.into(),
+                    audit.map(|a| a.user_id.clone()).into(),
+                    audit.map(|a| a.batch_id.clone()).into(),
                 ],
             ))
             .await?
             .ok_or_else(|| DbErr::RecordNotFound("deletion statement returned no row".into()))?;
         result.runtime_rows = counts.try_get::<i64>("", "runtime_rows")? as u64;
         result.history_rows = counts.try_get::<i64>("", "history_rows")? as u64;
+        result.audit_rows = counts.try_get::<i64>("", "audit_rows")? as u64;
     }
 
     let found: HashSet<&str> = locked.iter().map(String::as_str).collect();

@@ -462,6 +462,70 @@ async fn every_action_writes_camundas_operation_log_and_each_deleted_instance_a_
 }
 
 #[tokio::test]
+async fn each_instance_of_a_thousand_instance_batch_gets_one_operation_log_row_with_its_deletion() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 1000).await;
+    db.exec(
+        "UPDATE act_hi_procinst SET proc_def_key_ = 'p', tenant_id_ = 'T' WHERE id_ = 'pi-7';
+         UPDATE act_hi_procinst SET root_proc_inst_id_ = 'pi-1' WHERE id_ = 'c-1';",
+    )
+    .await;
+    let settings = db.settings(&[]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {}, "deleteReason": "retention"})).await;
+    DrivenWorker::connect(settings).await.drain().await;
+
+    let user = system_tests::TEST_USER.0;
+    let of_batch = format!("FROM act_hi_op_log WHERE batch_id_ = '{id}' AND proc_inst_id_ IS NOT NULL");
+    // 1 000 requested instances and the one pi-1 calls.
+    assert_eq!(db.scalar(&format!("SELECT count(*) {of_batch}")).await, 1001);
+    assert_eq!(db.scalar(&format!("SELECT count(DISTINCT proc_inst_id_) {of_batch}")).await, 1001);
+    assert_eq!(
+        db.scalar(&format!("SELECT count(DISTINCT operation_id_) {of_batch}")).await,
+        1001,
+        "one operation each"
+    );
+    let odd = format!(
+        "SELECT count(*) {of_batch} AND NOT (user_id_ = '{user}' AND operation_type_ = 'Delete'
+            AND entity_type_ = 'ProcessInstance' AND category_ = 'Operator' AND property_ IS NULL AND id_ <> operation_id_)"
+    );
+    assert_eq!(db.scalar(&odd).await, 0, "every row names the creator, as Camunda's row for one deletion");
+    // Each row is the instance's deletion: the same moment as its history's end, and its definition.
+    let mismatched = format!(
+        "SELECT count(*) {of_batch} AND NOT EXISTS (
+            SELECT 1 FROM act_hi_procinst h
+             WHERE h.id_ = act_hi_op_log.proc_inst_id_ AND h.state_ = 'EXTERNALLY_TERMINATED'
+               AND h.delete_reason_ = 'retention' AND h.end_time_ = act_hi_op_log.timestamp_
+               AND h.proc_def_id_ = act_hi_op_log.proc_def_id_
+               AND h.proc_def_key_ IS NOT DISTINCT FROM act_hi_op_log.proc_def_key_
+               AND h.tenant_id_ IS NOT DISTINCT FROM act_hi_op_log.tenant_id_)"
+    );
+    assert_eq!(db.scalar(&mismatched).await, 0);
+    assert_eq!(
+        db.strings(&format!("SELECT proc_def_key_ || '/' || tenant_id_ {of_batch} AND proc_inst_id_ = 'pi-7'")).await,
+        ["p/T"]
+    );
+    assert_eq!(
+        db.strings(&format!("SELECT root_proc_inst_id_ {of_batch} AND proc_inst_id_ = 'c-1'")).await,
+        ["pi-1"],
+        "a called instance's row names its root"
+    );
+}
+
+#[tokio::test]
+async fn without_per_instance_audit_only_the_batch_operations_are_logged() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 5).await;
+    let settings = db.settings(&[("SWEEP__AUDIT__PER_INSTANCE", "false")]);
+    let api = TestApi::spawn(settings.clone()).await;
+    api.start_deletion(&json!({"processInstanceQuery": {}})).await;
+    DrivenWorker::connect(settings).await.drain().await;
+    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution").await, 0, "all deleted");
+    assert_eq!(db.scalar("SELECT count(*) FROM act_hi_op_log WHERE proc_inst_id_ IS NOT NULL").await, 0);
+    assert_eq!(db.scalar("SELECT count(*) FROM act_hi_op_log WHERE proc_inst_id_ IS NULL").await, 3);
+}
+
+#[tokio::test]
 async fn in_oidc_mode_a_valid_bearer_token_works_and_anything_else_gets_401() {
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};

@@ -68,7 +68,7 @@ async fn fixture() -> TestDb {
 async fn run(db: &TestDb, ids: &[&str], options: DeleteOptions) -> ChunkResult {
     let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
     let txn = db.db.begin().await.unwrap();
-    let result = delete_chunk(&txn, &ids, &options, shared::camunda::now_naive()).await.unwrap();
+    let result = delete_chunk(&txn, &ids, &options, shared::camunda::now_naive(), None).await.unwrap();
     txn.commit().await.unwrap();
     result
 }
@@ -234,7 +234,7 @@ async fn overlapping_chunks_in_parallel_transactions_delete_each_instance_once()
     let opts = DeleteOptions::default();
     // T1 deletes A (and so B) and C, and holds its locks while T2 asks for B and C.
     let t1 = db.db.begin().await.unwrap();
-    let first = delete_chunk(&t1, &["A".into(), "C".into()], &opts, now).await.unwrap();
+    let first = delete_chunk(&t1, &["A".into(), "C".into()], &opts, now, None).await.unwrap();
     let second_db = db.db.clone();
     let (backend_tx, backend) = tokio::sync::oneshot::channel();
     let second = tokio::spawn(async move {
@@ -247,7 +247,7 @@ async fn overlapping_chunks_in_parallel_transactions_delete_each_instance_once()
             .try_get::<i32>("", "pid")
             .unwrap();
         backend_tx.send(pid).unwrap();
-        let r = delete_chunk(&t2, &["C".into(), "B".into()], &DeleteOptions::default(), now).await.unwrap();
+        let r = delete_chunk(&t2, &["C".into(), "B".into()], &DeleteOptions::default(), now, None).await.unwrap();
         t2.commit().await.unwrap();
         r
     });

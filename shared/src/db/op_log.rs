@@ -3,7 +3,7 @@
 //! one operation shares its `OPERATION_ID_`. Rows are written only for an authenticated user, as
 //! Camunda does by default (`restrictUserOperationLogToAuthenticatedUsers`).
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 /// One `PROPERTY_` → `NEW_VALUE_` change of an operation.
 pub type Change<'a> = (Option<&'a str>, Option<String>);
@@ -33,30 +33,8 @@ pub async fn write(
     Ok(())
 }
 
-/// Beyond Camunda: one `Delete` row per deleted instance `ids` (called sub-instances included),
-/// as Camunda writes for the synchronous deletion of one instance, plus `BATCH_ID_`, with
-/// `user_id` (the batch's creator). Reads definition, root and tenant from the instances'
-/// history, which outlives them; one statement whatever the number of instances.
-pub async fn write_instance_deletions(
-    txn: &impl ConnectionTrait,
-    user_id: &str,
-    batch_id: &str,
-    ids: &[String],
-) -> Result<(), DbErr> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "INSERT INTO act_hi_op_log (id_, proc_def_id_, proc_def_key_, root_proc_inst_id_, proc_inst_id_, batch_id_,
-                                    user_id_, timestamp_, operation_type_, operation_id_, entity_type_, tenant_id_,
-                                    category_)
-         SELECT gen_random_uuid()::varchar, h.proc_def_id_, h.proc_def_key_, h.root_proc_inst_id_, h.id_, $2,
-                $1, localtimestamp, 'Delete', gen_random_uuid()::varchar, 'ProcessInstance', h.tenant_id_, 'Operator'
-           FROM act_hi_procinst h
-          WHERE h.id_ = ANY($3)",
-        [user_id.into(), batch_id.into(), Value::from(ids.to_vec())],
-    ))
-    .await?;
-    Ok(())
-}
+// Beyond Camunda, one `Delete` row per deleted instance (called sub-instances included), as
+// Camunda writes for the synchronous deletion of one instance, plus `BATCH_ID_` and the batch's
+// creator as `USER_ID_`, with definition, root and tenant from the instance's history: the
+// deletion statement writes it (`deletion/delete_chunk.sql`, CTE `op_log`) from the history
+// rows it ends, so that it costs no statement of its own.

@@ -1,6 +1,7 @@
 -- Deletes one chunk of process instances and ends their history, as Camunda's engine does.
 -- $1 the instance ids (locked by resolve_and_lock.sql in the same transaction), $2 their
--- delete reason, $3 now, $4 the delete reason of their tasks, $5 skip_subprocesses.
+-- delete reason, $3 now, $4 the delete reason of their tasks, $5 skip_subprocesses, $6 the user
+-- to name in one ACT_HI_OP_LOG row per instance (null: none), $7 the batch id of those rows.
 -- One statement of data-modifying CTEs: PostgreSQL checks the non-deferrable foreign keys once,
 -- when it ends, so no ordering between the tables is needed. Returns the rows it touched.
 WITH
@@ -60,6 +61,18 @@ h_pi AS (
            delete_reason_ = $2,
            end_act_id_ = NULL
      WHERE id_ = ANY($1) AND end_time_ IS NULL
+    RETURNING id_, proc_def_id_, proc_def_key_, root_proc_inst_id_, tenant_id_
+),
+-- beyond Camunda: who deleted each instance, when, why and in which batch (op_log.rs describes
+-- the row), from the history row this statement ends
+op_log AS (
+    INSERT INTO act_hi_op_log (id_, proc_def_id_, proc_def_key_, root_proc_inst_id_, proc_inst_id_, batch_id_,
+                               user_id_, timestamp_, operation_type_, operation_id_, entity_type_, tenant_id_,
+                               category_)
+    SELECT gen_random_uuid()::varchar, h.proc_def_id_, h.proc_def_key_, h.root_proc_inst_id_, h.id_, $7,
+           $6, $3, 'Delete', gen_random_uuid()::varchar, 'ProcessInstance', h.tenant_id_, 'Operator'
+      FROM h_pi h
+     WHERE $6::varchar IS NOT NULL
     RETURNING 1
 ),
 h_act AS (
@@ -89,4 +102,5 @@ SELECT (SELECT count(*) FROM d_inc) + (SELECT count(*) FROM d_var) + (SELECT cou
      + (SELECT count(*) FROM d_byt) + (SELECT count(*) FROM d_tsk) + (SELECT count(*) FROM d_aut)
      + (SELECT count(*) FROM d_exe) AS runtime_rows,
        (SELECT count(*) FROM h_pi) + (SELECT count(*) FROM h_act) + (SELECT count(*) FROM h_tsk)
-     + (SELECT count(*) FROM h_inc) + (SELECT count(*) FROM h_detached) AS history_rows
+     + (SELECT count(*) FROM h_inc) + (SELECT count(*) FROM h_detached) AS history_rows,
+       (SELECT count(*) FROM op_log) AS audit_rows

@@ -201,7 +201,7 @@ async fn core(args: &Args) {
     let core1 = measure("deletion core, 1 connection", &copies[2], &ids, |db, ids| async move {
         for c in ids.chunks(chunk) {
             let txn = db.begin().await.unwrap();
-            delete_chunk(&txn, c, &o, shared::camunda::now_naive()).await.unwrap();
+            delete_chunk(&txn, c, &o, shared::camunda::now_naive(), None).await.unwrap();
             txn.commit().await.unwrap();
         }
     })
@@ -217,7 +217,7 @@ async fn core(args: &Args) {
             tasks.spawn(async move {
                 for c in half.chunks(chunk) {
                     let txn = db.begin().await.unwrap();
-                    delete_chunk(&txn, c, &o, shared::camunda::now_naive()).await.unwrap();
+                    delete_chunk(&txn, c, &o, shared::camunda::now_naive(), None).await.unwrap();
                     txn.commit().await.unwrap();
                 }
             });
@@ -550,7 +550,7 @@ async fn pipeline(args: &Args) {
     let core = measure("deletion core, 1 connection", &db, &ids, |db, ids| async move {
         for c in ids.chunks(chunk as usize) {
             let txn = db.begin().await.unwrap();
-            delete_chunk(&txn, c, &opts, shared::camunda::now_naive()).await.unwrap();
+            delete_chunk(&txn, c, &opts, shared::camunda::now_naive(), None).await.unwrap();
             txn.commit().await.unwrap();
         }
     })

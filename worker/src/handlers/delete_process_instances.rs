@@ -11,8 +11,8 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 use shared::db::batch::Batch;
 use shared::db::batch_job::{self, JobState};
 use shared::db::outbox::{OutboxMessage, StoredMessage};
-use shared::db::{batch, batch_item, historic_batch, op_log};
-use shared::deletion;
+use shared::db::{batch, batch_item, historic_batch};
+use shared::deletion::{self, InstanceAudit};
 use shared::messages::{EVENT_PROCESS_INSTANCE_DELETED, ProcessInstanceDeletedEvent, WorkMessage};
 
 use crate::{Ctx, Disposition};
@@ -68,15 +68,16 @@ async fn execute(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Option<(u64, Vec<
         return Ok(None);
     }
     let ids = batch_item::pending_ids(&txn, id, range).await?;
-    let result = deletion::delete_chunk(&txn, &ids, &b.options, shared::camunda::now_naive()).await?;
+    // Who deleted which instance, when, why and in which batch, in the same statement.
+    let audit = match (ctx.settings.audit.per_instance, &b.info.create_user_id) {
+        (true, Some(user)) => Some(InstanceAudit { user_id: user.clone(), batch_id: id.clone() }),
+        _ => None,
+    };
+    let result = deletion::delete_chunk(&txn, &ids, &b.options, shared::camunda::now_naive(), audit.as_ref()).await?;
     batch_item::record_outcomes(&txn, id, range, &result.outcomes).await?;
     // Called instances that are selected themselves, in another job of this batch, were
     // deleted here: their items say so, and that job will find nothing left to do.
     batch_item::mark_deleted_with_caller(&txn, id, &result.deleted_with_caller).await?;
-    if let (true, Some(user)) = (ctx.settings.audit.per_instance, &b.info.create_user_id) {
-        // Who deleted which instance, when, why and in which batch, in the same transaction.
-        op_log::write_instance_deletions(&txn, user, id, &result.deleted).await?;
-    }
     batch_job::finish(&txn, id, job_seq, range, JobState::Done, None).await?;
 
     let mut messages = vec![ctx.outbox.work(&WorkMessage::MonitorV1 { batch_id: id.clone() })];
