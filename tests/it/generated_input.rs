@@ -112,9 +112,23 @@ async fn send(addr: SocketAddr, request: &RawRequest) -> Result<(u16, Vec<u8>), 
         let _ = writer.write_all(&wire).await;
         writer
     };
+    // Until the server closes, or, for an event stream (which stays open), its headers.
     let read = async {
         let mut answer = Vec::new();
-        let result = reader.read_to_end(&mut answer).await;
+        let mut chunk = [0u8; 8192];
+        let result = loop {
+            match reader.read(&mut chunk).await {
+                Ok(0) => break Ok(answer.len()),
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+                Err(e) => break Err(e),
+            }
+            if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+                if head.contains("content-type: text/event-stream") {
+                    break Ok(answer.len());
+                }
+            }
+        };
         (answer, result)
     };
     let (_writer, (answer, result)) = tokio::join!(write, read);
@@ -157,6 +171,7 @@ const ROUTES: &[(&str, &str, Dto)] = &[
     ("DELETE", "/batch/{id}", Dto::None),
     ("PUT", "/batch/{id}/suspended", Dto::Suspended),
     ("GET", "/batch/{id}/items", Dto::None),
+    ("GET", "/batch/{id}/events", Dto::None),
     ("GET", "/batch/{id}/items/count", Dto::None),
     ("POST", "/batch/{id}/retry-failed-items", Dto::None),
     ("GET", "/history/batch", Dto::None),
@@ -216,6 +231,7 @@ const PARAMS: &[(&str, T)] = &[
     ("firstResult", T::Int),
     ("maxResults", T::Int),
     ("cascade", T::Bool),
+    ("dryRun", T::Bool),
     ("state", T::Str),
     ("completed", T::Bool),
     ("processInstanceId", T::Str),
