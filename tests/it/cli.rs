@@ -1,0 +1,246 @@
+//! The `sweep` command line as a process against an API and workers on a test database: what
+//! it deletes, what it refuses, its `-o json` shapes and its exit codes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use system_tests::fixtures::{refuse_to_delete, seed_instances};
+use system_tests::{ApiClient, DrivenWorker, Finished, TEST_USER, TestApi, TestDb, run};
+
+/// Longest any one command may take.
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// The environment of a `sweep` run against `api` as the test user.
+fn env(api: &ApiClient) -> HashMap<String, String> {
+    HashMap::from([
+        ("SWEEP_URL".to_owned(), api.base.clone()),
+        ("SWEEP_USER".to_owned(), TEST_USER.0.to_owned()),
+        ("SWEEP_PASSWORD".to_owned(), TEST_USER.1.to_owned()),
+    ])
+}
+
+/// `sweep args…` against `api`, without a terminal.
+async fn sweep(api: &ApiClient, args: &[&str]) -> Finished {
+    run(crate::CLI_BIN, args, &env(api), None, DEADLINE).await
+}
+
+fn keys(value: &Value) -> BTreeSet<&str> {
+    value.as_object().unwrap_or_else(|| panic!("an object: {value}")).keys().map(String::as_str).collect()
+}
+
+/// The fields of a batch in `batches`/`batch -o json`.
+const VIEW_KEYS: [&str; 18] = [
+    "id",
+    "state",
+    "suspended",
+    "createUserId",
+    "startTime",
+    "executionStartTime",
+    "endTime",
+    "totalJobs",
+    "completedJobs",
+    "failedJobs",
+    "totalInstances",
+    "pendingInstances",
+    "runningInstances",
+    "deletedInstances",
+    "skippedInstances",
+    "failedInstances",
+    "instancesPerSecond",
+    "failedItems",
+];
+
+fn view_keys(with_failed_items: bool) -> BTreeSet<&'static str> {
+    VIEW_KEYS.iter().copied().filter(|k| with_failed_items || *k != "failedItems").collect()
+}
+
+/// Never a panic, a backtrace or a Rust debug dump on the way out.
+fn assert_clean_error(out: &Finished) {
+    for tell in ["panicked", "RUST_BACKTRACE", "Error {", "Status {", "Some(", "reqwest::"] {
+        assert!(!out.stderr.contains(tell), "{tell:?} in stderr: {out}");
+    }
+    assert!(out.stderr.starts_with("error: "), "{out}");
+}
+
+#[tokio::test]
+async fn cli_batches_batch_and_items_print_stable_json_and_tables() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 20).await;
+    let api = TestApi::spawn(db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")])).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+
+    let out = sweep(&api, &["batches", "-o", "json"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let list = out.json();
+    let list = list.as_array().expect("an array");
+    assert_eq!(list.len(), 1, "{out}");
+    assert_eq!(keys(&list[0]), view_keys(false));
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["state"], "pending", "no worker runs: no job started");
+    assert_eq!(list[0]["totalInstances"], 11);
+    assert_eq!(list[0]["pendingInstances"], 11);
+    assert_eq!(list[0]["totalJobs"], 3);
+    assert_eq!(list[0]["createUserId"], TEST_USER.0);
+
+    let out = sweep(&api, &["batches"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let headers: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(headers, ["ID", "STATE", "PROGRESS", "RATE", "STARTED", "USER"], "{out}");
+    assert!(lines[1].starts_with(&format!("{id}   pending")), "{out}");
+    assert!(lines[1].contains("0/11 (0%)") && lines[1].ends_with(TEST_USER.0), "{out}");
+    assert!(!out.stdout.contains('\x1b'), "no colours without a terminal");
+
+    let out = sweep(&api, &["batch", &id, "-o", "json"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let view = out.json();
+    assert_eq!(keys(&view), view_keys(true));
+    assert_eq!(view["failedItems"], json!([]));
+    assert_eq!(view["endTime"], Value::Null);
+
+    let out = sweep(&api, &["batch", &id]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains(&format!("Batch:       {id}")), "{out}");
+    assert!(out.stdout.contains("0/11 processed (0%): 0 deleted, 0 skipped, 0 failed, 0 running, 11 pending"), "{out}");
+
+    let out = sweep(&api, &["items", &id, "-o", "json"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let items = out.json();
+    let items = items.as_array().expect("an array");
+    assert_eq!(items.len(), 11);
+    assert_eq!(keys(&items[0]), BTreeSet::from(["processInstanceId", "state", "reason", "seq"]));
+    assert_eq!(items[0]["state"], "pending");
+
+    let out = sweep(&api, &["items", &id, "--state", "pending", "--limit", "3", "-o", "json"]).await;
+    assert_eq!(out.json().as_array().map(Vec::len), Some(3), "{out}");
+    let out = sweep(&api, &["items", &id, "--state", "failed"]).await;
+    assert_eq!((out.code, out.stdout.as_str()), (Some(0), "No items.\n"), "{out}");
+}
+
+#[tokio::test]
+async fn cli_suspends_resumes_and_cancels_a_batch_keeping_its_history() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 20).await;
+    let api = TestApi::spawn(db.settings(&[])).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+
+    let out = sweep(&api, &["suspend", &id, "-o", "json"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.json(), json!({"id": id, "suspended": true}));
+    assert_eq!(api.batch_statistics(&id).await.unwrap()["suspended"], true);
+    let out = sweep(&api, &["batches", "-o", "json"]).await;
+    assert_eq!(out.json()[0]["state"], "suspended", "{out}");
+
+    let out = sweep(&api, &["resume", &id]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("resumed"), "{out}");
+    assert_eq!(api.batch_statistics(&id).await.unwrap()["suspended"], false);
+
+    let out = sweep(&api, &["cancel", &id, "-o", "json"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.json(), json!({"id": id, "cancelled": true, "cascade": false}));
+    assert_eq!(api.get(&format!("/batch/{id}")).await.0, 404, "the runtime batch is gone");
+    let out = sweep(&api, &["batch", &id, "-o", "json"]).await;
+    assert_eq!(out.code, Some(0), "the history is kept: {out}");
+    let view = out.json();
+    assert_eq!(view["state"], "cancelled");
+    assert!(view["endTime"].is_string(), "{view}");
+    assert_eq!(view["pendingInstances"], 11, "nothing was deleted");
+    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_def_id_ = 'pd1'").await, 11 + 10);
+
+    let out = sweep(&api, &["cancel", &id]).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert_clean_error(&out);
+}
+
+#[tokio::test]
+async fn cli_describes_failed_items_and_retries_them() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 20).await;
+    refuse_to_delete(&db, "pi-4").await;
+    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let worker = DrivenWorker::connect(settings).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    worker.drain().await;
+
+    let out = sweep(&api, &["batch", &id, "-o", "json"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let view = out.json();
+    assert_eq!(view["state"], "failed", "only the failed job is left: {view}");
+    assert_eq!(view["failedJobs"], 1);
+    let failed = view["failedItems"].as_array().unwrap();
+    assert!(!failed.is_empty() && failed.len() as i64 == view["failedInstances"].as_i64().unwrap(), "{view}");
+    assert_eq!(keys(&failed[0]), BTreeSet::from(["processInstanceId", "reason"]));
+    assert!(failed.iter().any(|f| f["reason"].as_str().unwrap().contains("refusing to delete pi-4")), "{view}");
+
+    let out = sweep(&api, &["batch", &id]).await;
+    assert!(out.stdout.contains("Failed instances:") && out.stdout.contains("refusing to delete pi-4"), "{out}");
+    let out = sweep(&api, &["items", &id, "--state", "failed"]).await;
+    assert!(out.stdout.starts_with("SEQ   PROCESS INSTANCE   STATE    REASON\n"), "{out}");
+
+    db.exec("DROP TRIGGER refuse ON act_ru_execution").await;
+    let out = sweep(&api, &["retry-failed", &id, "-o", "json"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let retried = out.json();
+    assert_eq!(keys(&retried), BTreeSet::from(["retriedItems", "retriedJobs"]));
+    assert_eq!(retried["retriedJobs"], 1);
+    worker.drain().await;
+    let out = sweep(&api, &["batch", &id, "-o", "json"]).await;
+    let view = out.json();
+    assert_eq!((view["state"].as_str(), view["deletedInstances"].as_i64()), (Some("completed"), Some(11)), "{out}");
+    assert_eq!(view["failedItems"], json!([]));
+}
+
+#[tokio::test]
+async fn cli_usage_errors_exit_2() {
+    let api = ApiClient::new("127.0.0.1:9".parse().unwrap(), "/engine-rest");
+    for args in [
+        &["delete", "--yes"][..],
+        &["delete", "--query", "{"],
+        &["delete", "--query", "[1]"],
+        &["delete", "--ids", "a", "--dry-run", "--yes"],
+        &["frobnicate"],
+        &["items", "x", "--state", "bogus"],
+        &["batches", "-o", "yaml"],
+        &["batch"],
+    ] {
+        let out = sweep(&api, args).await;
+        assert_eq!(out.code, Some(2), "{args:?}: {out}");
+        assert!(out.stderr.starts_with("error: "), "{args:?}: {out}");
+        assert!(out.stdout.is_empty(), "{args:?}: {out}");
+    }
+}
+
+#[tokio::test]
+async fn cli_explains_a_wrong_password_an_unknown_batch_and_an_unreachable_api() {
+    let db = TestDb::new().await;
+    let api = TestApi::spawn(db.settings(&[])).await;
+
+    let out = sweep(&api, &["batch", "nope"]).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert_eq!(out.stderr, "error: 404 Not Found: Batch with id 'nope' does not exist\n", "{out}");
+
+    let mut wrong = env(&api);
+    wrong.insert("SWEEP_PASSWORD".into(), "wrong".into());
+    let out = run(crate::CLI_BIN, &["batches"], &wrong, None, DEADLINE).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.starts_with("error: 401 Unauthorized: user 'sweep-test' was not let in"), "{out}");
+    assert!(out.stderr.contains("SWEEP_PASSWORD"), "{out}");
+    assert_clean_error(&out);
+
+    let mut no_password = env(&api);
+    no_password.remove("SWEEP_PASSWORD");
+    let out = run(crate::CLI_BIN, &["batches"], &no_password, None, DEADLINE).await;
+    assert_eq!(out.code, Some(1), "no terminal to ask on: {out}");
+    assert!(out.stderr.contains("set SWEEP_PASSWORD"), "{out}");
+
+    let mut unreachable = env(&api);
+    unreachable.insert("SWEEP_URL".into(), "http://127.0.0.1:9/engine-rest".into());
+    let out = run(crate::CLI_BIN, &["batches"], &unreachable, None, DEADLINE).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.starts_with("error: cannot reach http://127.0.0.1:9/engine-rest: "), "{out}");
+    assert_clean_error(&out);
+}
