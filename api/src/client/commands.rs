@@ -150,14 +150,11 @@ async fn load(api: &Api, id: &str) -> anyhow::Result<BatchView> {
                 let path = format!("/batch/{enc}/items/count?state={state}");
                 async move { api.get(&path).await.map(|v| int(&v, "count")) }
             };
-            let (pending, running, deleted, skipped, failed) = tokio::try_join!(
-                count("pending"),
-                count("running"),
-                count("deleted"),
-                count("skipped"),
-                count("failed")
-            )?;
-            let state = if pending + running > 0 { "cancelled" } else { "completed" };
+            let (pending, deleted, skipped, failed) =
+                tokio::try_join!(count("pending"), count("deleted"), count("skipped"), count("failed"))?;
+            // An ended batch runs nothing: what its jobs did not reach stays pending.
+            let running = 0;
+            let state = if pending > 0 { "cancelled" } else { "completed" };
             BatchView {
                 id: text(&historic, "id").unwrap_or_else(|| id.to_owned()),
                 state: state.to_owned(),
