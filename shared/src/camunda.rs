@@ -269,6 +269,27 @@ pub struct BatchItemDto {
     pub seq: i64,
 }
 
+/// Sweep extension: answer of `POST /process-instance/delete?dryRun=true`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletionPreviewDto {
+    /// Instances the real call would snapshot now (unknown explicit ids with
+    /// `failIfNotExists=false` included: they would become skipped items).
+    pub instances: i64,
+    /// Instances the selected ones call, transitively, that are not selected themselves and would
+    /// be deleted with their callers; 0 with `skipSubprocesses`.
+    pub called_instances: i64,
+    /// Selected running instances per process-definition key.
+    pub by_process_definition_key: std::collections::BTreeMap<String, i64>,
+    /// Up to 20 selected ids, in id order.
+    pub sample: Vec<String>,
+    /// Jobs the batch would have: `ceil(instances / invocationsPerBatchJob)`.
+    pub total_jobs: i64,
+    /// Whole seconds the deletion would take at the rate of recently ended batches; `null`
+    /// without such history.
+    pub eta_seconds: Option<i64>,
+}
+
 /// Sweep extension: answer of `POST /batch/{id}/retry-failed-items`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

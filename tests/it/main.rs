@@ -10,6 +10,7 @@ mod end_to_end;
 mod generated_input;
 mod health;
 mod invariants;
+mod live;
 mod metrics;
 mod outbox;
 mod pipeline;

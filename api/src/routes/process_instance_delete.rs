@@ -5,17 +5,23 @@
 //! Sweep extensions: `failIfNotExists` (default true), `invocationsPerBatchJob` and
 //! `batchJobsPerSeed` in the body, and the `Idempotency-Key` header (same key and body: the same
 //! batch again; same key, other body: 409).
+//!
+//! `?dryRun=true` (extension): the same validation, authorization and selection, but nothing
+//! is written; the answer is a `DeletionPreviewDto` (counts, per-key counts, a sample, the
+//! jobs and an ETA). An empty selection answers zeros instead of 400. `Idempotency-Key` is
+//! checked for form only: a dry run records nothing.
 
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use shared::batch::create::{self, Created, DeleteProcessInstancesDto, NewDeletionBatch};
-use shared::camunda::BatchDto;
 
+use crate::params::QueryParams;
 use crate::{ApiError, AppState};
 
 pub(super) fn router() -> Router<AppState> {
@@ -25,9 +31,11 @@ pub(super) fn router() -> Router<AppState> {
 async fn delete_async(
     State(state): State<AppState>,
     Extension(principal): Extension<shared::auth::Principal>,
+    params: QueryParams,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<BatchDto>, ApiError> {
+) -> Result<Response, ApiError> {
+    let dry_run = params.boolean("dryRun")?.unwrap_or(false);
     let body = body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
             "Request body exceeds the limit of {} bytes",
@@ -63,10 +71,13 @@ async fn delete_async(
         key,
         create::hash_body(&body),
     )?;
-    match create::create(&state.db, &new, &state.outbox, &principal, state.settings.auth.check_delete_permission)
-        .await?
-    {
-        Created::Replayed(batch) => Ok(Json(batch)),
+    let check_delete = state.settings.auth.check_delete_permission;
+    if dry_run {
+        let preview = create::preview(&state.db, &new, &principal, check_delete).await?;
+        return Ok(Json(preview).into_response());
+    }
+    match create::create(&state.db, &new, &state.outbox, &principal, check_delete).await? {
+        Created::Replayed(batch) => Ok(Json(batch).into_response()),
         Created::New(batch, seed) => {
             tracing::info!(
                 batch.id = %batch.info.id,
@@ -82,7 +93,7 @@ async fn delete_async(
             } else {
                 state.publish(&seed).await;
             }
-            Ok(Json(batch.to_dto()))
+            Ok(Json(batch.to_dto()).into_response())
         }
     }
 }

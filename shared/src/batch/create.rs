@@ -1,7 +1,8 @@
 //! Creating a deletion batch: the request body, its validation, and the one transaction that
 //! writes the batch, snapshots the selection into the item ledger inside the database
 //! (`INSERT … SELECT`, so no id selected by a query passes through this process) and enqueues
-//! the seed message.
+//! the seed message. A dry run ([`preview`]) goes through the same checks and the same
+//! selection statement, and only counts.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
 use serde::Deserialize;
@@ -9,7 +10,7 @@ use sha2::Digest;
 
 use crate::Error;
 use crate::auth::{Instance, Permission, Principal, Resource};
-use crate::camunda::BatchDto;
+use crate::camunda::{BatchDto, DeletionPreviewDto};
 use crate::db::batch::{self, Batch, NewBatch};
 use crate::db::outbox::{OutboxWriter, StoredMessage};
 use crate::db::{batch_item, historic_batch, op_log};
@@ -157,13 +158,7 @@ pub async fn create(
     principal: &Principal,
     check_delete: bool,
 ) -> Result<Created, Error> {
-    let alternatives = [
-        (Permission::Create, Resource::Batch, None),
-        (Permission::CreateBatchDeleteRunningProcessInstances, Resource::Batch, None),
-    ];
-    if let Some(denied) = principal.check(db, &alternatives).await? {
-        return Err(Error::Forbidden(denied));
-    }
+    may_create(db, principal).await?;
     let txn = db.begin().await?;
     if let Some(key) = &new.idempotency_key {
         // Serialises requests carrying the same key.
@@ -179,17 +174,7 @@ pub async fn create(
         }
     }
 
-    if new.fail_if_not_exists() && !new.ids.is_empty() {
-        let unknown = unknown_ids(&txn, &new.ids, principal, check_delete).await?;
-        if !unknown.is_empty() {
-            let shown: Vec<String> = unknown.iter().take(10).map(|id| format!("'{id}'")).collect();
-            let more = if unknown.len() > 10 { " and more" } else { "" };
-            return Err(Error::invalid(format!(
-                "No process instance found for id {}{more} (set failIfNotExists to false to skip unknown ids)",
-                shown.join(", ")
-            )));
-        }
-    }
+    explicit_ids_exist(&txn, new, principal, check_delete).await?;
 
     let batch_id = uuid::Uuid::new_v4().to_string();
     let snapshot = batch_item::snapshot(&txn, &batch_id, |sql| selection(sql, new, principal, check_delete)).await?;
@@ -198,11 +183,10 @@ pub async fn create(
         txn.rollback().await?;
         return Err(Error::invalid("processInstanceIds is empty"));
     }
-    let ipj = i64::from(new.invocations_per_job);
     let r = &new.request;
     let row = NewBatch {
         id: batch_id.clone(),
-        total_jobs: ((total_items + ipj - 1) / ipj) as i32,
+        total_jobs: total_jobs(total_items, new.invocations_per_job) as i32,
         jobs_per_seed: new.jobs_per_seed,
         invocations_per_job: new.invocations_per_job,
         options: DeleteOptions {
@@ -231,6 +215,123 @@ pub async fn create(
     let seed = outbox.work(&WorkMessage::SeedV1 { batch_id, jobs_created: 0 });
     let stored = outbox.commit(txn, vec![seed]).await?;
     Ok(Created::New(batch, stored))
+}
+
+/// The permission check of batch creation, shared by [`create`] and [`preview`]: BATCH `CREATE`
+/// or `CREATE_BATCH_DELETE_RUNNING_PROCESS_INSTANCES`.
+async fn may_create(db: &impl ConnectionTrait, principal: &Principal) -> Result<(), Error> {
+    let alternatives = [
+        (Permission::Create, Resource::Batch, None),
+        (Permission::CreateBatchDeleteRunningProcessInstances, Resource::Batch, None),
+    ];
+    match principal.check(db, &alternatives).await? {
+        Some(denied) => Err(Error::Forbidden(denied)),
+        None => Ok(()),
+    }
+}
+
+/// With `failIfNotExists`, every explicit id must be a running instance `principal` may see;
+/// otherwise the request is invalid, naming up to 10 of them.
+async fn explicit_ids_exist(
+    conn: &impl ConnectionTrait,
+    new: &NewDeletionBatch,
+    principal: &Principal,
+    check_delete: bool,
+) -> Result<(), Error> {
+    if !new.fail_if_not_exists() || new.ids.is_empty() {
+        return Ok(());
+    }
+    let unknown = unknown_ids(conn, &new.ids, principal, check_delete).await?;
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = unknown.iter().take(10).map(|id| format!("'{id}'")).collect();
+    let more = if unknown.len() > 10 { " and more" } else { "" };
+    Err(Error::invalid(format!(
+        "No process instance found for id {}{more} (set failIfNotExists to false to skip unknown ids)",
+        shown.join(", ")
+    )))
+}
+
+/// Jobs of a batch of `items` instances, `invocations_per_job` each (the last one may hold fewer).
+pub fn total_jobs(items: i64, invocations_per_job: i32) -> i64 {
+    let per = i64::from(invocations_per_job.max(1));
+    (items + per - 1) / per
+}
+
+/// Ids a preview shows at most.
+pub const PREVIEW_SAMPLE: i64 = 20;
+
+/// A dry run of [`create`]: the same permission check, the same explicit-id check and the same
+/// selection statement, but it only counts, in one statement, and writes nothing. The ETA is
+/// the number of instances over the rate of recently ended batches (a second, small statement).
+///
+/// An empty selection is not an error here (the real call answers 400 `processInstanceIds is
+/// empty`): the preview says so with zeros.
+pub async fn preview(
+    db: &DatabaseConnection,
+    new: &NewDeletionBatch,
+    principal: &Principal,
+    check_delete: bool,
+) -> Result<DeletionPreviewDto, Error> {
+    may_create(db, principal).await?;
+    explicit_ids_exist(db, new, principal, check_delete).await?;
+    let mut sql = SqlBuilder::new();
+    // `s` is referenced several times, so PostgreSQL computes the selection once.
+    sql.push("WITH RECURSIVE s AS (");
+    selection(&mut sql, new, principal, check_delete)?;
+    sql.push(
+        "), existing AS (
+             SELECT s.id, e.proc_def_id_ AS definition FROM s JOIN act_ru_execution e ON e.id_ = s.id AND e.proc_inst_id_ = e.id_)",
+    );
+    let skip_subprocesses = new.request.skip_subprocesses.unwrap_or(false);
+    if !skip_subprocesses {
+        // The deletion core's tree (deletion/resolve_and_lock.sql): every instance the selected
+        // ones call, transitively. Call edges are few, so they are collected once.
+        sql.push(
+            ", calls AS (
+                 SELECT caller.proc_inst_id_ AS caller, sub.id_ AS called
+                   FROM act_ru_execution sub JOIN act_ru_execution caller ON caller.id_ = sub.super_exec_
+                  WHERE sub.super_exec_ IS NOT NULL),
+               tree(id) AS (
+                 SELECT id FROM existing
+                 UNION
+                 SELECT c.called FROM tree t JOIN calls c ON c.caller = t.id)",
+        );
+    }
+    sql.push(&format!(
+        " SELECT (SELECT count(*) FROM s) AS instances,
+                 {called} AS called_instances,
+                 (SELECT coalesce(jsonb_object_agg(k.key, k.n), '{{}}'::jsonb)::text FROM (
+                      SELECT d.key_ AS key, count(*) AS n FROM existing x JOIN act_re_procdef d ON d.id_ = x.definition
+                       GROUP BY d.key_) k) AS by_key,
+                 (SELECT coalesce(array_agg(p.id ORDER BY p.id), '{{}}')::varchar[] FROM (
+                      SELECT id FROM s ORDER BY id LIMIT {PREVIEW_SAMPLE}) p) AS sample",
+        called = if skip_subprocesses {
+            "0::bigint"
+        } else {
+            "(SELECT count(*) FROM tree) - (SELECT count(*) FROM existing)"
+        },
+    ));
+    sql.check_parameter_count()?;
+    let row = db.query_one_raw(sql.into_statement()).await?.ok_or_else(|| Error::Internal("no preview row".into()))?;
+    let instances: i64 = row.try_get("", "instances")?;
+    let by_key: String = row.try_get("", "by_key")?;
+    let by_key = serde_json::from_str(&by_key).map_err(|e| Error::Internal(format!("preview counts: {e}")))?;
+    let rate = historic_batch::recent_rate(db).await?;
+    Ok(DeletionPreviewDto {
+        instances,
+        called_instances: row.try_get("", "called_instances")?,
+        by_process_definition_key: by_key,
+        sample: row.try_get("", "sample")?,
+        total_jobs: total_jobs(instances, new.invocations_per_job),
+        eta_seconds: rate.map(|per_second| eta_seconds(instances, per_second)),
+    })
+}
+
+/// Whole seconds (rounded up) `instances` take at `per_second`.
+pub fn eta_seconds(instances: i64, per_second: f64) -> i64 {
+    if instances <= 0 || per_second <= 0.0 { 0 } else { (instances as f64 / per_second).ceil() as i64 }
 }
 
 /// Up to 11 of `ids` that are no running process instance `principal` may see, in request

@@ -134,6 +134,31 @@ pub async fn find_by_idempotency_key(db: &impl ConnectionTrait, key: &str) -> Re
     row.map(|r| HistoricBatch::from_query_result(&r, "")).transpose()
 }
 
+/// Batches whose rate [`recent_rate`] averages.
+pub const RATE_BATCHES: i64 = 5;
+
+/// Instances per second the last [`RATE_BATCHES`] ended batches processed: their processed
+/// items (all but those still pending) over their execution time, from the first job's start to
+/// the end. `None` without such batches (or when none took measurable time).
+///
+/// Pending items are read through the partial index of non-deleted items, so a batch of
+/// millions costs no more than its unprocessed rest.
+pub async fn recent_rate(db: &impl ConnectionTrait) -> Result<Option<f64>, DbErr> {
+    let sql = format!(
+        "SELECT (sum(b.total_items_ - p.pending)::float8
+                 / nullif(sum(extract(epoch FROM b.end_time_ - b.exec_start_time_))::float8, 0)) AS rate
+           FROM (SELECT h.id_, h.total_items_, h.end_time_, h.exec_start_time_ FROM sweep_hi_batch h
+                  WHERE h.end_time_ IS NOT NULL AND h.exec_start_time_ IS NOT NULL AND h.end_time_ > h.exec_start_time_
+                  ORDER BY h.end_time_ DESC LIMIT {RATE_BATCHES}) b
+          CROSS JOIN LATERAL (SELECT count(*) AS pending FROM sweep_batch_item i
+                               WHERE i.batch_id_ = b.id_ AND i.state_ <> {deleted} AND i.state_ = {pending}) p",
+        deleted = super::batch_item::ItemState::Deleted.literal(),
+        pending = super::batch_item::ItemState::Pending.literal(),
+    );
+    let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await?;
+    Ok(row.map(|r| r.try_get::<Option<f64>>("", "rate")).transpose()?.flatten().filter(|r| r.is_finite() && *r > 0.0))
+}
+
 /// Filters of `GET /history/batch`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HistoricBatchFilter {
