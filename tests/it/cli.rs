@@ -244,3 +244,85 @@ async fn cli_explains_a_wrong_password_an_unknown_batch_and_an_unreachable_api()
     assert!(out.stderr.starts_with("error: cannot reach http://127.0.0.1:9/engine-rest: "), "{out}");
     assert_clean_error(&out);
 }
+
+const BY_KEY_P: &str = r#"{"processDefinitionKey":"p"}"#;
+
+async fn batches_created(db: &TestDb) -> i64 {
+    db.scalar("SELECT count(*) FROM (SELECT id_ FROM sweep_batch UNION SELECT id_ FROM sweep_hi_batch) b").await
+}
+
+#[tokio::test]
+async fn cli_delete_without_a_terminal_and_without_yes_refuses_and_creates_nothing() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 20).await;
+    let api = TestApi::spawn(db.settings(&[])).await;
+    let out = sweep(&api, &["delete", "--query", BY_KEY_P]).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stdout.starts_with("Would delete 11 process instances.\n"), "the preview comes first: {out}");
+    assert!(out.stderr.contains("pass --yes"), "{out}");
+    // An answer piped in is no confirmation: stdin is not a terminal.
+    let out = run(crate::CLI_BIN, &["delete", "--query", BY_KEY_P], &env(&api), Some(b"y\n"), DEADLINE).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert_eq!(batches_created(&db).await, 0);
+    assert_eq!(root_instances(&db, "pd1").await, 11);
+}
+
+#[tokio::test]
+async fn cli_dry_run_previews_and_creates_nothing() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 20).await;
+    let api = TestApi::spawn(db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")])).await;
+    let out = sweep(&api, &["delete", "--query", BY_KEY_P, "--dry-run"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "Would delete 11 process instances.", "{out}");
+    assert!(lines.contains(&"  PROCESS DEFINITION KEY   INSTANCES") && lines.contains(&"  p                        11"), "{out}");
+    assert!(out.stdout.contains("Sample (11 of 11): c-1, pi-10, "), "{out}");
+    assert!(out.stdout.contains("Jobs: 3   Estimated time: no estimate yet"), "{out}");
+    assert!(out.stdout.ends_with("Dry run: nothing was deleted.\n"), "{out}");
+
+    let out = sweep(&api, &["delete", "--ids", "pi-1", "--dry-run", "-o", "json"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let preview = out.json();
+    assert_eq!(keys(&preview), BTreeSet::from(["preview"]));
+    assert_eq!(
+        keys(&preview["preview"]),
+        BTreeSet::from(["instances", "calledInstances", "byProcessDefinitionKey", "sample", "totalJobs", "etaSeconds"])
+    );
+    assert_eq!((preview["preview"]["instances"].as_i64(), preview["preview"]["calledInstances"].as_i64()), (Some(1), Some(1)));
+
+    let out = sweep(&api, &["delete", "--query", r#"{"processDefinitionKey":"none"}"#, "--yes"]).await;
+    assert_eq!((out.code, out.stdout.ends_with("Nothing to delete.\n")), (Some(0), true), "{out}");
+    assert_eq!(batches_created(&db).await, 0);
+}
+
+#[tokio::test]
+async fn cli_delete_no_wait_submits_and_prints_the_batch() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 20).await;
+    let api = TestApi::spawn(db.settings(&[])).await;
+    let out = sweep(&api, &["delete", "--ids", "pi-2,pi-4", "--reason", "cli", "--yes", "--no-wait", "-o", "json"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let created = out.json();
+    assert_eq!(keys(&created), BTreeSet::from(["preview", "batch"]));
+    assert_eq!(created["preview"]["instances"], 2);
+    let id = created["batch"]["id"].as_str().expect("the batch id").to_owned();
+    assert_eq!(created["batch"]["type"], "instance-deletion");
+    assert_eq!(api.get(&format!("/batch/{id}")).await.0, 200);
+    assert_eq!(db.scalar(&format!("SELECT total_items_ FROM sweep_batch WHERE id_ = '{id}'")).await, 2);
+
+    // Ids from stdin, text output.
+    let out = run(crate::CLI_BIN, &["delete", "--ids", "-", "--yes", "--no-wait"], &env(&api), Some(b"pi-6\n\npi-8\n"), DEADLINE)
+        .await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let id = out.stdout.lines().find_map(|l| l.strip_prefix("Follow it with: sweep watch ")).expect("how to follow");
+    assert!(out.stdout.contains(&format!("Batch {id} created: 1 jobs.")), "{out}");
+    assert_eq!(db.scalar(&format!("SELECT total_items_ FROM sweep_batch WHERE id_ = '{id}'")).await, 2);
+
+    // Camunda's message, one line.
+    let out = sweep(&api, &["delete", "--ids", "pi-2,nope", "--fail-if-not-exists", "--yes"]).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.starts_with("error: 400 Bad Request: ") && out.stderr.contains("nope"), "{out}");
+    assert_clean_error(&out);
+    assert_eq!(batches_created(&db).await, 2);
+}

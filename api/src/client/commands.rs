@@ -518,6 +518,13 @@ async fn delete(api: &Api, format: Format, args: DeleteArgs) -> anyhow::Result<O
         }
         return Ok(Outcome::Done);
     }
+    if int(&preview, "instances") == 0 {
+        match format {
+            Format::Json => output::json(&json!({"preview": preview}))?,
+            Format::Text => println!("Nothing to delete."),
+        }
+        return Ok(Outcome::Done);
+    }
     if !args.yes && !confirm(int(&preview, "instances"))? {
         return Ok(Outcome::Refused);
     }
