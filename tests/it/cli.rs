@@ -326,3 +326,124 @@ async fn cli_delete_no_wait_submits_and_prints_the_batch() {
     assert_clean_error(&out);
     assert_eq!(batches_created(&db).await, 2);
 }
+
+/// A stand-in for the API that serves a scripted event stream for batch `b1`: the first
+/// connection sends two `progress` events and then breaks off; the next one (which must carry
+/// `Last-Event-ID: 2`) sends a third and the final `final_event`. It also answers what `sweep`
+/// reads about the ended batch. Returns its base URL and the `Last-Event-ID` of each connection.
+async fn scripted_stream(final_event: &'static str, failed: i64) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>) {
+    use axum::body::{Body, Bytes};
+    use axum::extract::{Path, Query};
+    use axum::http::HeaderMap;
+    use axum::routing::get;
+    use std::sync::{Arc, Mutex};
+
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let progress = |id: u32, deleted: i64| {
+        let data = json!({"id": "b1", "totalInstances": 10, "deletedInstances": deleted, "skippedInstances": 0,
+            "failedInstances": 0, "totalJobs": 2, "completedJobs": 0, "instancesPerSecond": 5.0, "etaSeconds": 1,
+            "suspended": false});
+        format!("id: {id}\nevent: progress\ndata: {data}\n\n")
+    };
+    let first = vec![progress(1, 2), progress(2, 4)];
+    let second = vec![progress(3, 8), format!("id: 4\nevent: {final_event}\ndata: {{\"id\":\"b1\"}}\n\n")];
+    let log = seen.clone();
+    let events = move |Path(id): Path<String>, headers: HeaderMap| {
+        let log = log.clone();
+        let (first, second) = (first.clone(), second.clone());
+        async move {
+            assert_eq!(id, "b1");
+            let last = headers.get("last-event-id").map(|v| v.to_str().unwrap().to_owned());
+            let connection = {
+                let mut log = log.lock().unwrap();
+                log.push(last.clone());
+                log.len()
+            };
+            use futures_util::StreamExt;
+            let ok = |chunks: Vec<String>| {
+                futures_util::stream::iter(chunks.into_iter().map(|c| Ok::<_, std::io::Error>(Bytes::from(c))))
+            };
+            let body = if connection == 1 {
+                // The events reach the client before the connection breaks.
+                let broken = futures_util::stream::once(async {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Err(std::io::Error::other("connection lost"))
+                });
+                Body::from_stream(ok(first).chain(broken))
+            } else {
+                assert_eq!(last.as_deref(), Some("2"), "resumes after the last event seen");
+                Body::from_stream(ok(second))
+            };
+            ([("content-type", "text/event-stream")], body)
+        }
+    };
+    let count = move |Query(q): Query<HashMap<String, String>>| async move {
+        let n = match q.get("state").map(String::as_str) {
+            Some("deleted") => 10 - failed,
+            Some("failed") => failed,
+            _ => 0,
+        };
+        axum::Json(json!({"count": n}))
+    };
+    let app = axum::Router::new()
+        .route("/engine-rest/batch/{id}/events", get(events))
+        .route("/engine-rest/batch/statistics", get(|| async { axum::Json(json!([])) }))
+        .route(
+            "/engine-rest/history/batch/{id}",
+            get(|| async {
+                axum::Json(json!({"id": "b1", "totalJobs": 2, "startTime": "2026-01-01T00:00:00.000+0000",
+                    "endTime": "2026-01-01T00:00:02.000+0000"}))
+            }),
+        )
+        .route("/engine-rest/batch/{id}/items/count", get(count))
+        .route(
+            "/engine-rest/batch/{id}/items",
+            get(|| async { axum::Json(json!([{"processInstanceId": "pi-x", "state": "failed", "reason": "boom", "seq": 1}])) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    (format!("http://{addr}/engine-rest"), seen)
+}
+
+#[tokio::test]
+async fn cli_watch_reconnects_with_last_event_id_and_ends_with_the_final_event() {
+    let (url, seen) = scripted_stream("completed", 0).await;
+    let env = HashMap::from([("SWEEP_URL".to_owned(), url)]);
+    let out = run(crate::CLI_BIN, &["watch", "b1", "-o", "json"], &env, None, DEADLINE).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let lines: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();
+    let events: Vec<(&str, &str)> =
+        lines.iter().map(|l| (l["event"].as_str().unwrap(), l["id"].as_str().unwrap_or("-"))).collect();
+    assert_eq!(events, [("progress", "1"), ("progress", "2"), ("progress", "3"), ("completed", "4"), ("result", "-")]);
+    assert_eq!(lines[2]["data"]["deletedInstances"], 8);
+    assert_eq!(lines[4]["data"]["state"], "completed");
+    assert_eq!(lines[4]["data"]["deletedInstances"], 10);
+    assert_eq!(*seen.lock().unwrap(), [None, Some("2".to_owned())]);
+
+    // Text without a terminal: no bar, plain lines, the outcome on stdout.
+    let (url, _) = scripted_stream("completed", 0).await;
+    let env = HashMap::from([("SWEEP_URL".to_owned(), url)]);
+    let out = run(crate::CLI_BIN, &["watch", "b1"], &env, None, DEADLINE).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.starts_with("Batch b1 completed: 10 deleted, 0 skipped, 0 failed ("), "{out}");
+    assert!(out.stderr.starts_with("2/10 instances  5.0/s  ETA 1s  failed 0  jobs 0/2\n"), "{out}");
+    assert!(out.stderr.contains("reconnecting"), "{out}");
+    assert!(!out.stderr.contains('\r') && !out.stderr.contains('\x1b'), "no bar without a terminal: {out}");
+}
+
+#[tokio::test]
+async fn cli_watch_exits_3_when_the_batch_ends_with_failed_items_and_1_when_it_was_cancelled() {
+    let (url, _) = scripted_stream("failed", 1).await;
+    let env = HashMap::from([("SWEEP_URL".to_owned(), url)]);
+    let out = run(crate::CLI_BIN, &["watch", "b1"], &env, None, DEADLINE).await;
+    assert_eq!(out.code, Some(3), "{out}");
+    assert!(out.stdout.contains("ended with failed instances: 9 deleted, 0 skipped, 1 failed"), "{out}");
+    assert!(out.stdout.contains("  pi-x  boom\n") && out.stdout.contains("sweep retry-failed b1"), "{out}");
+
+    let (url, _) = scripted_stream("deleted", 0).await;
+    let env = HashMap::from([("SWEEP_URL".to_owned(), url)]);
+    let out = run(crate::CLI_BIN, &["watch", "b1"], &env, None, DEADLINE).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stdout.contains("Batch b1 was cancelled"), "{out}");
+}
