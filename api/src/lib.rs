@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod error;
 pub mod extract;
+pub mod live;
 pub mod params;
 pub mod routes;
 pub mod sanitize;
@@ -61,6 +62,8 @@ pub async fn run(
         shutdown.await;
         // Fail readiness first, so load balancers stop sending before we stop accepting.
         draining.shutting_down.store(true, Ordering::SeqCst);
+        // Event streams never end on their own while a batch runs.
+        draining.live.shutdown();
         tracing::info!("shutting down: draining in-flight requests");
     });
     let result = serve.await;

@@ -22,6 +22,8 @@ pub struct AppState {
     pub shutting_down: Arc<AtomicBool>,
     /// Authenticates requests.
     pub auth: Arc<crate::auth::Authenticator>,
+    /// The pollers behind the batch event streams.
+    pub live: Arc<crate::live::Live>,
 }
 
 impl AppState {
@@ -34,7 +36,16 @@ impl AppState {
     ) -> Self {
         let topology = shared::mq::Topology::from_settings(&settings);
         let outbox = OutboxWriter::new(topology, settings.outbox.claim_lease);
-        Self { db, settings, publisher, outbox, shutting_down: Arc::new(AtomicBool::new(false)), auth: Arc::new(auth) }
+        let live = Arc::new(crate::live::Live::new(db.clone()));
+        Self {
+            db,
+            settings,
+            publisher,
+            outbox,
+            shutting_down: Arc::new(AtomicBool::new(false)),
+            auth: Arc::new(auth),
+            live,
+        }
     }
 
     /// Publishes rows a handler committed (see `Publisher::publish_committed`).

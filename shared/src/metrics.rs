@@ -57,6 +57,11 @@ pub const WORKER_REDELIVERIES: &str = "sweep_worker_redeliveries_total";
 /// `sweep_db_pool_connections{state}`: connections of the process's database pool; `state` is
 /// `idle` or `in_use`.
 pub const DB_POOL_CONNECTIONS: &str = "sweep_db_pool_connections";
+/// `sweep_api_batch_event_streams`: open `GET /batch/{id}/events` streams.
+pub const BATCH_EVENT_STREAMS: &str = "sweep_api_batch_event_streams";
+/// `sweep_api_batch_event_polls_total`: progress reads of the event streams' pollers (one per
+/// watched batch and interval, however many streams watch it).
+pub const BATCH_EVENT_POLLS: &str = "sweep_api_batch_event_polls_total";
 /// `sweep_db_pool_max_connections`: the pool's size limit (`database.max_connections`).
 pub const DB_POOL_MAX_CONNECTIONS: &str = "sweep_db_pool_max_connections";
 
@@ -125,10 +130,44 @@ fn describe() {
     );
     describe_gauge!(DB_POOL_CONNECTIONS, "Connections of this process's database pool, by state (idle, in_use).");
     describe_gauge!(DB_POOL_MAX_CONNECTIONS, "Size limit of this process's database pool.");
+    describe_gauge!(BATCH_EVENT_STREAMS, "Open batch event streams (GET /batch/{id}/events).");
+    describe_counter!(
+        BATCH_EVENT_POLLS,
+        "Progress reads of the batch event pollers, one per watched batch and interval."
+    );
     // Label-free series exist from the start, so a fresh process already shows them at 0.
-    for name in [BATCHES_CREATED, INSTANCES_DELETED, BATCHES_COMPLETED, OUTBOX_REPUBLISHED, OUTBOX_PUBLISH_FAILURES] {
+    for name in [
+        BATCHES_CREATED,
+        INSTANCES_DELETED,
+        BATCHES_COMPLETED,
+        OUTBOX_REPUBLISHED,
+        OUTBOX_PUBLISH_FAILURES,
+        BATCH_EVENT_POLLS,
+    ] {
         counter!(name).increment(0);
     }
+}
+
+/// A batch event stream opened; the gauge goes down when the returned guard is dropped.
+pub fn batch_event_stream() -> EventStream {
+    gauge!(BATCH_EVENT_STREAMS).increment(1.0);
+    EventStream(())
+}
+
+/// An open batch event stream (see [`batch_event_stream`]).
+#[derive(Debug)]
+#[must_use]
+pub struct EventStream(());
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        gauge!(BATCH_EVENT_STREAMS).decrement(1.0);
+    }
+}
+
+/// One progress read of a batch event poller.
+pub fn batch_event_poll() {
+    counter!(BATCH_EVENT_POLLS).increment(1);
 }
 
 /// One answered HTTP request; `route` is the route template, never the raw path.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use system_tests::fixtures::{refuse_to_delete, root_instances, seed_instances};
-use system_tests::{ApiClient, DrivenWorker, Finished, TEST_USER, TestApi, TestDb, run};
+use system_tests::{ApiClient, DrivenWorker, Finished, TEST_USER, TestApi, TestDb, TestWorker, run};
 
 /// Longest any one command may take.
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -446,4 +446,82 @@ async fn cli_watch_exits_3_when_the_batch_ends_with_failed_items_and_1_when_it_w
     let out = run(crate::CLI_BIN, &["watch", "b1"], &env, None, DEADLINE).await;
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stdout.contains("Batch b1 was cancelled"), "{out}");
+}
+
+#[tokio::test]
+async fn cli_delete_yes_follows_the_batch_until_every_instance_is_gone() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 40).await;
+    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let _worker = TestWorker::spawn(settings).await;
+    let out = sweep(&api, &["delete", "--query", BY_KEY_P, "--reason", "cli clean-up", "--yes"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let id = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Batch ")?.strip_suffix(" created; following it (Ctrl-C stops following, not the batch)."))
+        .unwrap_or_else(|| panic!("the batch id: {out}"))
+        .to_owned();
+    assert!(out.stdout.contains(&format!("Batch {id} completed: 21 deleted, 0 skipped, 0 failed (")), "{out}");
+    assert_eq!(root_instances(&db, "pd1").await, 0, "the rows are really gone");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED' AND delete_reason_ = 'cli clean-up'")
+            .await,
+        21
+    );
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await, 1);
+
+    // The same, as JSON: the preview, the batch and its result; `watch` of an ended batch ends at once.
+    seed_more(&db).await;
+    let out = sweep(&api, &["delete", "--ids", "q-1,q-2", "--yes", "-o", "json"]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let done = out.json();
+    assert_eq!(keys(&done), BTreeSet::from(["preview", "batch", "result"]));
+    assert_eq!(keys(&done["result"]), view_keys(true));
+    assert_eq!((done["result"]["state"].as_str(), done["result"]["deletedInstances"].as_i64()), (Some("completed"), Some(2)));
+    let id = done["batch"]["id"].as_str().unwrap();
+    let out = sweep(&api, &["watch", id]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.starts_with(&format!("Batch {id} completed: 2 deleted")), "{out}");
+}
+
+/// Two more root instances, `q-1` and `q-2`.
+async fn seed_more(db: &TestDb) {
+    db.exec(
+        "insert into act_ru_execution(id_,proc_inst_id_,root_proc_inst_id_,proc_def_id_)
+           values ('q-1','q-1','q-1','pd2'),('q-2','q-2','q-2','pd2');
+         insert into act_hi_procinst(id_,proc_inst_id_,proc_def_id_,start_time_,state_)
+           values ('q-1','q-1','pd2',now(),'ACTIVE'),('q-2','q-2','pd2',now(),'ACTIVE');",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn cli_delete_exits_3_when_the_batch_ends_with_failed_instances() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 20).await;
+    refuse_to_delete(&db, "pi-4").await;
+    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let _worker = TestWorker::spawn(settings).await;
+    let out = sweep(&api, &["delete", "--query", BY_KEY_P, "--yes", "-o", "json"]).await;
+    assert_eq!(out.code, Some(3), "{out}");
+    let result = &out.json()["result"];
+    assert_eq!(result["state"], "failed", "{out}");
+    assert!(result["failedInstances"].as_i64().unwrap() >= 1, "{out}");
+    let reasons: Vec<&str> = result["failedItems"].as_array().unwrap().iter().filter_map(|f| f["reason"].as_str()).collect();
+    assert!(reasons.iter().any(|r| r.contains("refusing to delete pi-4")), "{out}");
+    let id = out.json()["batch"]["id"].as_str().unwrap().to_owned();
+
+    let out = sweep(&api, &["watch", &id]).await;
+    assert_eq!(out.code, Some(3), "the ended batch answers at once: {out}");
+    assert!(out.stdout.contains(&format!("sweep retry-failed {id}")), "{out}");
+
+    db.exec("DROP TRIGGER refuse ON act_ru_execution").await;
+    let out = sweep(&api, &["retry-failed", &id]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let out = sweep(&api, &["watch", &id]).await;
+    assert_eq!(out.code, Some(0), "the retried batch completes: {out}");
+    assert_eq!(root_instances(&db, "pd1").await, 0);
 }

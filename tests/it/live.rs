@@ -2,10 +2,14 @@
 //! the same bodies then create and delete, and the event stream `GET /batch/{id}/events`.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use system_tests::fixtures::seed_instances;
-use system_tests::{ApiClient, DrivenWorker, TestApi, TestDb};
+use system_tests::fixtures::{seed_instances, wait_completed};
+use system_tests::{ApiClient, DrivenWorker, EventStream, SseEvent, TestApi, TestDb, TestWorker};
+
+/// Longest wait for one event: progress comes every second.
+const EVENT: Duration = Duration::from_secs(10);
 
 /// Everything a request could have written: the content of every `SWEEP_` table and of the
 /// operation log (a digest each), and the messages in the work queues.
@@ -318,4 +322,205 @@ async fn failed_dry_runs_answer_as_the_real_call_and_change_nothing() {
     let (got, _) =
         api.send(request.header("Idempotency-Key", "k-1").json(&json!({"processInstanceIds": ["pi-3"]}))).await;
     assert_eq!(got, 200, "the key is still free");
+}
+
+/// Instance counters of an event's data.
+fn counters(event: &SseEvent) -> [i64; 6] {
+    let n = |k: &str| event.data[k].as_i64().unwrap_or_else(|| panic!("{k} in {:?}", event.data));
+    [
+        n("totalInstances"),
+        n("pendingInstances"),
+        n("runningInstances"),
+        n("deletedInstances"),
+        n("skippedInstances"),
+        n("failedInstances"),
+    ]
+}
+
+/// Opens the event stream of `id`, which must succeed.
+async fn events(api: &ApiClient, id: &str, last_event_id: Option<&str>) -> EventStream {
+    EventStream::open(api, id, last_event_id).await.unwrap_or_else(|(status, body)| panic!("{status}: {body}"))
+}
+
+/// The value of the sample `series` on the API's `/metrics` page.
+async fn metric(api: &ApiClient, series: &str) -> f64 {
+    let page = api.client.get(format!("{}/metrics", api.origin)).send().await.unwrap().text().await.unwrap();
+    page.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{page}"))
+}
+
+#[tokio::test]
+async fn a_stream_follows_a_ten_thousand_instance_batch_to_its_completed_event_and_resumes_after_an_id() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 10_000).await;
+    let settings = db.settings(&[]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {}, "invocationsPerBatchJob": 50})).await;
+    let mut stream = events(&api, &id, None).await;
+    let first = stream.next(EVENT).await.expect("a first event");
+    assert_eq!((first.event.as_str(), first.id), ("progress", Some(1)), "{first:?}");
+    let total = counters(&first)[0];
+    assert_eq!(total, 10_001, "every instance and c-1");
+    for key in ["id", "totalJobs", "remainingJobs", "completedJobs", "failedJobs", "suspended", "instancesPerSecond"] {
+        assert!(first.data.get(key).is_some(), "{key} in {:?}", first.data);
+    }
+    assert!(first.data.get("etaSeconds").is_some(), "{:?}", first.data);
+
+    let worker = TestWorker::spawn(settings.clone()).await;
+    let mut last = first;
+    let mut progress = 1;
+    let mut resumed = None;
+    let mut saw_a_rate = false;
+    loop {
+        let event = stream.next(EVENT).await.expect("the stream ends only after its final event");
+        assert!(event.id > last.id, "ids increase: {:?} after {:?}", event.id, last.id);
+        let [t, pending, running, deleted, skipped, failed] = counters(&event);
+        assert_eq!(t, total);
+        assert_eq!(pending + running + deleted + skipped + failed, total, "{:?}", event.data);
+        let [_, _, _, was_deleted, was_skipped, was_failed] = counters(&last);
+        assert!(deleted >= was_deleted && skipped >= was_skipped && failed >= was_failed, "counters never go back");
+        let n = |k: &str| event.data[k].as_i64().unwrap();
+        assert_eq!(n("completedJobs") + n("remainingJobs"), n("totalJobs"), "{:?}", event.data);
+        if event.event == "progress" {
+            progress += 1;
+            saw_a_rate |= event.data["instancesPerSecond"].as_f64().unwrap() > 0.0 && event.data["etaSeconds"].is_i64();
+            if progress == 3 {
+                // A second client resumes after this event: its ids continue after it.
+                let after = event.id.unwrap().to_string();
+                resumed = Some((event.id.unwrap(), events(&api, &id, Some(&after)).await));
+            }
+            last = event;
+            continue;
+        }
+        assert_eq!(event.event, "completed", "{event:?}");
+        assert_eq!(deleted, total, "{:?}", event.data);
+        assert_eq!(n("remainingJobs"), 0);
+        assert!(event.data["endTime"].is_string(), "{:?}", event.data);
+        break;
+    }
+    assert!(stream.next(EVENT).await.is_none(), "the stream ends after the final event");
+    assert!(progress >= 3, "progress was seen while the batch ran ({progress} events)");
+    assert!(saw_a_rate, "a rate and an ETA while instances were deleted");
+
+    let (after, mut resumed) = resumed.expect("a resumed stream");
+    let rest = resumed.rest(EVENT).await;
+    assert_eq!(rest.first().and_then(|e| e.id), Some(after + 1), "{rest:?}");
+    assert!(rest.windows(2).all(|w| w[1].id == w[0].id.map(|i| i + 1)), "one by one: {rest:?}");
+    assert_eq!(rest.last().map(|e| e.event.as_str()), Some("completed"));
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_hundred_streams_of_one_batch_share_one_poller_and_all_get_the_final_event() {
+    let db = instances(200).await;
+    let settings = db.settings(&[]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {}, "invocationsPerBatchJob": 20})).await;
+    let mut streams = Vec::new();
+    for _ in 0..100 {
+        streams.push(events(&api, &id, None).await);
+    }
+    for stream in &mut streams {
+        assert_eq!(stream.next(EVENT).await.expect("progress").event, "progress");
+    }
+    assert_eq!(metric(&api, "sweep_api_batch_event_streams").await, 100.0);
+    // Over the next three events of one stream (about three seconds), the batch is read about
+    // three times, not three hundred.
+    let polls = metric(&api, "sweep_api_batch_event_polls_total").await;
+    for _ in 0..3 {
+        assert_eq!(streams[0].next(EVENT).await.expect("progress").event, "progress");
+    }
+    let read = metric(&api, "sweep_api_batch_event_polls_total").await - polls;
+    assert!((2.0..=6.0).contains(&read), "{read} progress reads for 100 streams over 3 events");
+
+    DrivenWorker::connect(settings).await.drain().await;
+    let mut finals = 0;
+    for stream in &mut streams {
+        let rest = stream.rest(EVENT).await;
+        let last = rest.last().expect("a final event");
+        assert_eq!(last.event, "completed", "{last:?}");
+        assert_eq!(counters(last)[3], counters(last)[0], "{:?}", last.data);
+        finals += 1;
+    }
+    assert_eq!(finals, 100);
+    drop(streams);
+    system_tests::eventually(EVENT, || async {
+        (metric(&api, "sweep_api_batch_event_streams").await == 0.0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ended_batches_answer_their_final_event_at_once() {
+    let db = instances(10).await;
+    let settings = db.settings(&[]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let done = api.start_deletion(&json!({"processInstanceIds": ["pi-2", "pi-4"]})).await;
+    DrivenWorker::connect(settings.clone()).await.drain().await;
+    wait_completed(&db, &done, EVENT).await;
+    let started = std::time::Instant::now();
+    let mut stream = events(&api, &done, Some("41")).await;
+    let rest = stream.rest(EVENT).await;
+    assert!(started.elapsed() < Duration::from_secs(3), "at once: {:?}", started.elapsed());
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert_eq!((rest[0].event.as_str(), rest[0].id), ("completed", Some(42)));
+    assert_eq!(counters(&rest[0]), [2, 0, 0, 2, 0, 0]);
+    assert_eq!(rest[0].data["id"], done.as_str());
+    assert!(rest[0].data["endTime"].is_string(), "{:?}", rest[0].data);
+
+    // An instance gone between snapshot and job is a failed item: the batch ends `failed`.
+    let failing = api.start_deletion(&json!({"processInstanceIds": ["pi-6", "pi-8"]})).await;
+    db.exec("DELETE FROM act_ru_variable WHERE proc_inst_id_ = 'pi-8'; DELETE FROM act_ru_execution WHERE proc_inst_id_ = 'pi-8'")
+        .await;
+    let mut live = events(&api, &failing, None).await;
+    DrivenWorker::connect(settings.clone()).await.drain().await;
+    let last = live.rest(EVENT).await.pop().expect("a final event");
+    assert_eq!(last.event, "failed", "{last:?}");
+    assert_eq!(counters(&last), [2, 0, 0, 1, 0, 1]);
+    let again = events(&api, &failing, None).await.rest(EVENT).await;
+    assert_eq!(again.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["failed"]);
+}
+
+#[tokio::test]
+async fn a_deleted_batch_ends_its_streams_with_deleted() {
+    let db = instances(10).await;
+    let settings = db.settings(&[]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {}})).await;
+    let mut stream = events(&api, &id, None).await;
+    assert_eq!(stream.next(EVENT).await.unwrap().event, "progress");
+    assert_eq!(api.delete(&format!("/batch/{id}")).await.0, 204);
+    let rest = stream.rest(EVENT).await;
+    let last = rest.last().expect("a final event");
+    assert_eq!(last.event, "deleted", "{rest:?}");
+    assert_eq!(counters(last)[1], counters(last)[0], "nothing was deleted: {:?}", last.data);
+    // Later streams get `deleted` at once, while the history is there; afterwards, 404.
+    let again = events(&api, &id, None).await.rest(EVENT).await;
+    assert_eq!(again.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["deleted"]);
+    assert_eq!(api.delete(&format!("/history/batch/{id}")).await.0, 204);
+    let (status, body) = EventStream::open(&api, &id, None).await.err().expect("404");
+    assert_eq!((status, body["type"].as_str()), (404, Some("InvalidRequestException")), "{body}");
+}
+
+#[tokio::test]
+async fn streams_of_unknown_or_invisible_batches_and_bad_ids_are_refused() {
+    let db = instances(4).await;
+    user(&db, "erin").await;
+    let settings = db.settings(&[]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let id = api.start_deletion(&json!({"processInstanceIds": ["pi-1"]})).await;
+    let (status, body) = EventStream::open(&api, "no-such-batch", None).await.err().expect("404");
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["message"], "Batch with id 'no-such-batch' does not exist");
+    let (status, body) = EventStream::open(&api.as_user("erin", "pw"), &id, None).await.err().expect("404");
+    assert_eq!(status, 404, "without READ on the batch: {body}");
+    let (status, _) = EventStream::open(&api.anonymous(), &id, None).await.err().expect("401");
+    assert_eq!(status, 401);
+    for bad in ["x", "-1", "9007199254740992", "1.5"] {
+        let (status, body) = EventStream::open(&api, &id, Some(bad)).await.err().expect("400");
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["message"].as_str().unwrap().contains("Last-Event-ID"), "{body}");
+    }
+    assert!(EventStream::open(&api, &id, Some("9007199254740991")).await.is_ok());
 }

@@ -9,6 +9,7 @@
 //! - [`Proc`]: a Sweep binary as a child process; [`run`]: a command run to its end, its
 //!   output kept ([`Finished`]).
 //! - [`EventTap`], [`TestMq`]: what Sweep publishes, as the broker sees it.
+//! - [`EventStream`]: a reader of the batch event stream, parsing Server-Sent Events itself.
 //! - [`otlp`]: an OTLP/HTTP receiver in the test process, for tests of the exported traces.
 //! - [`fixtures`]: instances to delete, and what the database says about a batch.
 //! - [`eventually`], [`prefix`], [`settings_for`], [`settings_env`], [`free_port`]: small helpers.
@@ -19,6 +20,7 @@ pub mod fixtures;
 mod mq;
 pub mod otlp;
 mod process;
+mod sse;
 mod workers;
 
 use std::collections::HashMap;
@@ -28,6 +30,7 @@ pub use api::{ApiClient, TEST_USER, TestApi};
 pub use db::{TestDb, template_name};
 pub use mq::{CapturedEvent, EventTap, TestMq};
 pub use process::{Finished, Proc, run};
+pub use sse::{EventStream, SseEvent};
 pub use workers::{DrivenWorker, TestWorker};
 
 /// Admin URL of the test server, without a database name (nor parameters).

@@ -19,6 +19,10 @@
 //!   the item ledger in sequence order, `[{"processInstanceId","state","reason","seq"}]`;
 //!   `GET /batch/{id}/items/count` counts it. Both answer for runtime and historic batches
 //!   (404 when neither exists, 400 for an unknown state).
+//! - `GET /batch/{id}/events`: live progress as Server-Sent Events (see `crate::live`): a
+//!   `progress` event per poll while the batch runs, then `completed`, `failed` or `deleted`,
+//!   and the stream ends. Event ids count up from 1, or from `Last-Event-ID` + 1. Visible as
+//!   the ledger is (404 otherwise); comments every 15 s keep idle connections open.
 //! - `POST /batch/{id}/retry-failed-items`: puts the failed items back to pending and the jobs
 //!   containing them back to pending with fresh retries, re-enqueues exactly those jobs and
 //!   answers `{"retriedItems": n, "retriedJobs": m}`. Only for runtime batches (404 otherwise).
@@ -53,6 +57,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/batch/{id}/items", get(items))
         .route("/batch/{id}/items/count", get(items_count))
         .route("/batch/{id}/retry-failed-items", post(retry_failed_items))
+        .route("/batch/{id}/events", get(events))
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -241,4 +246,77 @@ async fn retry_failed_items(
         .ok_or_else(|| not_found(&id))?;
     state.publish(&retried.messages).await;
     Ok(axum::Json(RetryFailedItemsResultDto { retried_items: retried.items as i64, retried_jobs: retried.jobs as i64 }))
+}
+
+/// The largest `Last-Event-ID` accepted: ids stay exact in JavaScript clients.
+const MAX_EVENT_ID: u64 = (1 << 53) - 1;
+
+/// Seconds between heartbeat comments of an event stream.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
+
+async fn events(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    use axum::response::sse::{Event, KeepAlive, Sse};
+
+    let last_id = match headers.get("last-event-id").map(|v| v.to_str().map(str::trim)) {
+        None | Some(Ok("")) => 0,
+        Some(Ok(v)) => v.parse::<u64>().ok().filter(|n| *n <= MAX_EVENT_ID).ok_or_else(|| {
+            ApiError::InvalidRequest(format!(
+                "Last-Event-ID must be an integer between 0 and {MAX_EVENT_ID}, got '{}'",
+                v.chars().take(40).collect::<String>()
+            ))
+        })?,
+        Some(Err(_)) => return Err(ApiError::InvalidRequest("Last-Event-ID must be visible ASCII".into())),
+    };
+    known_batch(&state, &principal, &id).await?;
+    let receiver = state.live.subscribe(&id);
+    struct Stream {
+        receiver: tokio::sync::watch::Receiver<Option<crate::live::Frame>>,
+        next_id: u64,
+        first: bool,
+        done: bool,
+        stopping: tokio_util::sync::CancellationToken,
+        _open: shared::metrics::EventStream,
+    }
+    let start = Stream {
+        receiver,
+        next_id: last_id + 1,
+        first: true,
+        done: false,
+        stopping: state.live.stopping(),
+        _open: shared::metrics::batch_event_stream(),
+    };
+    let stream = futures_util::stream::unfold(start, |mut s| async move {
+        if s.done {
+            return None;
+        }
+        let frame = loop {
+            if std::mem::take(&mut s.first)
+                && let Some(frame) = s.receiver.borrow_and_update().clone()
+            {
+                break frame;
+            }
+            tokio::select! {
+                changed = s.receiver.changed() => {
+                    changed.ok()?;
+                    if let Some(frame) = s.receiver.borrow_and_update().clone() {
+                        break frame;
+                    }
+                }
+                _ = s.stopping.cancelled() => return None,
+            }
+        };
+        s.done = frame.kind.is_final();
+        let event = Event::default().event(frame.kind.event()).id(s.next_id.to_string()).data(&*frame.data);
+        s.next_id += 1;
+        Some((Ok::<_, std::convert::Infallible>(event), s))
+    });
+    let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"));
+    // Proxies that buffer responses (nginx) pass this one through as it is written.
+    Ok(([("x-accel-buffering", "no")], sse).into_response())
 }

@@ -241,6 +241,50 @@ fn filter(sql: &mut SqlBuilder, batch_id: &str, state: Option<ItemState>) {
     }
 }
 
+/// The progress of a batch whose runtime row is gone, from its ledger alone, in one statement:
+/// nothing runs any more, jobs are remaining while they hold pending items, and `deleted` is the
+/// remainder of `total_items` (the rest are read through the partial index of non-deleted
+/// items, so a batch of millions costs no more than its unprocessed rest).
+pub async fn ended_progress(
+    db: &impl ConnectionTrait,
+    batch_id: &str,
+    total_items: i64,
+    invocations_per_job: i32,
+) -> Result<super::batch::BatchProgress, DbErr> {
+    let (pending, skipped, failed, deleted) = (
+        ItemState::Pending.literal(),
+        ItemState::Skipped.literal(),
+        ItemState::Failed.literal(),
+        ItemState::Deleted.literal(),
+    );
+    let sql = format!(
+        "SELECT count(*) FILTER (WHERE state_ = {pending}) AS pending,
+                count(*) FILTER (WHERE state_ = {skipped}) AS skipped,
+                count(*) FILTER (WHERE state_ = {failed}) AS failed,
+                count(DISTINCT (seq_ - 1) / $2) FILTER (WHERE state_ = {pending}) AS jobs
+           FROM sweep_batch_item WHERE batch_id_ = $1 AND state_ <> {deleted}"
+    );
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [batch_id.into(), i64::from(invocations_per_job.max(1)).into()],
+        ))
+        .await?
+        .ok_or(DbErr::RecordNotFound("ledger counts".into()))?;
+    let n = |c: &str| row.try_get::<i64>("", c);
+    let (pending, skipped, failed) = (n("pending")?, n("skipped")?, n("failed")?);
+    Ok(super::batch::BatchProgress {
+        remaining_jobs: i32::try_from(n("jobs")?).unwrap_or(i32::MAX),
+        failed_jobs: 0,
+        pending,
+        running: 0,
+        deleted: total_items - pending - skipped - failed,
+        skipped,
+        failed,
+    })
+}
+
 /// Deletes the ledger of `batch_id`.
 pub async fn delete_of_batch(db: &impl ConnectionTrait, batch_id: &str) -> Result<(), DbErr> {
     db.execute_raw(Statement::from_sql_and_values(

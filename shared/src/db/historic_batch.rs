@@ -48,6 +48,23 @@ impl HistoricBatch {
         }
     }
 
+    /// Camunda's statistics representation of this ended batch with `progress` (see
+    /// [`super::batch_item::ended_progress`]).
+    pub fn statistics_dto(&self, progress: &super::batch::BatchProgress) -> crate::camunda::BatchStatisticsDto {
+        crate::camunda::BatchStatisticsDto {
+            batch: self.to_batch_dto(),
+            remaining_jobs: progress.remaining_jobs,
+            completed_jobs: self.info.total_jobs - progress.remaining_jobs,
+            failed_jobs: progress.failed_jobs,
+            total_instances: self.info.total_items,
+            pending_instances: progress.pending,
+            running_instances: progress.running,
+            deleted_instances: progress.deleted,
+            skipped_instances: progress.skipped,
+            failed_instances: progress.failed,
+        }
+    }
+
     /// The `BatchDto` of a completed (or deleted) batch: every job was created and it is not
     /// suspended.
     pub fn to_batch_dto(&self) -> BatchDto {
