@@ -276,7 +276,10 @@ async fn cli_dry_run_previews_and_creates_nothing() {
     assert_eq!(out.code, Some(0), "{out}");
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines[0], "Would delete 11 process instances.", "{out}");
-    assert!(lines.contains(&"  PROCESS DEFINITION KEY   INSTANCES") && lines.contains(&"  p                        11"), "{out}");
+    assert!(
+        lines.contains(&"  PROCESS DEFINITION KEY   INSTANCES") && lines.contains(&"  p                        11"),
+        "{out}"
+    );
     assert!(out.stdout.contains("Sample (11 of 11): c-1, pi-10, "), "{out}");
     assert!(out.stdout.contains("Jobs: 3   Estimated time: no estimate yet"), "{out}");
     assert!(out.stdout.ends_with("Dry run: nothing was deleted.\n"), "{out}");
@@ -289,7 +292,10 @@ async fn cli_dry_run_previews_and_creates_nothing() {
         keys(&preview["preview"]),
         BTreeSet::from(["instances", "calledInstances", "byProcessDefinitionKey", "sample", "totalJobs", "etaSeconds"])
     );
-    assert_eq!((preview["preview"]["instances"].as_i64(), preview["preview"]["calledInstances"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(
+        (preview["preview"]["instances"].as_i64(), preview["preview"]["calledInstances"].as_i64()),
+        (Some(1), Some(1))
+    );
 
     let out = sweep(&api, &["delete", "--query", r#"{"processDefinitionKey":"none"}"#, "--yes"]).await;
     assert_eq!((out.code, out.stdout.ends_with("Nothing to delete.\n")), (Some(0), true), "{out}");
@@ -301,7 +307,8 @@ async fn cli_delete_no_wait_submits_and_prints_the_batch() {
     let db = TestDb::new().await;
     seed_instances(&db, 20).await;
     let api = TestApi::spawn(db.settings(&[])).await;
-    let out = sweep(&api, &["delete", "--ids", "pi-2,pi-4", "--reason", "cli", "--yes", "--no-wait", "-o", "json"]).await;
+    let out =
+        sweep(&api, &["delete", "--ids", "pi-2,pi-4", "--reason", "cli", "--yes", "--no-wait", "-o", "json"]).await;
     assert_eq!(out.code, Some(0), "{out}");
     let created = out.json();
     assert_eq!(keys(&created), BTreeSet::from(["preview", "batch"]));
@@ -312,8 +319,14 @@ async fn cli_delete_no_wait_submits_and_prints_the_batch() {
     assert_eq!(db.scalar(&format!("SELECT total_items_ FROM sweep_batch WHERE id_ = '{id}'")).await, 2);
 
     // Ids from stdin, text output.
-    let out = run(crate::CLI_BIN, &["delete", "--ids", "-", "--yes", "--no-wait"], &env(&api), Some(b"pi-6\n\npi-8\n"), DEADLINE)
-        .await;
+    let out = run(
+        crate::CLI_BIN,
+        &["delete", "--ids", "-", "--yes", "--no-wait"],
+        &env(&api),
+        Some(b"pi-6\n\npi-8\n"),
+        DEADLINE,
+    )
+    .await;
     assert_eq!(out.code, Some(0), "{out}");
     let id = out.stdout.lines().find_map(|l| l.strip_prefix("Follow it with: sweep watch ")).expect("how to follow");
     assert!(out.stdout.contains(&format!("Batch {id} created: 1 jobs.")), "{out}");
@@ -331,7 +344,10 @@ async fn cli_delete_no_wait_submits_and_prints_the_batch() {
 /// connection sends two `progress` events and then breaks off; the next one (which must carry
 /// `Last-Event-ID: 2`) sends a third and the final `final_event`. It also answers what `sweep`
 /// reads about the ended batch. Returns its base URL and the `Last-Event-ID` of each connection.
-async fn scripted_stream(final_event: &'static str, failed: i64) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>) {
+async fn scripted_stream(
+    final_event: &'static str,
+    failed: i64,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>) {
     use axum::body::{Body, Bytes};
     use axum::extract::{Path, Query};
     use axum::http::HeaderMap;
@@ -398,7 +414,9 @@ async fn scripted_stream(final_event: &'static str, failed: i64) -> (String, std
         .route("/engine-rest/batch/{id}/items/count", get(count))
         .route(
             "/engine-rest/batch/{id}/items",
-            get(|| async { axum::Json(json!([{"processInstanceId": "pi-x", "state": "failed", "reason": "boom", "seq": 1}])) }),
+            get(|| async {
+                axum::Json(json!([{"processInstanceId": "pi-x", "state": "failed", "reason": "boom", "seq": 1}]))
+            }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -460,7 +478,9 @@ async fn cli_delete_yes_follows_the_batch_until_every_instance_is_gone() {
     let id = out
         .stdout
         .lines()
-        .find_map(|l| l.strip_prefix("Batch ")?.strip_suffix(" created; following it (Ctrl-C stops following, not the batch)."))
+        .find_map(|l| {
+            l.strip_prefix("Batch ")?.strip_suffix(" created; following it (Ctrl-C stops following, not the batch).")
+        })
         .unwrap_or_else(|| panic!("the batch id: {out}"))
         .to_owned();
     assert!(out.stdout.contains(&format!("Batch {id} completed: 21 deleted, 0 skipped, 0 failed (")), "{out}");
@@ -470,7 +490,10 @@ async fn cli_delete_yes_follows_the_batch_until_every_instance_is_gone() {
             .await,
         21
     );
-    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await, 1);
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await,
+        1
+    );
 
     // The same, as JSON: the preview, the batch and its result; `watch` of an ended batch ends at once.
     seed_more(&db).await;
@@ -479,7 +502,10 @@ async fn cli_delete_yes_follows_the_batch_until_every_instance_is_gone() {
     let done = out.json();
     assert_eq!(keys(&done), BTreeSet::from(["preview", "batch", "result"]));
     assert_eq!(keys(&done["result"]), view_keys(true));
-    assert_eq!((done["result"]["state"].as_str(), done["result"]["deletedInstances"].as_i64()), (Some("completed"), Some(2)));
+    assert_eq!(
+        (done["result"]["state"].as_str(), done["result"]["deletedInstances"].as_i64()),
+        (Some("completed"), Some(2))
+    );
     let id = done["batch"]["id"].as_str().unwrap();
     let out = sweep(&api, &["watch", id]).await;
     assert_eq!(out.code, Some(0), "{out}");
@@ -510,7 +536,8 @@ async fn cli_delete_exits_3_when_the_batch_ends_with_failed_instances() {
     let result = &out.json()["result"];
     assert_eq!(result["state"], "failed", "{out}");
     assert!(result["failedInstances"].as_i64().unwrap() >= 1, "{out}");
-    let reasons: Vec<&str> = result["failedItems"].as_array().unwrap().iter().filter_map(|f| f["reason"].as_str()).collect();
+    let reasons: Vec<&str> =
+        result["failedItems"].as_array().unwrap().iter().filter_map(|f| f["reason"].as_str()).collect();
     assert!(reasons.iter().any(|r| r.contains("refusing to delete pi-4")), "{out}");
     let id = out.json()["batch"]["id"].as_str().unwrap().to_owned();
 

@@ -98,13 +98,12 @@ impl BatchView {
             "pending"
         };
         let processed = int(s, "deletedInstances") + int(s, "skippedInstances") + int(s, "failedInstances");
-        let instances_per_second = execution_start_time.as_deref().and_then(shared::camunda::parse_date).and_then(
-            |started| {
-                let seconds = (chrono::Utc::now() - started.with_timezone(&chrono::Utc)).num_milliseconds() as f64
-                    / 1000.0;
+        let instances_per_second =
+            execution_start_time.as_deref().and_then(shared::camunda::parse_date).and_then(|started| {
+                let seconds =
+                    (chrono::Utc::now() - started.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0;
                 (state == "running" && seconds > 0.5).then(|| processed as f64 / seconds)
-            },
-        );
+            });
         Self {
             id: text(s, "id").unwrap_or_default(),
             state: state.to_owned(),
@@ -217,7 +216,12 @@ async fn batches(api: &Api, format: Format) -> anyhow::Result<Outcome> {
             vec![
                 v.id.clone(),
                 style.state(&v.state),
-                format!("{}/{} ({})", v.processed(), v.total_instances, output::percent(v.processed(), v.total_instances)),
+                format!(
+                    "{}/{} ({})",
+                    v.processed(),
+                    v.total_instances,
+                    output::percent(v.processed(), v.total_instances)
+                ),
                 output::rate(v.instances_per_second),
                 output::ago(v.start_time.as_deref()),
                 v.create_user_id.clone().unwrap_or_else(|| "-".into()),
@@ -278,7 +282,11 @@ fn print_card(view: &BatchView) {
             println!("  {line}");
         }
         if view.failed_instances > failed.len() as i64 {
-            println!("  … {} more: sweep items {} --state failed", view.failed_instances - failed.len() as i64, view.id);
+            println!(
+                "  … {} more: sweep items {} --state failed",
+                view.failed_instances - failed.len() as i64,
+                view.id
+            );
         }
     }
 }
@@ -338,7 +346,8 @@ async fn items(api: &Api, format: Format, args: &ItemsArgs) -> anyhow::Result<Ou
 // suspend, resume, cancel, retry-failed
 
 async fn suspend(api: &Api, format: Format, id: &str, suspended: bool) -> anyhow::Result<Outcome> {
-    let request = api.request(Method::PUT, &format!("/batch/{}/suspended", encode(id))).json(&json!({"suspended": suspended}));
+    let request =
+        api.request(Method::PUT, &format!("/batch/{}/suspended", encode(id))).json(&json!({"suspended": suspended}));
     api.json(request).await?;
     match format {
         Format::Json => output::json(&json!({"id": id, "suspended": suspended}))?,
@@ -356,9 +365,9 @@ async fn cancel(api: &Api, format: Format, args: &CancelArgs) -> anyhow::Result<
         Format::Text if args.cascade => {
             println!("Batch {id} cancelled and its history removed; instances not deleted yet stay.")
         }
-        Format::Text => println!(
-            "Batch {id} cancelled; instances not deleted yet stay. Its history is kept: sweep batch {id}"
-        ),
+        Format::Text => {
+            println!("Batch {id} cancelled; instances not deleted yet stay. Its history is kept: sweep batch {id}")
+        }
     }
     Ok(Outcome::Done)
 }
@@ -661,7 +670,12 @@ impl Display {
 
 /// Follows batch `id` to its end (or Ctrl-C), prints the outcome in text mode and answers the
 /// exit outcome with the ended batch (`None` when interrupted).
-async fn follow(api: &Api, format: Format, id: &str, event_lines: bool) -> anyhow::Result<(Outcome, Option<BatchView>)> {
+async fn follow(
+    api: &Api,
+    format: Format,
+    id: &str,
+    event_lines: bool,
+) -> anyhow::Result<(Outcome, Option<BatchView>)> {
     let mut display = Display::new(format, event_lines);
     let started = Instant::now();
     let followed = {

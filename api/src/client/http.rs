@@ -185,10 +185,8 @@ impl Api {
         if text.trim().is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_str(&text).map_err(|_| ApiFailure::Status {
-            status,
-            message: format!("the answer is not JSON: {}", shorten(&text)),
-        })
+        serde_json::from_str(&text)
+            .map_err(|_| ApiFailure::Status { status, message: format!("the answer is not JSON: {}", shorten(&text)) })
     }
 
     /// `GET {base}{path}` as JSON.
@@ -203,9 +201,7 @@ impl Api {
         match (status, message) {
             (_, Some(message)) => message,
             (StatusCode::UNAUTHORIZED, None) => match &self.credentials {
-                Credentials::None => {
-                    "the API needs credentials: --user with SWEEP_PASSWORD, or --token".to_owned()
-                }
+                Credentials::None => "the API needs credentials: --user with SWEEP_PASSWORD, or --token".to_owned(),
                 Credentials::Basic { user, .. } => format!(
                     "user '{user}' was not let in: wrong password, unknown user, or locked after failed logins \
                      (check --user and SWEEP_PASSWORD)"
