@@ -430,6 +430,9 @@ fn request_body(args: &DeleteArgs) -> anyhow::Result<Value> {
     Ok(Value::Object(body))
 }
 
+/// How many ids of the dry run's sample the text preview shows.
+const SAMPLE_SHOWN: usize = 5;
+
 fn print_preview(preview: &Value) {
     let style = Style::stdout();
     let instances = int(preview, "instances");
@@ -448,8 +451,10 @@ fn print_preview(preview: &Value) {
     let sample: Vec<&str> =
         preview.get("sample").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     if !sample.is_empty() {
+        // A few ids are enough to recognise the selection; `-o json` has the whole sample.
+        let more = if instances > SAMPLE_SHOWN as i64 { ", …" } else { "" };
         println!();
-        println!("Sample ({} of {instances}): {}", sample.len(), sample.join(", "));
+        println!("Sample: {}{more}", sample[..sample.len().min(SAMPLE_SHOWN)].join(", "));
     }
     let eta = match preview.get("etaSeconds").and_then(Value::as_f64) {
         Some(s) => format!("about {}", output::duration(s)),

@@ -142,7 +142,7 @@ pub fn rate(per_second: Option<f64>) -> String {
     match per_second {
         Some(r) if r.is_finite() && r >= 100.0 => format!("{r:.0}/s"),
         Some(r) if r.is_finite() && r > 0.0 => format!("{r:.1}/s"),
-        Some(r) if r == 0.0 => "0/s".into(),
+        Some(0.0) => "0/s".into(),
         _ => "-".into(),
     }
 }
