@@ -280,7 +280,7 @@ async fn cli_dry_run_previews_and_creates_nothing() {
         lines.contains(&"  PROCESS DEFINITION KEY   INSTANCES") && lines.contains(&"  p                        11"),
         "{out}"
     );
-    assert!(out.stdout.contains("Sample: c-1, pi-10, pi-12, pi-14, pi-16, …\n"), "{out}");
+    assert!(out.stdout.contains("Sample: c-1, pi-10, pi-12, …\n"), "{out}");
     assert!(out.stdout.contains("Jobs: 3   Estimated time: no estimate yet"), "{out}");
     assert!(out.stdout.ends_with("Dry run: nothing was deleted.\n"), "{out}");
 

@@ -431,7 +431,7 @@ fn request_body(args: &DeleteArgs) -> anyhow::Result<Value> {
 }
 
 /// How many ids of the dry run's sample the text preview shows.
-const SAMPLE_SHOWN: usize = 5;
+const SAMPLE_SHOWN: usize = 3;
 
 fn print_preview(preview: &Value) {
     let style = Style::stdout();
