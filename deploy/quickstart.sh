@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sweep's quick start on Debian: makes sure PostgreSQL and RabbitMQ run (installing them when
 # missing), builds the binaries, migrates a database, generates demo process instances, starts
-# the API and two workers, submits one deletion and follows it to completion.
+# the API and two workers, and deletes with the `sweep` command line: a preview, then the batch
+# followed to completion with its progress bar.
 #
 #   bash deploy/quickstart.sh          # everything above; leaves API and workers running
 #   bash deploy/quickstart.sh stop     # stops the API and workers it started
@@ -36,7 +37,7 @@ fi
 command -v cargo >/dev/null 2>&1 || { echo "Sweep builds with Rust: install a Rust toolchain (cargo) first." >&2; exit 1; }
 
 say "Build (release)"
-cargo build --release --locked -p api -p worker
+cargo build --release --locked -p api -p worker   # sweep-api, sweep (the CLI), sweep-worker
 bin=target/release
 
 stop
@@ -69,28 +70,18 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null || { echo "API not ready; see $run/api.log" >&2; exit 1; }
 
-api() { curl -fsS -u demo:demo "$@"; }
-before=$(api "$base/process-instance/count" | grep -o '[0-9]\+')
+export SWEEP_URL="$base" SWEEP_USER=demo SWEEP_PASSWORD=demo
+count() { curl -fsS -u demo:demo "$base/process-instance/count" | grep -o '[0-9]\+'; }
+before=$(count)
 echo "running process instances: $before"
 
-say "Delete every instance of demo-process-1 and demo-process-2"
-body='{"processInstanceQuery":{"processDefinitionKeyIn":["demo-process-1","demo-process-2"]},"deleteReason":"quick start clean-up"}'
-batch=$(api -X POST -H 'Content-Type: application/json' -d "$body" "$base/process-instance/delete")
-echo "$batch"
-id=$(printf '%s' "$batch" | grep -o '"id":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+say "Delete every instance of demo-process-1 and demo-process-2 with sweep"
+echo "\$ sweep delete --query '{\"processDefinitionKeyIn\":[\"demo-process-1\",\"demo-process-2\"]}' --reason 'quick start clean-up' --yes"
 started=$(date +%s%N)
-
-say "Progress of batch $id"
-while :; do
-  stats=$(api "$base/batch/statistics?batchId=$id")
-  if [ "$stats" = "[]" ]; then break; fi
-  field() { printf '%s' "$stats" | grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2; }
-  printf 'jobs %s/%s done, instances deleted %s of %s, failed %s\n' \
-    "$(field completedJobs)" "$(field totalJobs)" "$(field deletedInstances)" "$(field totalInstances)" "$(field failedInstances)"
-  sleep 1
-done
+"$bin/sweep" delete --query '{"processDefinitionKeyIn":["demo-process-1","demo-process-2"]}' \
+  --reason "quick start clean-up" --yes
 elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
-api "$base/history/batch/$id"; echo
-after=$(api "$base/process-instance/count" | grep -o '[0-9]\+')
+after=$(count)
 say "Done in ${elapsed_ms} ms: $before running instances before, $after after"
 echo "API: $base (user demo, password demo)   logs: $run/   stop with: bash deploy/quickstart.sh stop"
+echo "CLI: export SWEEP_USER=demo SWEEP_PASSWORD=demo; $bin/sweep batches | batch ID | watch ID | --help"

@@ -5,6 +5,7 @@
 pub mod auth;
 mod backlog;
 pub mod cli;
+pub mod client;
 pub mod error;
 pub mod extract;
 pub mod live;

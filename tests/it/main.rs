@@ -3,6 +3,7 @@
 
 mod auth;
 mod batch_api;
+mod cli;
 mod deletion;
 mod demo;
 mod end_to_end;
@@ -23,3 +24,5 @@ mod unavailable;
 pub const WORKER_BIN: &str = env!("CARGO_BIN_EXE_sweep-worker-it");
 /// See [`WORKER_BIN`].
 pub const API_BIN: &str = env!("CARGO_BIN_EXE_sweep-api-it");
+/// See [`WORKER_BIN`].
+pub const CLI_BIN: &str = env!("CARGO_BIN_EXE_sweep-it");

@@ -6,7 +6,8 @@
 //! - [`ApiClient`]: HTTP calls to an API, in-process or a process; [`TestApi`]: the API
 //!   in-process on port 0.
 //! - [`TestWorker`]: a worker in-process.
-//! - [`Proc`]: a Sweep binary as a child process.
+//! - [`Proc`]: a Sweep binary as a child process; [`run`]: a command run to its end, its
+//!   output kept ([`Finished`]).
 //! - [`EventTap`], [`TestMq`]: what Sweep publishes, as the broker sees it.
 //! - [`EventStream`]: a reader of the batch event stream, parsing Server-Sent Events itself.
 //! - [`otlp`]: an OTLP/HTTP receiver in the test process, for tests of the exported traces.
@@ -28,7 +29,7 @@ use std::time::Duration;
 pub use api::{ApiClient, TEST_USER, TestApi};
 pub use db::{TestDb, template_name};
 pub use mq::{CapturedEvent, EventTap, TestMq};
-pub use process::Proc;
+pub use process::{Finished, Proc, run};
 pub use sse::{EventStream, SseEvent};
 pub use workers::{DrivenWorker, TestWorker};
 
