@@ -38,7 +38,7 @@ command -v cargo >/dev/null 2>&1 || { echo "Sweep builds with Rust: install a Ru
 
 say "Build (release)"
 cargo build --release --locked -p api -p worker   # sweep-api, sweep (the CLI), sweep-worker
-bin=target/release
+bin="${CARGO_TARGET_DIR:-target}/release"
 
 stop
 export SWEEP__DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db"
