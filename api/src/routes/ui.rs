@@ -8,7 +8,8 @@
 //!   their reasons, and the actions suspend, resume, cancel and retry failed items, which the
 //!   page's script sends to the REST API on the same origin (the browser re-sends the
 //!   credentials it was challenged for);
-//! - `GET /ui/app.js`, `GET /ui/app.css`: the script and the style sheet.
+//! - `GET /ui/app.js`, `GET /ui/app.css`, `GET /ui/favicon.svg`: the script, the style sheet and
+//!   the icon.
 //!
 //! Every answer carries `Content-Security-Policy: default-src 'self'` (no inline script or
 //! style) and `X-Content-Type-Options: nosniff`.
@@ -39,6 +40,7 @@ const FAILED_SHOWN: i64 = 100;
 
 const APP_JS: &str = include_str!("ui/app.js");
 const APP_CSS: &str = include_str!("ui/app.css");
+const FAVICON: &str = include_str!("ui/favicon.svg");
 
 /// The pages, behind the authentication middleware.
 pub(super) fn router(state: AppState) -> Router<AppState> {
@@ -48,6 +50,7 @@ pub(super) fn router(state: AppState) -> Router<AppState> {
         .route("/ui/batch/{id}", get(detail))
         .route("/ui/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], APP_JS) }))
         .route("/ui/app.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS) }))
+        .route("/ui/favicon.svg", get(|| async { ([(header::CONTENT_TYPE, "image/svg+xml")], FAVICON) }))
         .layer(axum::middleware::from_fn_with_state(state, crate::auth::require_user))
         .layer(axum::middleware::from_fn(security_headers))
 }
@@ -98,6 +101,7 @@ fn page(state: &AppState, title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Sweep" }
+                link rel="icon" href="/ui/favicon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/ui/app.css";
                 script src="/ui/app.js" defer {}
             }
@@ -195,7 +199,7 @@ async fn list(State(state): State<AppState>, Extension(principal): Extension<Pri
                             td.num data-field="skippedInstances" { (s.skipped_instances) }
                             td.num data-field="failedInstances" { (s.failed_instances) }
                             td.num data-field="instancesPerSecond" { "–" }
-                            td { (s.batch.start_time.as_deref().unwrap_or("")) }
+                            td.time { (s.batch.start_time.as_deref().unwrap_or("")) }
                         }
                     }
                 }
@@ -217,7 +221,7 @@ async fn list(State(state): State<AppState>, Extension(principal): Extension<Pri
                             td.num { (s.deleted_instances) }
                             td.num { (s.skipped_instances) }
                             td.num { (s.failed_instances) }
-                            td { (h.end_time.map(format_date).unwrap_or_default()) }
+                            td.time { (h.end_time.map(format_date).unwrap_or_default()) }
                         }
                     }
                 }
@@ -277,10 +281,10 @@ async fn detail(
                 section.card {
                     h2 { "Rate" }
                     dl {
-                        dt { "Instances per second" } dd data-field="instancesPerSecond" { "–" }
+                        dt { "Per second" } dd data-field="instancesPerSecond" { "–" }
                         dt { "ETA" } dd data-field="etaSeconds" { "–" }
-                        dt { "Started" } dd { (b.start_time.as_deref().unwrap_or("")) }
-                        dt { "Ended" } dd data-field="endTime" { (end_time.unwrap_or_default()) }
+                        dt { "Started" } dd.time { (b.start_time.as_deref().unwrap_or("")) }
+                        dt { "Ended" } dd.time data-field="endTime" { (end_time.unwrap_or_default()) }
                     }
                 }
                 section.card {
@@ -291,7 +295,7 @@ async fn detail(
                         dt { "Completed" } dd data-field="completedJobs" { (stats.completed_jobs) }
                         dt { "Remaining" } dd data-field="remainingJobs" { (stats.remaining_jobs) }
                         dt { "Failed" } dd data-field="failedJobs" { (stats.failed_jobs) }
-                        dt { "Per job" } dd { (b.invocations_per_batch_job) " instances" }
+                        dt { "Instances per job" } dd { (b.invocations_per_batch_job) }
                     }
                 }
                 section.card {

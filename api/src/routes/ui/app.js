@@ -44,7 +44,12 @@ function render(root, kind, data) {
   root.dataset.events = String(Number(root.dataset.events || 0) + 1);
   if (kind !== "progress") {
     root.dataset.live = "false";
-    root.querySelectorAll("[data-action]").forEach((b) => (b.disabled = true));
+    // A batch that stalled on failed jobs is still there: its failed items can be retried.
+    const stalled = kind === "failed" && !data.endTime;
+    root.querySelectorAll("[data-action]").forEach((b) => {
+      const action = b.dataset.action;
+      b.disabled = !stalled || (action === "retry" ? !(data.failedInstances > 0) : action !== "cancel");
+    });
   } else {
     root.querySelectorAll("[data-action=suspend]").forEach((b) => (b.hidden = data.suspended));
     root.querySelectorAll("[data-action=resume]").forEach((b) => (b.hidden = !data.suspended));
