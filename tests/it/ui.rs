@@ -128,9 +128,8 @@ async fn ui_in_a_browser_shows_live_progress_failed_items_and_suspends_and_resum
     let worker = DrivenWorker::connect(settings.clone()).await;
 
     // A batch that ends its run with a failed item (every retry included), then one that runs.
-    let failed = api
-        .start_deletion(&json!({"processInstanceIds": ["pi-1", "pi-2"], "invocationsPerBatchJob": 1}))
-        .await;
+    let failed =
+        api.start_deletion(&json!({"processInstanceIds": ["pi-1", "pi-2"], "invocationsPerBatchJob": 1})).await;
     worker.drain().await;
     let (status, items) = api.get(&format!("/batch/{failed}/items?state=failed")).await;
     assert_eq!(status, 200, "{items}");

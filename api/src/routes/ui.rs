@@ -259,8 +259,8 @@ async fn detail(
         },
     };
     let failed_count = batch_item::count(&state.db, &id, Some(ItemState::Failed)).await?;
-    let failed = batch_item::list(&state.db, &id, Some(ItemState::Failed), Page { first: 0, max: Some(FAILED_SHOWN) })
-        .await?;
+    let failed =
+        batch_item::list(&state.db, &id, Some(ItemState::Failed), Page { first: 0, max: Some(FAILED_SHOWN) }).await?;
     let b = &stats.batch;
     let body = html! {
         div.batch #batch data-batch=(b.id) data-live=(live) {
