@@ -94,6 +94,18 @@ try {
     await page.waitForSelector(`button[data-action=${other}]:not([hidden])`);
     await ask(state, { dialogs: dialogs.length });
   }
+  // Retry the failed batch's failed items, then cancel it: it ends with its item pending.
+  await page.goto(`${base}/ui/batch/${encodeURIComponent(failed)}`);
+  await page.waitForSelector("#batch[data-events]");
+  await Promise.all([page.waitForEvent("load"), page.click("button[data-action=retry]")]);
+  await page.waitForSelector("#batch h1 [data-field=state][data-state=running]");
+  await page.waitForSelector("#failed-count:text-is('0')");
+  await ask("retried", { dialogs: dialogs.length });
+  await Promise.all([page.waitForEvent("load"), page.click("button[data-action=cancel]")]);
+  await page.waitForSelector("#batch h1 [data-field=state][data-state=deleted]");
+  const actions = await page.$$("button[data-action]");
+  if (actions.length) throw new Error("an ended batch offers no action");
+  await ask("cancelled", { dialogs: dialogs.length });
   if (problems.length) throw new Error(`the page reported errors: ${problems.join("; ")}`);
   emit("done", { dialogs });
 } catch (e) {

@@ -118,7 +118,7 @@ async fn suspended(api: &ApiClient, id: &str) -> bool {
 }
 
 #[tokio::test]
-async fn ui_in_a_browser_shows_live_progress_failed_items_and_suspends_and_resumes() {
+async fn ui_in_a_browser_shows_live_progress_and_failed_items_and_suspends_resumes_retries_and_cancels() {
     let (chromium, script) = browser_tools();
     let db = TestDb::new().await;
     seed_instances(&db, 30).await;
@@ -194,8 +194,21 @@ async fn ui_in_a_browser_shows_live_progress_failed_items_and_suspends_and_resum
                 assert!(!suspended(&api, &running).await, "the page resumed the batch");
                 true
             }
+            "retried" => {
+                let (status, items) = api.get(&format!("/batch/{failed}/items?state=failed")).await;
+                assert_eq!((status, items), (200, json!([])), "the page retried the failed items");
+                let (status, items) = api.get(&format!("/batch/{failed}/items?state=pending")).await;
+                assert_eq!(items[0]["processInstanceId"], "pi-2", "{status}: {items}");
+                true
+            }
+            "cancelled" => {
+                assert_eq!(api.get(&format!("/batch/{failed}")).await.0, 404, "the page cancelled the batch");
+                let (status, historic) = api.get(&format!("/history/batch/{failed}")).await;
+                assert!(status == 200 && historic["endTime"].is_string(), "{historic}");
+                true
+            }
             "done" => {
-                assert_eq!(step["dialogs"].as_array().map(Vec::len), Some(2), "each action asked first: {step}");
+                assert_eq!(step["dialogs"].as_array().map(Vec::len), Some(4), "each action asked first: {step}");
                 false
             }
             _ => panic!("the browser script failed after {steps:?}: {}", step["message"].as_str().unwrap_or(&line)),
