@@ -58,6 +58,10 @@ try {
   if (response.status() !== 200) throw new Error(`/ui answered ${response.status()}`);
   const row = `#running tr[data-batch="${running}"]`;
   await page.waitForSelector(`${row}[data-events]`);
+  // Streamed are the four newest running batches; the failed one, the oldest, is polled.
+  const streamed = await page.$$eval("#running tr[data-live=true]", (rows) => rows.length);
+  if (streamed < 6) throw new Error(`expected 6 running batches, found ${streamed}`);
+  await page.waitForSelector(`#running tr[data-batch="${failed}"][data-events] [data-state=failed]`);
   const bar = () => page.$eval(`${row} progress`, (p) => p.value);
   const first = await bar();
   await ask("list-first", { value: first });

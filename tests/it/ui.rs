@@ -121,7 +121,7 @@ async fn suspended(api: &ApiClient, id: &str) -> bool {
 async fn ui_in_a_browser_shows_live_progress_and_failed_items_and_suspends_resumes_retries_and_cancels() {
     let (chromium, script) = browser_tools();
     let db = TestDb::new().await;
-    seed_instances(&db, 30).await;
+    seed_instances(&db, 34).await;
     refuse_to_delete(&db, "pi-2").await;
     let settings = db.settings(&[]);
     let api = TestApi::spawn(settings.clone()).await;
@@ -135,6 +135,10 @@ async fn ui_in_a_browser_shows_live_progress_and_failed_items_and_suspends_resum
     assert_eq!(status, 200, "{items}");
     let reason = items[0]["reason"].as_str().expect("a reason").to_owned();
     assert!(reason.contains("refusing to delete pi-2"), "{items}");
+    // Four more, so that the list streams four batches and polls the statistics of the others.
+    for i in 31..=34 {
+        api.start_deletion(&json!({"processInstanceIds": [format!("pi-{i}")]})).await;
+    }
     let ids: Vec<String> = (3..=30).map(|i| format!("pi-{i}")).collect();
     let running = api.start_deletion(&json!({"processInstanceIds": ids, "invocationsPerBatchJob": 2})).await;
 

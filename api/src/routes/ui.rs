@@ -31,7 +31,7 @@ use shared::db::listing::{BatchFilterCore, BatchSortKey, Page, Sort};
 
 use crate::{ApiError, AppState};
 
-/// Running batches listed at most.
+/// Running batches listed at most (`app.js` polls the statistics of as many).
 const RUNNING_LISTED: i64 = 100;
 /// Ended batches listed at most.
 const RECENT_LISTED: i64 = 20;

@@ -3,8 +3,9 @@
 "use strict";
 
 // Browsers open at most 6 HTTP/1.1 connections per origin: the list streams this many batches
-// and leaves the others as loaded, so the page's other requests still get a connection.
+// and reads the others' statistics every few seconds, so other requests still get a connection.
 const MAX_STREAMS = 4;
+const POLL_MS = 3000;
 
 const api = () => document.body.dataset.api || "/engine-rest";
 
@@ -105,11 +106,29 @@ async function act(root, name) {
   window.location.reload();
 }
 
+// The batches beyond MAX_STREAMS, from one `GET /batch/statistics` per interval.
+function poll(rows) {
+  const byId = new Map(rows.map((row) => [row.dataset.batch, row]));
+  const tick = async () => {
+    try {
+      // The list's own order and length, so every row of it is in the answer.
+      const response = await fetch(api() + "/batch/statistics?sortBy=startTime&sortOrder=desc&maxResults=100");
+      if (!response.ok) return;
+      for (const stats of await response.json()) {
+        const row = byId.get(stats.id);
+        if (row) render(row, "progress", stats);
+      }
+    } catch (_) {
+      // The next tick tries again.
+    }
+  };
+  window.setInterval(tick, POLL_MS);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  let streams = 0;
-  document.querySelectorAll("[data-batch][data-live=true]").forEach((root) => {
-    if (streams++ < MAX_STREAMS) watch(root);
-  });
+  const live = [...document.querySelectorAll("[data-batch][data-live=true]")];
+  live.slice(0, MAX_STREAMS).forEach(watch);
+  if (live.length > MAX_STREAMS) poll(live.slice(MAX_STREAMS));
   document.querySelectorAll("[data-action]").forEach((button) => {
     const root = button.closest("[data-batch]");
     button.addEventListener("click", () => act(root, button.dataset.action));
