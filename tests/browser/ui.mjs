@@ -13,7 +13,7 @@ if (!failed) {
   process.exit(2);
 }
 const shots = process.env.UI_SCREENSHOT_DIR || ".";
-const WAIT = 20_000;
+const WAIT = 30_000;
 
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const emit = (step, fields = {}) => console.log(JSON.stringify({ step, ...fields }));
