@@ -3,7 +3,9 @@
 # when missing, starts the services when stopped, and lets the `postgres` user connect over
 # 127.0.0.1 without a password (development and CI only). Idempotent: safe to run every time.
 # With --with-test-tools it also installs what the test suite needs besides the services:
-# promtool (Debian package prometheus), which checks the /metrics pages.
+# promtool (Debian package prometheus), which checks the /metrics pages, and for the browser test
+# of the /ui pages Debian's chromium, node and npm, and the npm packages of tests/browser
+# (`npm ci` from its committed package-lock.json, again whenever that lock file changes).
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -56,6 +58,24 @@ ensure_test_tools() {
   if ! command -v promtool >/dev/null 2>&1; then
     log "installing promtool (Debian package prometheus)"
     install_pkg prometheus
+  fi
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing Chromium (Debian package chromium)"
+    install_pkg chromium
+  fi
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    log "installing node and npm (Debian packages nodejs, npm)"
+    install_pkg nodejs npm
+  fi
+  local browser lock stamp
+  browser="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+  lock=$(sha256sum "$browser/package-lock.json" | cut -d' ' -f1)
+  stamp="$browser/node_modules/.installed-from-lock"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$lock" ]; then
+    log "installing the browser test's npm packages (npm ci --prefix tests/browser)"
+    # The test drives Debian's chromium: playwright-core downloads no browser of its own.
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$browser" --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$lock" >"$stamp"
   fi
 }
 

@@ -18,6 +18,7 @@ mod process_instance_delete;
 mod process_instance_query;
 mod schema;
 mod traces;
+mod ui;
 mod unavailable;
 
 /// The test builds of the binaries, for tests that run them as processes.

@@ -1,5 +1,5 @@
-//! Route table: the Camunda REST API under `http.base_path`, health and metrics at the root,
-//! and Camunda-style bodies for unknown paths and methods.
+//! Route table: the Camunda REST API under `http.base_path`, health and metrics at the root, the
+//! batch pages under `/ui`, and Camunda-style bodies for unknown paths and methods.
 
 mod batch;
 mod health;
@@ -7,6 +7,7 @@ mod history_batch;
 mod job;
 mod process_instance;
 mod process_instance_delete;
+mod ui;
 
 use std::time::Instant;
 
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest(&settings.http.base_path, engine)
         .merge(health::router())
+        .merge(ui::router(state.clone()))
         .fallback(|| async { ApiError::NotFound("Resource not found".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed("Method not allowed".into()) })
         .layer(DefaultBodyLimit::max(settings.http.body_limit_bytes))
