@@ -34,7 +34,7 @@ pub fn parse_date(text: &str) -> Option<DateTime<FixedOffset>> {
 }
 
 /// Camunda's error body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExceptionDto {
     /// Simple class name of the exception, e.g. `InvalidRequestException`.
     #[serde(rename = "type")]
@@ -46,14 +46,14 @@ pub struct ExceptionDto {
 }
 
 /// `{"count": n}`
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CountResultDto {
     /// Number of matches.
     pub count: i64,
 }
 
 /// A runtime process instance as `GET /process-instance` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProcessInstanceDto {
     /// Process-instance id.
@@ -105,7 +105,7 @@ mod tests {
 }
 
 /// A runtime batch (`GET /batch/{id}`, the answer of `POST /process-instance/delete`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchDto {
     /// Batch id.
@@ -142,7 +142,7 @@ pub struct BatchDto {
 /// A runtime batch with its progress (`GET /batch/statistics`): Camunda's job counters, then
 /// Sweep's instance counters, which always add up: `totalInstances = pendingInstances +
 /// runningInstances + deletedInstances + skippedInstances + failedInstances`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchStatisticsDto {
     /// The batch itself.
@@ -169,7 +169,7 @@ pub struct BatchStatisticsDto {
 }
 
 /// A historic batch (`GET /history/batch/{id}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoricBatchDto {
     /// Batch id.
@@ -205,7 +205,7 @@ pub struct HistoricBatchDto {
 
 /// A batch execution job as Camunda's job API shows it (`GET /job`). Sweep's jobs belong to
 /// no process instance, so those fields are always null.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobDto {
     /// `<batchId>:<seq>`.
@@ -241,7 +241,7 @@ pub struct JobDto {
 }
 
 /// Body of `PUT /job/{id}/retries` and `PUT /job-definition/{id}/retries`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RetriesDto {
     /// Retries to set; required, at least 0.
@@ -249,14 +249,14 @@ pub struct RetriesDto {
 }
 
 /// Body of `PUT /batch/{id}/suspended`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SuspensionStateDto {
     /// `true` suspends, `false` or absent activates.
     pub suspended: Option<bool>,
 }
 
 /// Sweep extension: one entry of a batch's item ledger (`GET /batch/{id}/items`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchItemDto {
     /// The selected process instance.
@@ -270,7 +270,7 @@ pub struct BatchItemDto {
 }
 
 /// Sweep extension: answer of `POST /process-instance/delete?dryRun=true`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletionPreviewDto {
     /// Instances the real call would snapshot now (unknown explicit ids with
@@ -291,7 +291,7 @@ pub struct DeletionPreviewDto {
 }
 
 /// Sweep extension: answer of `POST /batch/{id}/retry-failed-items`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RetryFailedItemsResultDto {
     /// Items put back to pending.
