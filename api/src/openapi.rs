@@ -63,7 +63,13 @@ bearer JWT (`auth.mode = oidc`). Missing or wrong credentials answer 401 without
         job::set_definition_retries,
         document,
     ),
-    components(schemas(ExceptionDto, DeleteProcessInstancesDto, AuthorizationExceptionDto, MissingAuthorizationDto)),
+    components(schemas(
+        ExceptionDto,
+        DeleteProcessInstancesDto,
+        AuthorizationExceptionDto,
+        MissingAuthorizationDto,
+        batch::ItemStateDoc,
+    )),
     modifiers(&CommonResponses),
     tags(
         (name = "Process Instance", description = "Camunda's process-instance API: bulk deletion and runtime queries"),
@@ -342,6 +348,16 @@ mod tests {
         }
         assert_eq!(doc["components"]["securitySchemes"]["basic"]["scheme"], "basic");
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let text = doc.to_string();
+        for reference in text.split("\"$ref\":\"").skip(1).map(|r| r.split('"').next().unwrap()) {
+            let name = reference.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{reference}"));
+            assert!(doc["components"]["schemas"][name].is_object(), "{reference} does not exist");
+        }
     }
 
     #[test]

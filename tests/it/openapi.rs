@@ -77,7 +77,12 @@ async fn openapi_check_script_passes_against_a_seeded_api() {
     .expect("check.sh finished within 15 minutes")
     .expect("run check.sh");
     println!("check.sh took {:?}", started.elapsed());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The end of the report is what matters (openapi-spec-validator prints the whole document).
+    let tail = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let skip = text.chars().count().saturating_sub(12_000);
+        text.chars().skip(skip).collect::<String>()
+    };
+    let (stdout, stderr) = (tail(&out.stdout), tail(&out.stderr));
     assert!(out.status.success(), "check.sh failed ({}):\n{stdout}\n{stderr}", out.status);
 }
