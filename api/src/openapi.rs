@@ -181,9 +181,12 @@ struct CommonResponses;
 fn exception(description: &str) -> RefOr<Response> {
     ResponseBuilder::new()
         .description(description)
-        .content("application/json", utoipa::openapi::ContentBuilder::new()
+        .content(
+            "application/json",
+            utoipa::openapi::ContentBuilder::new()
                 .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("ExceptionDto"))))
-                .build())
+                .build(),
+        )
         .build()
         .into()
 }
@@ -343,7 +346,11 @@ mod tests {
                     }
                 }
                 let tagged = op["tags"].as_array().unwrap().iter().any(|t| t == EXTENSION_TAG);
-                assert_eq!(tagged, op["x-sweep-extension"] == true, "{method} {path}: tag and x-sweep-extension differ");
+                assert_eq!(
+                    tagged,
+                    op["x-sweep-extension"] == true,
+                    "{method} {path}: tag and x-sweep-extension differ"
+                );
             }
         }
         assert_eq!(doc["components"]["securitySchemes"]["basic"]["scheme"], "basic");

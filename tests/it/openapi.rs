@@ -77,6 +77,7 @@ async fn openapi_check_script_passes_against_a_seeded_api() {
     .expect("check.sh finished within 15 minutes")
     .expect("run check.sh");
     println!("check.sh took {:?}", started.elapsed());
+    println!("{}", String::from_utf8_lossy(&out.stdout));
     // The end of the report is what matters (openapi-spec-validator prints the whole document).
     let tail = |bytes: &[u8]| {
         let text = String::from_utf8_lossy(bytes).into_owned();
