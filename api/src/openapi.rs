@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use shared::camunda::ExceptionDto;
+use shared::camunda::{AuthorizationExceptionDto, ExceptionDto, MissingAuthorizationDto};
 use shared::query::{HistoricProcessInstanceQueryDto, ProcessInstanceQueryDto};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Response, ResponseBuilder, Server};
@@ -135,43 +135,6 @@ pub struct DeleteProcessInstancesDto {
     /// Sweep extension: jobs per seed run (default `batch.batch_jobs_per_seed`).
     #[schema(minimum = 1)]
     batch_jobs_per_seed: Option<i64>,
-}
-
-/// Camunda's `AuthorizationExceptionDto`, the body of a 403.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct AuthorizationExceptionDto {
-    /// `AuthorizationException`.
-    #[serde(rename = "type")]
-    kind: String,
-    /// `The user with id 'U' does not have …`.
-    message: String,
-    /// Always null.
-    code: Option<i32>,
-    /// The refused user.
-    user_id: String,
-    /// Deprecated: the permission, when exactly one authorization is missing.
-    permission_name: Option<String>,
-    /// Deprecated: the resource, when exactly one authorization is missing.
-    resource_name: Option<String>,
-    /// Deprecated: the resource id, when exactly one authorization is missing.
-    resource_id: Option<String>,
-    /// Any one of these would have allowed the action.
-    missing_authorizations: Vec<MissingAuthorizationDto>,
-}
-
-/// One missing authorization of an [`AuthorizationExceptionDto`].
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct MissingAuthorizationDto {
-    /// E.g. `READ`.
-    permission_name: String,
-    /// E.g. `Batch`.
-    resource_name: String,
-    /// The resource id, or null for a global check.
-    resource_id: Option<String>,
 }
 
 /// Adds the security schemes and, to every operation but the document's own, the answers any

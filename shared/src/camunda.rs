@@ -45,6 +45,42 @@ pub struct ExceptionDto {
     pub code: Option<i32>,
 }
 
+/// Camunda's `AuthorizationExceptionDto`, the body of a 403. The deprecated single-valued fields
+/// are filled only when exactly one authorization is missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizationExceptionDto {
+    /// `AuthorizationException`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `The user with id 'U' does not have …`.
+    pub message: String,
+    /// Always null.
+    pub code: Option<i32>,
+    /// The refused user.
+    pub user_id: String,
+    /// Deprecated: the permission, when exactly one authorization is missing.
+    pub permission_name: Option<String>,
+    /// Deprecated: the resource, when exactly one authorization is missing.
+    pub resource_name: Option<String>,
+    /// Deprecated: the resource id, when exactly one authorization is missing.
+    pub resource_id: Option<String>,
+    /// Any one of these would have allowed the action.
+    pub missing_authorizations: Vec<MissingAuthorizationDto>,
+}
+
+/// One missing authorization of an [`AuthorizationExceptionDto`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingAuthorizationDto {
+    /// E.g. `READ`.
+    pub permission_name: String,
+    /// E.g. `Batch`.
+    pub resource_name: String,
+    /// The resource id, or null for a global check.
+    pub resource_id: Option<String>,
+}
+
 /// `{"count": n}`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CountResultDto {
