@@ -29,7 +29,9 @@ const DESCRIPTION: &str = "Sweep serves Camunda 7's REST API for deleting proces
 (`2016-04-12T15:29:33.000+0200`) and error bodies `{\"type\", \"message\", \"code\"}`. Operations \
 tagged `sweep-extension` (and marked `x-sweep-extension: true`) are Sweep's own additions. \
 Every operation needs a user: HTTP Basic against Camunda's users (`auth.mode = basic`) or a \
-bearer JWT (`auth.mode = oidc`). Missing or wrong credentials answer 401 without a body.";
+bearer JWT (`auth.mode = oidc`). Missing or wrong credentials answer 401 without a body. \
+Outside the base path, and not described here: `GET /health/live`, `GET /health/ready`, `GET /metrics` \
+(Prometheus), the batch pages under `/ui` and this document's Swagger UI at `/docs`.";
 
 /// The document of the REST API.
 #[derive(OpenApi)]

@@ -42,6 +42,8 @@ async fn the_openapi_document_is_3_1_and_documents_every_route() {
     assert!(doc["paths"]["/process-instance/delete"]["post"]["x-sweep-extension"].is_null(), "Camunda's own");
 
     // Swagger UI, open as well, from the compiled-in assets, pointing at the document.
+    let resp = client.get(format!("{}/docs", api.origin)).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "/docs leads to the UI");
     let resp = client.get(format!("{}/docs/", api.origin)).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("swagger-ui"));
