@@ -281,6 +281,7 @@ pub struct JobDto {
 #[serde(rename_all = "camelCase")]
 pub struct RetriesDto {
     /// Retries to set; required, at least 0.
+    #[schema(required = true, minimum = 0)]
     pub retries: Option<i32>,
 }
 
