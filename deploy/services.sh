@@ -5,7 +5,8 @@
 # With --with-test-tools it also installs what the test suite needs besides the services:
 # promtool (Debian package prometheus), which checks the /metrics pages, and for the browser test
 # of the /ui pages Debian's chromium, node and npm, and the npm packages of tests/browser
-# (`npm ci` from its committed package-lock.json, again whenever that lock file changes).
+# (`npm ci` from its committed package-lock.json, again whenever that lock file changes), and
+# python3 with venv and curl for tests/openapi/check.sh.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -66,6 +67,10 @@ ensure_test_tools() {
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     log "installing node and npm (Debian packages nodejs, npm)"
     install_pkg nodejs npm
+  fi
+  if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
+    log "installing python3, venv and curl for the OpenAPI check (Debian packages python3-venv, curl)"
+    install_pkg python3-venv curl
   fi
   local browser lock stamp
   browser="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"

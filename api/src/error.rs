@@ -10,7 +10,7 @@
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use shared::camunda::ExceptionDto;
+use shared::camunda::{AuthorizationExceptionDto, ExceptionDto, MissingAuthorizationDto};
 
 /// An error answered to an HTTP caller.
 #[derive(Debug, thiserror::Error)]
@@ -101,25 +101,27 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Camunda's `AuthorizationExceptionDto`: the deprecated single-valued fields are filled only
-/// when exactly one authorization is missing.
+/// Camunda's `AuthorizationExceptionDto`.
 fn forbidden(denied: &shared::auth::Denied) -> Response {
-    let missing: Vec<serde_json::Value> = denied
-        .missing
-        .iter()
-        .map(|m| serde_json::json!({"permissionName": m.permission, "resourceName": m.resource, "resourceId": m.resource_id}))
-        .collect();
     let single = (denied.missing.len() == 1).then(|| &denied.missing[0]);
-    let body = serde_json::json!({
-        "type": "AuthorizationException",
-        "message": denied.message(),
-        "code": null,
-        "userId": denied.user_id,
-        "permissionName": single.map(|m| m.permission),
-        "resourceName": single.map(|m| m.resource),
-        "resourceId": single.and_then(|m| m.resource_id.clone()),
-        "missingAuthorizations": missing,
-    });
+    let body = AuthorizationExceptionDto {
+        kind: "AuthorizationException".to_owned(),
+        message: denied.message(),
+        code: None,
+        user_id: denied.user_id.clone(),
+        permission_name: single.map(|m| m.permission.to_owned()),
+        resource_name: single.map(|m| m.resource.to_owned()),
+        resource_id: single.and_then(|m| m.resource_id.clone()),
+        missing_authorizations: denied
+            .missing
+            .iter()
+            .map(|m| MissingAuthorizationDto {
+                permission_name: m.permission.to_owned(),
+                resource_name: m.resource.to_owned(),
+                resource_id: m.resource_id.clone(),
+            })
+            .collect(),
+    };
     (StatusCode::FORBIDDEN, Json(body)).into_response()
 }
 

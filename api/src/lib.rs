@@ -9,6 +9,7 @@ pub mod client;
 pub mod error;
 pub mod extract;
 pub mod live;
+pub mod openapi;
 pub mod params;
 pub mod routes;
 pub mod sanitize;

@@ -26,6 +26,19 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     }
 }
 
+/// Doc-only: `firstResult` and `maxResults`, as [`QueryParams::paging`] reads them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct PagingParams {
+    /// Index of the first result to return.
+    #[param(minimum = 0, maximum = 2147483647)]
+    first_result: Option<i32>,
+    /// Largest number of results to return.
+    #[param(minimum = 0, maximum = 2147483647)]
+    max_results: Option<i32>,
+}
+
 fn cannot_set(key: &str, value: &str, cause: &str) -> ApiError {
     ApiError::InvalidRequest(format!("Cannot set query parameter '{key}' to value '{value}': {cause}"))
 }

@@ -34,7 +34,7 @@ pub fn parse_date(text: &str) -> Option<DateTime<FixedOffset>> {
 }
 
 /// Camunda's error body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExceptionDto {
     /// Simple class name of the exception, e.g. `InvalidRequestException`.
     #[serde(rename = "type")]
@@ -45,15 +45,51 @@ pub struct ExceptionDto {
     pub code: Option<i32>,
 }
 
+/// Camunda's `AuthorizationExceptionDto`, the body of a 403. The deprecated single-valued fields
+/// are filled only when exactly one authorization is missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizationExceptionDto {
+    /// `AuthorizationException`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `The user with id 'U' does not have …`.
+    pub message: String,
+    /// Always null.
+    pub code: Option<i32>,
+    /// The refused user.
+    pub user_id: String,
+    /// Deprecated: the permission, when exactly one authorization is missing.
+    pub permission_name: Option<String>,
+    /// Deprecated: the resource, when exactly one authorization is missing.
+    pub resource_name: Option<String>,
+    /// Deprecated: the resource id, when exactly one authorization is missing.
+    pub resource_id: Option<String>,
+    /// Any one of these would have allowed the action.
+    pub missing_authorizations: Vec<MissingAuthorizationDto>,
+}
+
+/// One missing authorization of an [`AuthorizationExceptionDto`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingAuthorizationDto {
+    /// E.g. `READ`.
+    pub permission_name: String,
+    /// E.g. `Batch`.
+    pub resource_name: String,
+    /// The resource id, or null for a global check.
+    pub resource_id: Option<String>,
+}
+
 /// `{"count": n}`
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CountResultDto {
     /// Number of matches.
     pub count: i64,
 }
 
 /// A runtime process instance as `GET /process-instance` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProcessInstanceDto {
     /// Process-instance id.
@@ -105,7 +141,7 @@ mod tests {
 }
 
 /// A runtime batch (`GET /batch/{id}`, the answer of `POST /process-instance/delete`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchDto {
     /// Batch id.
@@ -142,7 +178,7 @@ pub struct BatchDto {
 /// A runtime batch with its progress (`GET /batch/statistics`): Camunda's job counters, then
 /// Sweep's instance counters, which always add up: `totalInstances = pendingInstances +
 /// runningInstances + deletedInstances + skippedInstances + failedInstances`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchStatisticsDto {
     /// The batch itself.
@@ -169,7 +205,7 @@ pub struct BatchStatisticsDto {
 }
 
 /// A historic batch (`GET /history/batch/{id}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoricBatchDto {
     /// Batch id.
@@ -205,7 +241,7 @@ pub struct HistoricBatchDto {
 
 /// A batch execution job as Camunda's job API shows it (`GET /job`). Sweep's jobs belong to
 /// no process instance, so those fields are always null.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobDto {
     /// `<batchId>:<seq>`.
@@ -241,22 +277,23 @@ pub struct JobDto {
 }
 
 /// Body of `PUT /job/{id}/retries` and `PUT /job-definition/{id}/retries`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RetriesDto {
     /// Retries to set; required, at least 0.
+    #[schema(required = true, minimum = 0)]
     pub retries: Option<i32>,
 }
 
 /// Body of `PUT /batch/{id}/suspended`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SuspensionStateDto {
     /// `true` suspends, `false` or absent activates.
     pub suspended: Option<bool>,
 }
 
 /// Sweep extension: one entry of a batch's item ledger (`GET /batch/{id}/items`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchItemDto {
     /// The selected process instance.
@@ -270,7 +307,7 @@ pub struct BatchItemDto {
 }
 
 /// Sweep extension: answer of `POST /process-instance/delete?dryRun=true`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletionPreviewDto {
     /// Instances the real call would snapshot now (unknown explicit ids with
@@ -291,7 +328,7 @@ pub struct DeletionPreviewDto {
 }
 
 /// Sweep extension: answer of `POST /batch/{id}/retry-failed-items`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RetryFailedItemsResultDto {
     /// Items put back to pending.

@@ -146,7 +146,7 @@ async fn send(addr: SocketAddr, request: &RawRequest) -> Result<(u16, Vec<u8>), 
 
 /// The body a route reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dto {
+pub(crate) enum Dto {
     None,
     Query,
     Delete,
@@ -156,7 +156,7 @@ enum Dto {
 
 /// Every route the API serves (`api/src/routes/*.rs`): method, path (`{id}` for a path
 /// parameter; under the base path unless it starts with `!`), body.
-const ROUTES: &[(&str, &str, Dto)] = &[
+pub(crate) const ROUTES: &[(&str, &str, Dto)] = &[
     ("GET", "/process-instance", Dto::None),
     ("POST", "/process-instance", Dto::Query),
     ("GET", "/process-instance/count", Dto::None),
@@ -182,6 +182,9 @@ const ROUTES: &[(&str, &str, Dto)] = &[
     ("GET", "/job/count", Dto::None),
     ("PUT", "/job/{id}/retries", Dto::Retries),
     ("PUT", "/job-definition/{id}/retries", Dto::Retries),
+    ("GET", "/openapi.json", Dto::None),
+    ("GET", "!/docs/", Dto::None),
+    ("GET", "!/docs/{id}", Dto::None),
     ("GET", "!/health/live", Dto::None),
     ("GET", "!/health/ready", Dto::None),
     ("GET", "!/metrics", Dto::None),

@@ -12,6 +12,7 @@ mod health;
 mod invariants;
 mod live;
 mod metrics;
+mod openapi;
 mod outbox;
 mod pipeline;
 mod process_instance_delete;

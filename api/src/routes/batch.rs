@@ -36,14 +36,82 @@ use sea_orm::{ActiveEnum, Iterable};
 use shared::auth::{Permission, Principal};
 use shared::batch::control;
 use shared::camunda::{
-    BatchDto, BatchItemDto, BatchStatisticsDto, CountResultDto, RetryFailedItemsResultDto, SuspensionStateDto,
+    BatchDto, BatchItemDto, BatchStatisticsDto, CountResultDto, ExceptionDto, RetryFailedItemsResultDto,
+    SuspensionStateDto,
 };
 use shared::db::batch::{self, BatchFilter};
 use shared::db::batch_item::{self, ItemState};
 use shared::db::listing::{BatchFilterCore, BatchSortKey};
 
 use crate::extract::Json;
-use crate::params::QueryParams;
+use crate::params::{PagingParams, QueryParams};
+
+/// Doc-only: the filters of `GET /batch` and `GET /batch/count`, as [`filter`] reads them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct BatchQueryParams {
+    /// Batch id.
+    batch_id: Option<String>,
+    /// Batch type (`instance-deletion`).
+    #[param(rename = "type")]
+    kind: Option<String>,
+    /// Comma-separated tenant ids.
+    tenant_id_in: Option<String>,
+    /// Only batches without a tenant.
+    without_tenant_id: Option<bool>,
+    /// Only suspended (`true`) or active (`false`) batches.
+    suspended: Option<bool>,
+}
+
+/// Doc-only: the filters only `GET /batch/statistics` and its count accept.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct BatchStatisticsQueryParams {
+    /// Creating user.
+    created_by: Option<String>,
+    /// Started before this date (`2016-04-12T15:29:33.000+0200`).
+    started_before: Option<String>,
+    /// Started after this date.
+    started_after: Option<String>,
+    /// Only batches with failed jobs.
+    with_failures: Option<bool>,
+    /// Only batches without failed jobs.
+    without_failures: Option<bool>,
+}
+
+/// Doc-only: `sortBy` / `sortOrder` of the batch lists.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct BatchSortParams {
+    /// `batchId` or `tenantId` (statistics also `startTime`); with `sortOrder`.
+    sort_by: Option<String>,
+    /// `asc` or `desc`; with `sortBy`.
+    sort_order: Option<String>,
+}
+
+/// Doc-only: the filter of the item ledger.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct ItemStateParam {
+    /// Only items in this state.
+    state: Option<ItemStateDoc>,
+}
+
+/// Doc-only: the states of a ledger item.
+#[derive(utoipa::ToSchema)]
+#[schema(as = BatchItemState)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum ItemStateDoc {
+    Pending,
+    Deleted,
+    Skipped,
+    Failed,
+}
 use crate::{ApiError, AppState};
 
 pub(super) fn router() -> Router<AppState> {
@@ -105,7 +173,16 @@ fn sort_key(statistics: bool) -> impl Fn(&str) -> Option<BatchSortKey> {
     }
 }
 
-async fn find(
+/// One runtime batch.
+#[utoipa::path(
+    get,
+    path = "/batch/{id}",
+    operation_id = "getBatch",
+    tag = "Batch",
+    params(("id" = String, Path, description = "Batch id")),
+    responses((status = 200, description = "The batch", body = BatchDto), (status = 404, description = "No such batch, or the user may not read it", body = ExceptionDto))
+)]
+pub(crate) async fn find(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
@@ -118,7 +195,16 @@ async fn find(
     Ok(axum::Json(batch.to_dto()))
 }
 
-async fn list(
+/// Lists the runtime batches the user may read.
+#[utoipa::path(
+    get,
+    path = "/batch",
+    operation_id = "getBatches",
+    tag = "Batch",
+    params(BatchQueryParams, BatchSortParams, PagingParams),
+    responses((status = 200, description = "The batches", body = Vec<BatchDto>))
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     params: QueryParams,
@@ -130,7 +216,16 @@ async fn list(
     Ok(axum::Json(batches.iter().map(|b| b.to_dto()).collect()))
 }
 
-async fn count(
+/// Counts the runtime batches the user may read.
+#[utoipa::path(
+    get,
+    path = "/batch/count",
+    operation_id = "getBatchesCount",
+    tag = "Batch",
+    params(BatchQueryParams),
+    responses((status = 200, description = "The number of batches", body = CountResultDto))
+)]
+pub(crate) async fn count(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     params: QueryParams,
@@ -139,7 +234,16 @@ async fn count(
     Ok(axum::Json(CountResultDto { count: batch::count(&state.db, &filter).await? }))
 }
 
-async fn statistics(
+/// The runtime batches with their progress: Camunda's job counters plus Sweep's instance counters.
+#[utoipa::path(
+    get,
+    path = "/batch/statistics",
+    operation_id = "getBatchStatistics",
+    tag = "Batch",
+    params(BatchQueryParams, BatchStatisticsQueryParams, BatchSortParams, PagingParams),
+    responses((status = 200, description = "The batches with their progress", body = Vec<BatchStatisticsDto>))
+)]
+pub(crate) async fn statistics(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     params: QueryParams,
@@ -151,7 +255,16 @@ async fn statistics(
     Ok(axum::Json(rows.iter().map(|(b, p)| batch::statistics_dto(b, p)).collect()))
 }
 
-async fn statistics_count(
+/// Counts the batches `GET /batch/statistics` would list.
+#[utoipa::path(
+    get,
+    path = "/batch/statistics/count",
+    operation_id = "getBatchStatisticsCount",
+    tag = "Batch",
+    params(BatchQueryParams, BatchStatisticsQueryParams),
+    responses((status = 200, description = "The number of batches", body = CountResultDto))
+)]
+pub(crate) async fn statistics_count(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     params: QueryParams,
@@ -160,7 +273,21 @@ async fn statistics_count(
     Ok(axum::Json(CountResultDto { count: batch::count(&state.db, &filter).await? }))
 }
 
-async fn set_suspended(
+/// Suspends or activates a batch.
+#[utoipa::path(
+    put,
+    path = "/batch/{id}/suspended",
+    operation_id = "updateSuspensionState",
+    tag = "Batch",
+    params(("id" = String, Path, description = "Batch id")),
+    request_body = SuspensionStateDto,
+    responses(
+        (status = 204, description = "Suspended or activated"),
+        (status = 413, description = "The body exceeds `http.body_limit_bytes`", body = ExceptionDto),
+        (status = 415, description = "Not `application/json`", body = ExceptionDto),
+    )
+)]
+pub(crate) async fn set_suspended(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
@@ -175,7 +302,17 @@ async fn set_suspended(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn delete(
+/// Stops a batch: removes the runtime batch and its jobs and ends the historic batch (instances
+/// not deleted yet stay); `cascade=true` also removes the historic batch and the item ledger.
+#[utoipa::path(
+    delete,
+    path = "/batch/{id}",
+    operation_id = "deleteBatch",
+    tag = "Batch",
+    params(("id" = String, Path, description = "Batch id"), ("cascade" = Option<bool>, Query, description = "Also remove the historic batch and the ledger")),
+    responses((status = 204, description = "Deleted"))
+)]
+pub(crate) async fn delete(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
@@ -212,7 +349,17 @@ async fn known_batch(state: &AppState, principal: &Principal, id: &str) -> Resul
     if shared::db::historic_batch::count(&state.db, &historic).await? > 0 { Ok(()) } else { Err(not_found(id)) }
 }
 
-async fn items(
+/// Sweep extension: the item ledger of a runtime or historic batch, in sequence order.
+#[utoipa::path(
+    get,
+    path = "/batch/{id}/items",
+    operation_id = "getBatchItems",
+    tags = ["Batch", "sweep-extension"],
+    params(("id" = String, Path, description = "Batch id"), ItemStateParam, PagingParams),
+    responses((status = 200, description = "The items", body = Vec<BatchItemDto>), (status = 404, description = "No such batch, or the user may not read it", body = ExceptionDto)),
+    extensions(("x-sweep-extension" = json!(true)))
+)]
+pub(crate) async fn items(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
@@ -224,7 +371,17 @@ async fn items(
     Ok(axum::Json(batch_item::list(&state.db, &id, item_state, page).await?))
 }
 
-async fn items_count(
+/// Sweep extension: counts the item ledger of a runtime or historic batch.
+#[utoipa::path(
+    get,
+    path = "/batch/{id}/items/count",
+    operation_id = "getBatchItemsCount",
+    tags = ["Batch", "sweep-extension"],
+    params(("id" = String, Path, description = "Batch id"), ItemStateParam),
+    responses((status = 200, description = "The number of items", body = CountResultDto), (status = 404, description = "No such batch, or the user may not read it", body = ExceptionDto)),
+    extensions(("x-sweep-extension" = json!(true)))
+)]
+pub(crate) async fn items_count(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
@@ -235,7 +392,18 @@ async fn items_count(
     Ok(axum::Json(CountResultDto { count: batch_item::count(&state.db, &id, item_state).await? }))
 }
 
-async fn retry_failed_items(
+/// Sweep extension: puts a runtime batch's failed items back to pending and re-enqueues the
+/// jobs holding them.
+#[utoipa::path(
+    post,
+    path = "/batch/{id}/retry-failed-items",
+    operation_id = "retryFailedBatchItems",
+    tags = ["Batch", "sweep-extension"],
+    params(("id" = String, Path, description = "Batch id")),
+    responses((status = 200, description = "What was retried", body = RetryFailedItemsResultDto), (status = 404, description = "No such batch, or the user may not read it", body = ExceptionDto)),
+    extensions(("x-sweep-extension" = json!(true)))
+)]
+pub(crate) async fn retry_failed_items(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
@@ -254,7 +422,24 @@ const MAX_EVENT_ID: u64 = (1 << 53) - 1;
 /// Seconds between heartbeat comments of an event stream.
 const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
 
-async fn events(
+/// Sweep extension: the batch's live progress as Server-Sent Events.
+#[utoipa::path(
+    get,
+    path = "/batch/{id}/events",
+    operation_id = "getBatchEvents",
+    tags = ["Batch", "sweep-extension"],
+    description = "A `text/event-stream`: a `progress` event every second while the batch runs (the batch's \
+`BatchStatisticsDto` plus `instancesPerSecond` and `etaSeconds`), then one final `completed`, `failed` or \
+`deleted` event, and the stream ends. Event ids count from 1, or from `Last-Event-ID` + 1; a `: heartbeat` \
+comment every 15 s.",
+    params(("id" = String, Path, description = "Batch id"), ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (0 to 2^53-1)")),
+    responses(
+        (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such batch, or the user may not read it", body = ExceptionDto),
+    ),
+    extensions(("x-sweep-extension" = json!(true)))
+)]
+pub(crate) async fn events(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,

@@ -9,12 +9,41 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use shared::auth::{Permission, Principal};
 use shared::batch::control;
-use shared::camunda::{CountResultDto, HistoricBatchDto};
+use shared::camunda::{CountResultDto, ExceptionDto, HistoricBatchDto};
 use shared::db::historic_batch::{self, HistoricBatchFilter};
 use shared::db::listing::BatchSortKey;
 
 use super::batch::filter_core;
-use crate::params::QueryParams;
+use crate::params::{PagingParams, QueryParams};
+
+/// Doc-only: the filters of `GET /history/batch` and its count, as [`filter`] reads them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct HistoricBatchQueryParams {
+    /// Batch id.
+    batch_id: Option<String>,
+    /// Batch type (`instance-deletion`).
+    #[param(rename = "type")]
+    kind: Option<String>,
+    /// Only ended (`true`) or running (`false`) batches.
+    completed: Option<bool>,
+    /// Comma-separated tenant ids.
+    tenant_id_in: Option<String>,
+    /// Only batches without a tenant.
+    without_tenant_id: Option<bool>,
+}
+
+/// Doc-only: `sortBy` / `sortOrder` of `GET /history/batch`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct HistoricBatchSortParams {
+    /// `batchId`, `startTime`, `endTime` or `tenantId`; with `sortOrder`.
+    sort_by: Option<String>,
+    /// `asc` or `desc`; with `sortBy`.
+    sort_order: Option<String>,
+}
 use crate::{ApiError, AppState};
 
 pub(super) fn router() -> Router<AppState> {
@@ -31,7 +60,16 @@ fn filter(params: &QueryParams, principal: &Principal) -> Result<HistoricBatchFi
     })
 }
 
-async fn list(
+/// Lists the historic batches the user may read (READ_HISTORY).
+#[utoipa::path(
+    get,
+    path = "/history/batch",
+    operation_id = "getHistoricBatches",
+    tag = "Historic Batch",
+    params(HistoricBatchQueryParams, HistoricBatchSortParams, PagingParams),
+    responses((status = 200, description = "The historic batches", body = Vec<HistoricBatchDto>))
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     params: QueryParams,
@@ -49,7 +87,16 @@ async fn list(
     Ok(axum::Json(batches.iter().map(|b| b.to_dto()).collect()))
 }
 
-async fn count(
+/// Counts the historic batches the user may read.
+#[utoipa::path(
+    get,
+    path = "/history/batch/count",
+    operation_id = "getHistoricBatchesCount",
+    tag = "Historic Batch",
+    params(HistoricBatchQueryParams),
+    responses((status = 200, description = "The number of historic batches", body = CountResultDto))
+)]
+pub(crate) async fn count(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     params: QueryParams,
@@ -58,7 +105,19 @@ async fn count(
     Ok(axum::Json(CountResultDto { count: historic_batch::count(&state.db, &filter).await? }))
 }
 
-async fn find(
+/// One historic batch.
+#[utoipa::path(
+    get,
+    path = "/history/batch/{id}",
+    operation_id = "getHistoricBatch",
+    tag = "Historic Batch",
+    params(("id" = String, Path, description = "Batch id")),
+    responses(
+        (status = 200, description = "The historic batch", body = HistoricBatchDto),
+        (status = 404, description = "No such batch, or the user may not read it", body = ExceptionDto),
+    )
+)]
+pub(crate) async fn find(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
@@ -73,7 +132,16 @@ async fn find(
     Ok(axum::Json(batch.to_dto()))
 }
 
-async fn delete(
+/// Deletes a historic batch and its item ledger.
+#[utoipa::path(
+    delete,
+    path = "/history/batch/{id}",
+    operation_id = "deleteHistoricBatch",
+    tag = "Historic Batch",
+    params(("id" = String, Path, description = "Batch id")),
+    responses((status = 204, description = "Deleted"))
+)]
+pub(crate) async fn delete(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,

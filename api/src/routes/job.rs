@@ -16,11 +16,75 @@ use axum::http::StatusCode;
 use axum::routing::{get, put};
 use shared::auth::Principal;
 use shared::batch::control;
-use shared::camunda::{CountResultDto, JobDto, RetriesDto};
+use shared::camunda::{CountResultDto, ExceptionDto, JobDto, RetriesDto};
 use shared::db::batch_job::{self, JobFilter, JobSortKey};
 
 use crate::extract::Json;
-use crate::params::QueryParams;
+use crate::params::{PagingParams, QueryParams};
+
+/// Doc-only: the filters of `GET /job` and `GET /job/count`, as [`filter`] reads them. Filters
+/// on process instances, activities and timers match no batch job.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct JobQueryParams {
+    /// Job id (`<batchId>:<n>`).
+    job_id: Option<String>,
+    /// Comma-separated job ids.
+    job_ids: Option<String>,
+    /// Job-definition id: a batch's `batchJobDefinitionId`.
+    job_definition_id: Option<String>,
+    /// Matches no batch job.
+    process_instance_id: Option<String>,
+    /// Matches no batch job.
+    process_instance_ids: Option<String>,
+    /// Matches no batch job.
+    execution_id: Option<String>,
+    /// Matches no batch job.
+    process_definition_id: Option<String>,
+    /// Matches no batch job.
+    process_definition_key: Option<String>,
+    /// Matches no batch job.
+    activity_id: Option<String>,
+    /// Matches no batch job.
+    failed_activity_id: Option<String>,
+    /// Only jobs with retries left.
+    with_retries_left: Option<bool>,
+    /// Only jobs with retries left (batch jobs are due at once).
+    executable: Option<bool>,
+    /// Only timers: matches no batch job.
+    timers: Option<bool>,
+    /// Only messages (every batch job).
+    messages: Option<bool>,
+    /// Only jobs without retries left.
+    no_retries_left: Option<bool>,
+    /// Only jobs that failed.
+    with_exception: Option<bool>,
+    /// Exact exception message.
+    exception_message: Option<String>,
+    /// Only jobs of suspended batches.
+    suspended: Option<bool>,
+    /// Only jobs of active batches.
+    active: Option<bool>,
+    /// Comma-separated tenant ids.
+    tenant_id_in: Option<String>,
+    /// Only jobs without a tenant.
+    without_tenant_id: Option<bool>,
+    /// Accepted; batch jobs have no tenant.
+    include_jobs_without_tenant_id: Option<bool>,
+}
+
+/// Doc-only: `sortBy` / `sortOrder` of `GET /job`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct JobSortParams {
+    /// `jobId`, `jobRetries`, `tenantId`, `executionId`, `processInstanceId`, `processDefinitionId`,
+    /// `processDefinitionKey`, `jobPriority` or `jobDueDate`; with `sortOrder`.
+    sort_by: Option<String>,
+    /// `asc` or `desc`; with `sortBy`.
+    sort_order: Option<String>,
+}
 use crate::{ApiError, AppState};
 
 pub(super) fn router() -> Router<AppState> {
@@ -58,7 +122,16 @@ fn filter(params: &QueryParams, principal: &Principal) -> Result<JobFilter, ApiE
     })
 }
 
-async fn list(
+/// Lists the batch execution jobs the user may read.
+#[utoipa::path(
+    get,
+    path = "/job",
+    operation_id = "getJobs",
+    tag = "Job",
+    params(JobQueryParams, JobSortParams, PagingParams),
+    responses((status = 200, description = "The jobs", body = Vec<JobDto>))
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     params: QueryParams,
@@ -81,7 +154,16 @@ async fn list(
     Ok(axum::Json(jobs.iter().map(|j| j.to_dto()).collect()))
 }
 
-async fn count(
+/// Counts the batch execution jobs the user may read.
+#[utoipa::path(
+    get,
+    path = "/job/count",
+    operation_id = "getJobsCount",
+    tag = "Job",
+    params(JobQueryParams),
+    responses((status = 200, description = "The number of jobs", body = CountResultDto))
+)]
+pub(crate) async fn count(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     params: QueryParams,
@@ -100,7 +182,22 @@ fn retries(body: &RetriesDto) -> Result<i32, ApiError> {
     }
 }
 
-async fn set_retries(
+/// Sets a job's retries; a failed job's failed items go back to pending and it is re-enqueued.
+#[utoipa::path(
+    put,
+    path = "/job/{id}/retries",
+    operation_id = "setJobRetries",
+    tag = "Job",
+    params(("id" = String, Path, description = "Job id (`<batchId>:<n>`)")),
+    request_body = RetriesDto,
+    responses(
+        (status = 204, description = "Retries set"),
+        (status = 413, description = "The body exceeds `http.body_limit_bytes`", body = ExceptionDto),
+        (status = 415, description = "Not `application/json`", body = ExceptionDto),
+        (status = 404, description = "No such job, or the user may not read it", body = ExceptionDto),
+    )
+)]
+pub(crate) async fn set_retries(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
@@ -114,7 +211,21 @@ async fn set_retries(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn set_definition_retries(
+/// Sets the retries of every job of a job definition (a batch's `batchJobDefinitionId`).
+#[utoipa::path(
+    put,
+    path = "/job-definition/{id}/retries",
+    operation_id = "setJobRetriesJobDefinition",
+    tag = "Job Definition",
+    params(("id" = String, Path, description = "Job-definition id")),
+    request_body = RetriesDto,
+    responses(
+        (status = 204, description = "Retries set"),
+        (status = 413, description = "The body exceeds `http.body_limit_bytes`", body = ExceptionDto),
+        (status = 415, description = "Not `application/json`", body = ExceptionDto),
+    )
+)]
+pub(crate) async fn set_definition_retries(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,

@@ -1,12 +1,12 @@
 //! Route table: the Camunda REST API under `http.base_path`, health and metrics at the root, the
-//! batch pages under `/ui`, and Camunda-style bodies for unknown paths and methods.
+//! batch pages under `/ui`, the OpenAPI document and Swagger UI (`/docs`), and Camunda-style bodies for unknown paths and methods.
 
-mod batch;
+pub(crate) mod batch;
 mod health;
-mod history_batch;
-mod job;
-mod process_instance;
-mod process_instance_delete;
+pub(crate) mod history_batch;
+pub(crate) mod job;
+pub(crate) mod process_instance;
+pub(crate) mod process_instance_delete;
 mod ui;
 
 use std::time::Instant;
@@ -33,12 +33,15 @@ pub fn router(state: AppState) -> Router {
         .merge(history_batch::router())
         .merge(job::router())
         .fallback(|| async { ApiError::NotFound("Resource not found".into()) })
-        // Everything under the base path needs a user (unless auth.mode = none).
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_user));
+        // Everything under the base path needs a user (unless auth.mode = none) …
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_user))
+        // … but the OpenAPI document, which changes nothing and holds no data.
+        .route("/openapi.json", axum::routing::get(crate::openapi::document));
     Router::new()
         .nest(&settings.http.base_path, engine)
         .merge(health::router())
         .merge(ui::router(state.clone()))
+        .merge(crate::openapi::swagger_ui(&settings.http.base_path))
         .fallback(|| async { ApiError::NotFound("Resource not found".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed("Method not allowed".into()) })
         .layer(DefaultBodyLimit::max(settings.http.body_limit_bytes))

@@ -20,15 +20,49 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use shared::batch::create::{self, Created, DeleteProcessInstancesDto, NewDeletionBatch};
+use shared::camunda::ExceptionDto;
 
 use crate::params::QueryParams;
+
+/// Doc-only: the answer of `POST /process-instance/delete`, without or with `dryRun=true`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+enum BatchOrPreview {
+    Batch(shared::camunda::BatchDto),
+    Preview(shared::camunda::DeletionPreviewDto),
+}
 use crate::{ApiError, AppState};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/process-instance/delete", post(delete_async))
 }
 
-async fn delete_async(
+/// Creates a deletion batch of the selected instances (Camunda's
+/// `deleteProcessInstancesAsyncOperation`); with `dryRun=true` (Sweep extension) only previews it.
+#[utoipa::path(
+    post,
+    path = "/process-instance/delete",
+    operation_id = "deleteProcessInstancesAsyncOperation",
+    tag = "Process Instance",
+    description = "Camunda's asynchronous deletion: answers the new batch at once. Sweep's extensions: \
+`invocationsPerBatchJob`, `batchJobsPerSeed` and `failIfNotExists` in the body, the `Idempotency-Key` \
+header, and `dryRun=true`, which answers a `DeletionPreviewDto` and writes nothing.",
+    params(
+        ("dryRun" = Option<bool>, Query, description = "Sweep extension: preview only, write nothing"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Sweep extension: the same key with the same body answers the same batch; with another body, 409"),
+    ),
+    request_body = crate::openapi::DeleteProcessInstancesDto,
+    responses(
+        (status = 200, description = "The new batch (`BatchDto`), or with `dryRun=true` its preview \
+(`DeletionPreviewDto`)", body = inline(BatchOrPreview)),
+        (status = 409, description = "`Idempotency-Key` used before with another body", body = ExceptionDto),
+        (status = 413, description = "The body exceeds `http.body_limit_bytes`", body = ExceptionDto),
+        (status = 415, description = "Not `application/json`", body = ExceptionDto),
+    )
+)]
+pub(crate) async fn delete_async(
     State(state): State<AppState>,
     Extension(principal): Extension<shared::auth::Principal>,
     params: QueryParams,

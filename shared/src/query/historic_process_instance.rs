@@ -16,7 +16,7 @@ use crate::Error;
 
 /// Camunda's `HistoricProcessInstanceQueryDto` (the selecting part). Unknown fields are
 /// ignored and boolean flags act only when `true`. Dates use Camunda's format.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoricProcessInstanceQueryDto {
     /// Exact instance id.
@@ -118,6 +118,7 @@ pub struct HistoricProcessInstanceQueryDto {
     /// Compare string variable values case-insensitively.
     pub variable_values_ignore_case: Option<bool>,
     /// OR-groups, AND-ed with the rest.
+    #[schema(no_recursion)]
     pub or_queries: Option<Vec<HistoricProcessInstanceQueryDto>>,
 }
 

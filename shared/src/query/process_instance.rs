@@ -47,7 +47,7 @@ pub struct Paging {
 /// Camunda's `ProcessInstanceQueryDto`: the body of `POST /process-instance` and
 /// `POST /process-instance/count`, and `processInstanceQuery` of the delete request.
 /// Unknown fields are ignored and boolean flags act only when `true`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProcessInstanceQueryDto {
     /// Not part of the body: when set, only instances this principal may read (its tenants;
@@ -115,6 +115,7 @@ pub struct ProcessInstanceQueryDto {
     /// Compare string variable values case-insensitively.
     pub variable_values_ignore_case: Option<bool>,
     /// OR-groups, AND-ed with the rest (conjunctive normal form).
+    #[schema(no_recursion)]
     pub or_queries: Option<Vec<ProcessInstanceQueryDto>>,
     /// Sort key: `instanceId`, `definitionKey`, `definitionId`, `tenantId`, `businessKey`.
     pub sort_by: Option<String>,

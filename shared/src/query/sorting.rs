@@ -7,7 +7,7 @@ use super::SqlBuilder;
 use crate::Error;
 
 /// One entry of a POST body's `sorting` array.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SortingDto {
     /// Camunda sort key, e.g. `instanceId`.

@@ -9,7 +9,7 @@ use super::SqlBuilder;
 use crate::Error;
 
 /// One variable condition as Camunda's `VariableQueryParameterDto` carries it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VariableQueryParameterDto {
     /// Variable name.
