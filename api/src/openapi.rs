@@ -11,12 +11,10 @@
 use std::collections::BTreeMap;
 
 use axum::response::IntoResponse;
-use serde::Deserialize;
 use shared::camunda::{AuthorizationExceptionDto, ExceptionDto, MissingAuthorizationDto};
-use shared::query::{HistoricProcessInstanceQueryDto, ProcessInstanceQueryDto};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Response, ResponseBuilder, Server};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use crate::routes::{batch, history_batch, job, process_instance, process_instance_delete};
 
@@ -67,7 +65,7 @@ Outside the base path, and not described here: `GET /health/live`, `GET /health/
     ),
     components(schemas(
         ExceptionDto,
-        DeleteProcessInstancesDto,
+        shared::batch::create::DeleteProcessInstancesDto,
         AuthorizationExceptionDto,
         MissingAuthorizationDto,
         batch::ItemStateDoc,
@@ -106,37 +104,6 @@ pub fn document_for(base_path: &str) -> utoipa::openapi::OpenApi {
 )]
 pub async fn document(axum::extract::State(state): axum::extract::State<crate::AppState>) -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], json_for(&state.settings.http.base_path))
-}
-
-/// Body of `POST /process-instance/delete`: Camunda's `DeleteProcessInstancesDto` plus Sweep's
-/// extensions. It describes `shared::batch::create::DeleteProcessInstancesDto`; a test checks
-/// that both have the same fields.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct DeleteProcessInstancesDto {
-    /// Explicit process-instance ids.
-    process_instance_ids: Option<Vec<String>>,
-    /// Runtime query whose matches are added.
-    process_instance_query: Option<ProcessInstanceQueryDto>,
-    /// Historic query whose matches that are still running are added.
-    historic_process_instance_query: Option<HistoricProcessInstanceQueryDto>,
-    /// Delete reason written to history.
-    delete_reason: Option<String>,
-    /// No deletion events when true.
-    skip_custom_listeners: Option<bool>,
-    /// Leave called instances running, detached.
-    skip_subprocesses: Option<bool>,
-    /// Accepted for compatibility; Sweep runs no input/output mappings.
-    skip_io_mappings: Option<bool>,
-    /// Unknown explicit ids reject the request (default true); when false they become skipped.
-    fail_if_not_exists: Option<bool>,
-    /// Sweep extension: instances per job (default `batch.invocations_per_batch_job`).
-    #[schema(minimum = 1)]
-    invocations_per_batch_job: Option<i64>,
-    /// Sweep extension: jobs per seed run (default `batch.batch_jobs_per_seed`).
-    #[schema(minimum = 1)]
-    batch_jobs_per_seed: Option<i64>,
 }
 
 /// Adds the security schemes and, to every operation but the document's own, the answers any
@@ -244,8 +211,6 @@ pub fn json_for(base_path: &str) -> String {
 mod tests {
     use std::collections::BTreeSet;
 
-    use utoipa::PartialSchema;
-
     use super::*;
 
     /// `(METHOD, path)` of every `.route(…)` in `src/routes/*.rs` but the files of the routes
@@ -333,34 +298,5 @@ mod tests {
             let name = reference.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{reference}"));
             assert!(doc["components"]["schemas"][name].is_object(), "{reference} does not exist");
         }
-    }
-
-    #[test]
-    fn the_delete_body_schema_has_the_fields_of_the_request_type() {
-        // The request type has no Serialize; its field names are its Debug field names, camelCased.
-        let debug = format!("{:?}", shared::batch::create::DeleteProcessInstancesDto::default());
-        let inner = debug.split_once('{').unwrap().1;
-        let fields: BTreeSet<String> = inner
-            .split(", ")
-            .map(|f| f.trim().split(':').next().unwrap().to_owned())
-            .map(|snake| {
-                let mut camel = String::new();
-                let mut upper = false;
-                for c in snake.chars() {
-                    if c == '_' {
-                        upper = true;
-                    } else if upper {
-                        camel.extend(c.to_uppercase());
-                        upper = false;
-                    } else {
-                        camel.push(c);
-                    }
-                }
-                camel
-            })
-            .collect();
-        let schema = serde_json::to_value(DeleteProcessInstancesDto::schema()).unwrap();
-        let documented: BTreeSet<String> = schema["properties"].as_object().unwrap().keys().cloned().collect();
-        assert_eq!(fields, documented);
     }
 }

@@ -53,7 +53,7 @@ header, and `dryRun=true`, which answers a `DeletionPreviewDto` and writes nothi
         ("Idempotency-Key" = Option<String>, Header,
             description = "Sweep extension: the same key with the same body answers the same batch; with another body, 409"),
     ),
-    request_body = crate::openapi::DeleteProcessInstancesDto,
+    request_body = DeleteProcessInstancesDto,
     responses(
         (status = 200, description = "The new batch (`BatchDto`), or with `dryRun=true` its preview \
 (`DeletionPreviewDto`)", body = inline(BatchOrPreview)),

@@ -20,7 +20,7 @@ use crate::query::{HistoricProcessInstanceQueryDto, ProcessInstanceQueryDto, Sql
 
 /// Body of `POST /process-instance/delete` (Camunda's `DeleteProcessInstancesDto` plus Sweep's
 /// extensions). Unknown fields are ignored, as in Camunda.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteProcessInstancesDto {
     /// Explicit process-instance ids.
@@ -39,9 +39,11 @@ pub struct DeleteProcessInstancesDto {
     pub skip_io_mappings: Option<bool>,
     /// Unknown explicit ids reject the request (default true); when false they become skipped.
     pub fail_if_not_exists: Option<bool>,
-    /// Extension: instances per job (default `batch.invocations_per_batch_job`).
+    /// Sweep extension: instances per job (default `batch.invocations_per_batch_job`).
+    #[schema(minimum = 1)]
     pub invocations_per_batch_job: Option<i64>,
-    /// Extension: jobs per seed run (default `batch.batch_jobs_per_seed`).
+    /// Sweep extension: jobs per seed run (default `batch.batch_jobs_per_seed`).
+    #[schema(minimum = 1)]
     pub batch_jobs_per_seed: Option<i64>,
 }
 
