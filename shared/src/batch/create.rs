@@ -279,24 +279,23 @@ pub async fn preview(
     may_create(db, principal).await?;
     explicit_ids_exist(db, new, principal, check_delete).await?;
     let mut sql = SqlBuilder::new();
-    // `s` is referenced several times, so PostgreSQL computes the selection once.
+    // `s` is referenced several times, so PostgreSQL computes the selection once; every part of
+    // the answer is an aggregate over it (joins that may spill to disk, never a per-row lookup).
     sql.push("WITH RECURSIVE s AS (");
     selection(&mut sql, new, principal, check_delete)?;
-    sql.push(
-        "), existing AS (
-             SELECT s.id, e.proc_def_id_ AS definition FROM s JOIN act_ru_execution e ON e.id_ = s.id AND e.proc_inst_id_ = e.id_)",
-    );
+    sql.push(")");
     let skip_subprocesses = new.request.skip_subprocesses.unwrap_or(false);
     if !skip_subprocesses {
         // The deletion core's tree (deletion/resolve_and_lock.sql): every instance the selected
-        // ones call, transitively. Call edges are few, so they are collected once.
+        // ones call, transitively. Call edges are few, so they are collected once; the walk
+        // starts from the edges out of the selection.
         sql.push(
-            ", calls AS (
+            ", calls AS MATERIALIZED (
                  SELECT caller.proc_inst_id_ AS caller, sub.id_ AS called
                    FROM act_ru_execution sub JOIN act_ru_execution caller ON caller.id_ = sub.super_exec_
                   WHERE sub.super_exec_ IS NOT NULL),
                tree(id) AS (
-                 SELECT id FROM existing
+                 SELECT c.called FROM calls c WHERE EXISTS (SELECT 1 FROM s WHERE s.id = c.caller AND s.definition IS NOT NULL)
                  UNION
                  SELECT c.called FROM tree t JOIN calls c ON c.caller = t.id)",
         );
@@ -305,14 +304,14 @@ pub async fn preview(
         " SELECT (SELECT count(*) FROM s) AS instances,
                  {called} AS called_instances,
                  (SELECT coalesce(jsonb_object_agg(k.key, k.n), '{{}}'::jsonb)::text FROM (
-                      SELECT d.key_ AS key, count(*) AS n FROM existing x JOIN act_re_procdef d ON d.id_ = x.definition
+                      SELECT d.key_ AS key, count(*) AS n FROM s x JOIN act_re_procdef d ON d.id_ = x.definition
                        GROUP BY d.key_) k) AS by_key,
                  (SELECT coalesce(array_agg(p.id ORDER BY p.id), '{{}}')::varchar[] FROM (
                       SELECT id FROM s ORDER BY id LIMIT {PREVIEW_SAMPLE}) p) AS sample",
         called = if skip_subprocesses {
             "0::bigint"
         } else {
-            "(SELECT count(*) FROM tree) - (SELECT count(*) FROM existing)"
+            "(SELECT count(*) FROM tree t WHERE NOT EXISTS (SELECT 1 FROM s WHERE s.id = t.id))"
         },
     ));
     sql.check_parameter_count()?;
@@ -356,13 +355,14 @@ async fn unknown_ids(
 }
 
 /// Pushes the selection — the union of explicit ids and both queries, without duplicates — as
-/// one statement yielding `id` and the instance's `tenant` (null for an unknown id).
+/// one statement yielding `id` and the instance's `tenant` and `definition` (null for an unknown
+/// id).
 /// Each source keeps only instances `principal` may see and delete, inside the statement.
 fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, delete: bool) -> Result<(), Error> {
     let r = &new.request;
     let mut parts = 0;
     if !new.ids.is_empty() {
-        b.push("SELECT x.id, e.tenant_id_ AS tenant FROM unnest(").bind(new.ids.clone()).push(
+        b.push("SELECT x.id, e.tenant_id_ AS tenant, e.proc_def_id_ AS definition FROM unnest(").bind(new.ids.clone()).push(
             "::varchar[]) AS x(id) LEFT JOIN act_ru_execution e ON e.id_ = x.id AND e.proc_inst_id_ = e.id_ WHERE true",
         );
         principal.push_instance_visible(b, Instance::Id("x.id"), false, delete);
@@ -380,7 +380,7 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, 
             b.push(" UNION ");
         }
         // Finished instances match a historic query but cannot be deleted: take running ones.
-        b.push("SELECT h.id, r.tenant_id_ AS tenant FROM (");
+        b.push("SELECT h.id, r.tenant_id_ AS tenant, r.proc_def_id_ AS definition FROM (");
         q.push_id_select(b)?;
         b.push(") h JOIN act_ru_execution r ON r.id_ = h.id AND r.proc_inst_id_ = r.id_ WHERE true");
         principal.push_instance_visible(b, Instance::Id("h.id"), true, delete);
@@ -388,7 +388,7 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, 
     }
     // A single explicit list may repeat ids; a lone query never does.
     if parts == 1 && !new.ids.is_empty() {
-        b.push(" GROUP BY x.id, e.tenant_id_");
+        b.push(" GROUP BY x.id, e.tenant_id_, e.proc_def_id_");
     }
     b.check_parameter_count()
 }

@@ -166,14 +166,15 @@ impl ProcessInstanceQueryDto {
         sorting::resolve(SORT_KEYS, self.sort_by.as_deref(), self.sort_order.as_deref(), self.sorting.as_deref())
     }
 
-    /// Appends one `SELECT pi.id_ AS id, pi.tenant_id_ AS tenant FROM …` statement (no trailing
-    /// semicolon) selecting each matching process-instance id once, with every value bound. Sorting is validated (Camunda
-    /// rejects a bad `sortBy` while reading the body) but not applied. String variable values
+    /// Appends one `SELECT pi.id_ AS id, pi.tenant_id_ AS tenant, pi.proc_def_id_ AS definition
+    /// FROM …` statement (no trailing semicolon) selecting each matching process-instance id once,
+    /// with every value bound. Sorting is validated (Camunda rejects a bad `sortBy` while reading
+    /// the body) but not applied. String variable values
     /// are compared as strings even when they look like dates, as Camunda does for the delete
     /// request's nested query.
     pub fn push_id_select(&self, b: &mut SqlBuilder) -> Result<(), Error> {
         self.validate()?;
-        b.push("SELECT pi.id_ AS id, pi.tenant_id_ AS tenant").push(FROM).push(" AND ");
+        b.push("SELECT pi.id_ AS id, pi.tenant_id_ AS tenant, pi.proc_def_id_ AS definition").push(FROM).push(" AND ");
         self.push_conds(b, Level::Top, false)?;
         b.check_parameter_count()
     }
@@ -466,8 +467,8 @@ mod tests {
         let b = id_select(&ProcessInstanceQueryDto::default());
         assert_eq!(
             b.sql(),
-            "SELECT pi.id_ AS id, pi.tenant_id_ AS tenant FROM act_ru_execution pi JOIN act_re_procdef pd ON pd.id_ = pi.proc_def_id_ \
-             WHERE pi.id_ = pi.proc_inst_id_ AND (TRUE)"
+            "SELECT pi.id_ AS id, pi.tenant_id_ AS tenant, pi.proc_def_id_ AS definition FROM act_ru_execution pi \
+             JOIN act_re_procdef pd ON pd.id_ = pi.proc_def_id_ WHERE pi.id_ = pi.proc_inst_id_ AND (TRUE)"
         );
     }
 

@@ -17,8 +17,9 @@
 //! per row, one transaction per instance, as an ORM-driven engine does), hand-written set-based
 //! SQL with one statement per table, and Sweep's deletion core — and prints instances/s and
 //! rows/s. `pipeline` times request → batch complete with one and with two worker processes
-//! against the core alone on a copy, and the workers' peak memory. `snapshot` times the POST of
-//! a deletion selecting N instances and the API's peak memory before and after.
+//! against the core alone on a copy, and the workers' peak memory. `snapshot` times the dry run and
+//! then the POST of a deletion selecting N instances (a fifth of which call a sub-instance), and
+//! the API's peak memory before and after.
 //! Databases are created on `TEST_DATABASE_URL`'s server (default 127.0.0.1:5432) and dropped.
 
 use std::collections::HashMap;
@@ -572,10 +573,13 @@ async fn snapshot(args: &Args) {
     let n = args.num("instances", 1_000_000);
     let db = TestDb::new().await;
     println!("inserting {n} minimal process instances ...");
+    // A fifth of them call a sub-instance of another definition, which the dry run counts.
     db.exec(&format!(
-        "INSERT INTO act_re_procdef (id_, key_, version_) VALUES ('bench:1', 'bench', 1);
+        "INSERT INTO act_re_procdef (id_, key_, version_) VALUES ('bench:1', 'bench', 1), ('bench-sub:1', 'bench-sub', 1);
          INSERT INTO act_ru_execution (id_, rev_, proc_inst_id_, root_proc_inst_id_, proc_def_id_, suspension_state_)
          SELECT 'pi-' || g, 1, 'pi-' || g, 'pi-' || g, 'bench:1', 1 FROM generate_series(1, {n}) g;
+         INSERT INTO act_ru_execution (id_, rev_, proc_inst_id_, root_proc_inst_id_, proc_def_id_, super_exec_, suspension_state_)
+         SELECT 'c-' || g, 1, 'c-' || g, 'pi-' || g, 'bench-sub:1', 'pi-' || g, 1 FROM generate_series(1, {n} / 5) g;
          ANALYZE act_ru_execution;"
     ))
     .await;
@@ -586,13 +590,19 @@ async fn snapshot(args: &Args) {
     http.wait_ready(Duration::from_secs(30)).await;
     let pid = api.child.id().unwrap_or(0);
     let rss_before = peak_rss_mib(pid);
+    let body = serde_json::json!({"processInstanceQuery": {"processDefinitionKey": "bench"}});
     let started = Instant::now();
-    let (_, resp) = http
-        .post(
-            "/process-instance/delete",
-            &serde_json::json!({"processInstanceQuery": {"processDefinitionKey": "bench"}}),
-        )
-        .await;
+    let (status, preview) = http.post("/process-instance/delete?dryRun=true", &body).await;
+    assert_eq!(status, 200, "{preview}");
+    println!(
+        "POST /process-instance/delete?dryRun=true: {} ms, instances {}, calledInstances {}, totalJobs {}",
+        started.elapsed().as_millis(),
+        preview["instances"],
+        preview["calledInstances"],
+        preview["totalJobs"]
+    );
+    let started = Instant::now();
+    let (_, resp) = http.post("/process-instance/delete", &body).await;
     let ms = started.elapsed().as_millis();
     let rss_after = peak_rss_mib(pid);
     api.terminate().await;
