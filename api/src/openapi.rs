@@ -16,7 +16,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Response, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{batch, history_batch, job, process_instance, process_instance_delete};
+use crate::routes::{
+    batch, engine, history_batch, history_job_log, incident, job, job_definition, process_instance,
+    process_instance_delete,
+};
 
 /// Tag of Sweep's extensions.
 pub const EXTENSION_TAG: &str = "sweep-extension";
@@ -37,6 +40,7 @@ Outside the base path, and not described here: `GET /health/live`, `GET /health/
     info(title = "Sweep", description = DESCRIPTION, license(name = "Apache-2.0", identifier = "Apache-2.0")),
     paths(
         process_instance_delete::delete_async,
+        process_instance_delete::delete_async_historic_query_based,
         process_instance::list_get,
         process_instance::list_post,
         process_instance::count_get,
@@ -57,10 +61,20 @@ Outside the base path, and not described here: `GET /health/live`, `GET /health/
         history_batch::count,
         history_batch::find,
         history_batch::delete,
+        history_job_log::list,
+        history_job_log::count,
+        incident::list,
+        incident::count,
         job::list,
         job::count,
+        job::find,
+        job::delete,
         job::set_retries,
         job::set_definition_retries,
+        job_definition::list,
+        job_definition::count,
+        job_definition::find,
+        engine::list,
         document,
     ),
     components(schemas(
@@ -76,7 +90,10 @@ Outside the base path, and not described here: `GET /health/live`, `GET /health/
         (name = "Batch", description = "Camunda's Batch API"),
         (name = "Historic Batch", description = "Camunda's historic batches"),
         (name = "Job", description = "Camunda's job API, which shows Sweep's batch execution jobs"),
-        (name = "Job Definition", description = "Camunda's job-definition API"),
+        (name = "Job Definition", description = "Camunda's job-definition API: the three job definitions of each batch"),
+        (name = "Incident", description = "Camunda's incident API: the `failedJob` incidents of batch jobs"),
+        (name = "Historic Job Log", description = "Camunda's historic job log of batch jobs"),
+        (name = "Engine", description = "Camunda's engine list; every path is also served under `/engine/default`"),
         (name = "sweep-extension", description = "Sweep's additions, which Camunda 7 does not have"),
         (name = "OpenAPI", description = "This document"),
     )
@@ -229,7 +246,8 @@ mod tests {
         for source in &sources {
             for call in source.split(".route(\"").skip(1) {
                 let (path, rest) = call.split_once('"').unwrap();
-                let args = rest.split_once('\n').unwrap().0;
+                // Up to the end of the line, or to the next `.route(` on the same line.
+                let args = rest.split_once('\n').map_or(rest, |(args, _)| args);
                 for method in ["get", "post", "put", "delete", "patch"] {
                     if args.contains(&format!(" {method}(")) || args.contains(&format!(".{method}(")) {
                         routes.insert((method.to_uppercase(), path.to_owned()));

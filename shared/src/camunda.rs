@@ -283,6 +283,16 @@ pub struct RetriesDto {
     /// Retries to set; required, at least 0.
     #[schema(required = true, minimum = 0)]
     pub retries: Option<i32>,
+    /// The job's new due date (Camunda 7.20+), in Camunda's date format: it is not worked
+    /// before then. Absent: the due date stays; `null`: due at once.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_date: Option<Option<String>>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from an absent one (`None`, by `default`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Body of `PUT /batch/{id}/suspended`.
@@ -335,4 +345,126 @@ pub struct RetryFailedItemsResultDto {
     pub retried_items: i64,
     /// Jobs put back to pending and re-enqueued.
     pub retried_jobs: i64,
+}
+
+/// A job definition as Camunda's job-definition API shows it (`GET /job-definition`). Each
+/// runtime batch has three: its seed, its monitor and its execution jobs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobDefinitionDto {
+    /// The batch's `seedJobDefinitionId`, `monitorJobDefinitionId` or `batchJobDefinitionId`.
+    pub id: String,
+    /// Always null: batch job definitions belong to no process definition.
+    pub process_definition_id: Option<String>,
+    /// Always null.
+    pub process_definition_key: Option<String>,
+    /// Always null.
+    pub activity_id: Option<String>,
+    /// `batch-seed-job`, `batch-monitor-job` or the batch type (`instance-deletion`).
+    pub job_type: String,
+    /// The batch id.
+    pub job_configuration: String,
+    /// Whether its batch is suspended.
+    pub suspended: bool,
+    /// The overriding priority of its jobs (null: none).
+    pub overriding_job_priority: Option<i64>,
+    /// The batch's tenant (always null).
+    pub tenant_id: Option<String>,
+    /// Always null: no deployment owns a deletion batch.
+    pub deployment_id: Option<String>,
+}
+
+/// An incident as Camunda's incident API shows it (`GET /incident`): Sweep's only incidents
+/// are the `failedJob` incidents of batch jobs out of retries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentDto {
+    /// Incident id (`<jobId>:failedJob`).
+    pub id: String,
+    /// Always null.
+    pub process_definition_id: Option<String>,
+    /// Always null.
+    pub process_instance_id: Option<String>,
+    /// Always null.
+    pub execution_id: Option<String>,
+    /// When the job ran out of retries.
+    pub incident_timestamp: Option<String>,
+    /// `failedJob`.
+    pub incident_type: String,
+    /// Always null.
+    pub activity_id: Option<String>,
+    /// Always null.
+    pub failed_activity_id: Option<String>,
+    /// The incident itself: it has no cause.
+    pub cause_incident_id: String,
+    /// The incident itself.
+    pub root_cause_incident_id: String,
+    /// The failed job's id.
+    pub configuration: String,
+    /// The batch's tenant (always null).
+    pub tenant_id: Option<String>,
+    /// The job's exception message.
+    pub incident_message: Option<String>,
+    /// The batch's `batchJobDefinitionId`.
+    pub job_definition_id: String,
+    /// Always null.
+    pub annotation: Option<String>,
+}
+
+/// An entry of a batch job's log, as Camunda's `GET /history/job-log` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoricJobLogDto {
+    /// Entry id.
+    pub id: String,
+    /// When it happened.
+    pub timestamp: String,
+    /// Always null: historic batches are removed explicitly.
+    pub removal_time: Option<String>,
+    /// The job.
+    pub job_id: String,
+    /// The job's due date at that moment.
+    pub job_due_date: Option<String>,
+    /// The job's retries at that moment.
+    pub job_retries: i32,
+    /// The job's priority.
+    pub job_priority: i64,
+    /// The failure's message (failure entries).
+    pub job_exception_message: Option<String>,
+    /// Always null.
+    pub failed_activity_id: Option<String>,
+    /// The job's definition.
+    pub job_definition_id: String,
+    /// `batch-seed-job`, `batch-monitor-job` or `instance-deletion`.
+    pub job_definition_type: String,
+    /// The batch id.
+    pub job_definition_configuration: String,
+    /// Always null.
+    pub activity_id: Option<String>,
+    /// Always null.
+    pub execution_id: Option<String>,
+    /// Always null.
+    pub process_instance_id: Option<String>,
+    /// Always null.
+    pub process_definition_id: Option<String>,
+    /// Always null.
+    pub process_definition_key: Option<String>,
+    /// Always null.
+    pub deployment_id: Option<String>,
+    /// Always null.
+    pub root_process_instance_id: Option<String>,
+    /// The batch's tenant (always null).
+    pub tenant_id: Option<String>,
+    /// The host of the process that wrote the entry.
+    pub hostname: Option<String>,
+    /// The batch.
+    pub batch_id: String,
+    /// A creation entry.
+    pub creation_log: bool,
+    /// A failure entry.
+    pub failure_log: bool,
+    /// A success entry.
+    pub success_log: bool,
+    /// A deletion entry.
+    pub deletion_log: bool,
 }

@@ -1,19 +1,28 @@
-//! Batch execution jobs through Camunda's job API (§4.7), the way operators find and retry
-//! failed batch jobs: `GET /job`, `GET /job/count`, `PUT /job/{id}/retries` and
-//! `PUT /job-definition/{id}/retries`. Sweep has no other jobs, so these endpoints only ever
-//! show batch jobs; a finished job no longer exists, as in Camunda.
+//! Batch jobs through Camunda's job API (§4.7), the way operators find, retry and delete
+//! failed batch jobs: `GET /job`, `GET /job/count`, `GET /job/{id}`, `DELETE /job/{id}`,
+//! `PUT /job/{id}/retries` and `PUT /job-definition/{id}/retries`. Sweep has no other jobs, so
+//! these endpoints only ever show batch jobs; a finished job no longer exists, as in Camunda.
+//! Besides the execution jobs they list each running batch's seed job (`<batchId>:seed`, while
+//! jobs remain to be created) and monitor job (`<batchId>:monitor`), synthesized from the
+//! batch: they can be read, not retried or deleted (404).
+//!
+//! `dueDate` in a retries body (Camunda 7.20+) sets the due date of the jobs it gives retries:
+//! a worker does not run a job before it.
 //!
 //! Differences from Camunda, all in the caller's favour:
 //! - an unknown job answers 404 `No job found with id '<id>'` (Camunda: 500 with a stray quote);
 //! - missing or negative `retries` answer 400 (Camunda: 500);
 //! - giving a failed job retries also puts its failed items back to pending and re-enqueues it;
-//! - `dueDates`, `createTimes` and the priority filters are not supported and ignored.
+//! - `dueDates`, `createTimes` and the priority filters are not supported and ignored;
+//! - deleting a job makes its still-pending items `skipped` (reason `job <id> was deleted`), so
+//!   the ledger keeps adding up; Camunda simply never processes them.
 
 use axum::Extension;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
+use chrono::Utc;
 use shared::auth::Principal;
 use shared::batch::control;
 use shared::camunda::{CountResultDto, ExceptionDto, JobDto, RetriesDto};
@@ -91,6 +100,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/job", get(list))
         .route("/job/count", get(count))
+        .route("/job/{id}", get(find).delete(delete))
         .route("/job/{id}/retries", put(set_retries))
         .route("/job-definition/{id}/retries", put(set_definition_retries))
 }
@@ -141,12 +151,10 @@ pub(crate) async fn list(
         "jobId" => Some(JobSortKey::JobId),
         "jobRetries" => Some(JobSortKey::Retries),
         "tenantId" => Some(JobSortKey::TenantId),
-        "executionId"
-        | "processInstanceId"
-        | "processDefinitionId"
-        | "processDefinitionKey"
-        | "jobPriority"
-        | "jobDueDate" => Some(JobSortKey::Unset),
+        "executionId" | "processInstanceId" | "processDefinitionId" | "processDefinitionKey" | "jobPriority" => {
+            Some(JobSortKey::Unset)
+        }
+        "jobDueDate" => Some(JobSortKey::DueDate),
         _ => None,
     })?;
     let page = params.page()?;
@@ -172,14 +180,81 @@ pub(crate) async fn count(
     Ok(axum::Json(CountResultDto { count: batch_job::count(&state.db, &filter).await? }))
 }
 
-fn retries(body: &RetriesDto) -> Result<i32, ApiError> {
-    match body.retries {
-        Some(n) if n >= 0 => Ok(n),
-        other => Err(ApiError::InvalidRequest(format!(
-            "The number of job retries must be a non-negative Integer, but '{}' has been provided.",
-            other.map_or_else(|| "null".to_owned(), |n| n.to_string())
-        ))),
-    }
+fn retries(body: &RetriesDto) -> Result<(i32, control::DueDateChange), ApiError> {
+    let retries = match body.retries {
+        Some(n) if n >= 0 => n,
+        other => {
+            return Err(ApiError::InvalidRequest(format!(
+                "The number of job retries must be a non-negative Integer, but '{}' has been provided.",
+                other.map_or_else(|| "null".to_owned(), |n| n.to_string())
+            )));
+        }
+    };
+    let due_date = match &body.due_date {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(text)) => Some(Some(
+            shared::camunda::parse_date(text)
+                .ok_or_else(|| {
+                    ApiError::InvalidRequest(format!(
+                        "Cannot deserialize the request body at `dueDate`: '{text}' is not a date in the format yyyy-MM-dd'T'HH:mm:ss.SSSZ"
+                    ))
+                })?
+                .with_timezone(&Utc),
+        )),
+    };
+    Ok((retries, due_date))
+}
+
+/// One batch job (an execution, seed or monitor job) the user may read.
+#[utoipa::path(
+    get,
+    path = "/job/{id}",
+    operation_id = "getJob",
+    tag = "Job",
+    params(("id" = String, Path, description = "Job id (`<batchId>:<n>`, `<batchId>:seed` or `<batchId>:monitor`)")),
+    responses(
+        (status = 200, description = "The job", body = JobDto),
+        (status = 404, description = "No such job, or the user may not read it", body = ExceptionDto),
+    )
+)]
+pub(crate) async fn find(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<JobDto>, ApiError> {
+    let filter = JobFilter { job_id: Some(id.clone()), visible_to: Some(principal), ..Default::default() };
+    let jobs = batch_job::list(&state.db, &filter, None, shared::db::listing::Page::default()).await?;
+    let job = jobs.first().ok_or_else(|| ApiError::NotFound(format!("Job with id {id} does not exist")))?;
+    Ok(axum::Json(job.to_dto()))
+}
+
+/// Deletes a batch execution job: it counts as completed and its pending instances are never
+/// processed (their items become `skipped`); the batch can then complete.
+#[utoipa::path(
+    delete,
+    path = "/job/{id}",
+    operation_id = "deleteJob",
+    tag = "Job",
+    description = "Camunda deletes the job and never processes its instances; Sweep records its still-pending \
+items as `skipped` with the reason `job <id> was deleted` (failed ones stay failed), so the batch's counters \
+keep adding up, and the batch completes once its other jobs are done. Seed and monitor jobs cannot be deleted.",
+    params(("id" = String, Path, description = "Job id (`<batchId>:<n>`)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such job, or the user may not read it", body = ExceptionDto),
+    )
+)]
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let committed = control::delete_job(&state.db, &state.outbox, &principal, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("No job found with id '{id}': job is null")))?;
+    state.publish(&committed).await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Sets a job's retries; a failed job's failed items go back to pending and it is re-enqueued.
@@ -203,8 +278,8 @@ pub(crate) async fn set_retries(
     Path(id): Path<String>,
     Json(body): Json<RetriesDto>,
 ) -> Result<StatusCode, ApiError> {
-    let retries = retries(&body)?;
-    let committed = control::set_job_retries(&state.db, &state.outbox, &principal, &id, retries)
+    let (retries, due_date) = retries(&body)?;
+    let committed = control::set_job_retries(&state.db, &state.outbox, &principal, &id, retries, due_date)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("No job found with id '{id}'")))?;
     state.publish(&committed).await;
@@ -231,8 +306,9 @@ pub(crate) async fn set_definition_retries(
     Path(id): Path<String>,
     Json(body): Json<RetriesDto>,
 ) -> Result<StatusCode, ApiError> {
-    let retries = retries(&body)?;
-    let committed = control::set_definition_retries(&state.db, &state.outbox, &principal, &id, retries).await?;
+    let (retries, due_date) = retries(&body)?;
+    let committed =
+        control::set_definition_retries(&state.db, &state.outbox, &principal, &id, retries, due_date).await?;
     state.publish(&committed).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,9 +2,13 @@
 //! batch pages under `/ui`, the OpenAPI document and Swagger UI (`/docs`), and Camunda-style bodies for unknown paths and methods.
 
 pub(crate) mod batch;
+pub(crate) mod engine;
 mod health;
 pub(crate) mod history_batch;
+pub(crate) mod history_job_log;
+pub(crate) mod incident;
 pub(crate) mod job;
+pub(crate) mod job_definition;
 pub(crate) mod process_instance;
 pub(crate) mod process_instance_delete;
 mod ui;
@@ -26,15 +30,24 @@ use crate::{ApiError, AppState, sanitize};
 /// The complete router.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    let engine = Router::new()
+    let endpoints = Router::new()
         .merge(process_instance::router())
         .merge(process_instance_delete::router())
         .merge(batch::router())
         .merge(history_batch::router())
+        .merge(history_job_log::router())
+        .merge(incident::router())
         .merge(job::router())
+        .merge(job_definition::router())
+        .merge(engine::router())
         .fallback(|| async { ApiError::NotFound("Resource not found".into()) })
         // Everything under the base path needs a user (unless auth.mode = none) …
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_user))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_user));
+    // Every endpoint again under `/engine/{name}` (Camunda's named-engine paths), by forwarding
+    // to the same router: once here, not per endpoint.
+    let named = engine::named(endpoints.clone().with_state(state.clone()));
+    let engine = endpoints
+        .merge(named)
         // … but the OpenAPI document, which changes nothing and holds no data.
         .route("/openapi.json", axum::routing::get(crate::openapi::document));
     Router::new()

@@ -35,7 +35,9 @@ enum BatchOrPreview {
 use crate::{ApiError, AppState};
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/process-instance/delete", post(delete_async))
+    Router::new()
+        .route("/process-instance/delete", post(delete_async))
+        .route("/process-instance/delete-historic-query-based", post(delete_async_historic_query_based))
 }
 
 /// Creates a deletion batch of the selected instances (Camunda's
@@ -69,6 +71,53 @@ pub(crate) async fn delete_async(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    create_batch(state, principal, params, headers, body, false).await
+}
+
+/// Creates a deletion batch of the explicit ids and every match of the historic query
+/// (Camunda's `deleteAsyncHistoricQueryBased`); with `dryRun=true` only previews it.
+#[utoipa::path(
+    post,
+    path = "/process-instance/delete-historic-query-based",
+    operation_id = "deleteAsyncHistoricQueryBased",
+    tag = "Process Instance",
+    description = "Like `POST /process-instance/delete`, but the selection is `processInstanceIds` and every \
+match of `historicProcessInstanceQuery` (READ_HISTORY on the definition); `processInstanceQuery` is ignored. \
+Matches that have finished enter the batch too and become `skipped` items when their job runs, as Camunda \
+skips them; so does any instance gone by then. The same extensions as `POST /process-instance/delete`.",
+    params(
+        ("dryRun" = Option<bool>, Query, description = "Sweep extension: preview only, write nothing"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Sweep extension: the same key with the same body answers the same batch; with another body, 409"),
+    ),
+    request_body = DeleteProcessInstancesDto,
+    responses(
+        (status = 200, description = "The new batch (`BatchDto`), or with `dryRun=true` its preview \
+(`DeletionPreviewDto`)", body = inline(BatchOrPreview)),
+        (status = 409, description = "`Idempotency-Key` used before with another body", body = ExceptionDto),
+        (status = 413, description = "The body exceeds `http.body_limit_bytes`", body = ExceptionDto),
+        (status = 415, description = "Not `application/json`", body = ExceptionDto),
+    )
+)]
+pub(crate) async fn delete_async_historic_query_based(
+    State(state): State<AppState>,
+    Extension(principal): Extension<shared::auth::Principal>,
+    params: QueryParams,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    create_batch(state, principal, params, headers, body, true).await
+}
+
+/// Both endpoints: parse, validate, then preview or create.
+async fn create_batch(
+    state: AppState,
+    principal: shared::auth::Principal,
+    params: QueryParams,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    historic_query_based: bool,
+) -> Result<Response, ApiError> {
     let dry_run = params.boolean("dryRun")?.unwrap_or(false);
     let body = body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
@@ -98,13 +147,10 @@ pub(crate) async fn delete_async(
                 .to_owned(),
         ),
     };
-    let new = NewDeletionBatch::validate(
-        request,
-        &state.settings.batch,
-        state.settings.worker.max_retries,
-        key,
-        create::hash_body(&body),
-    )?;
+    let validate =
+        if historic_query_based { NewDeletionBatch::validate_historic_query_based } else { NewDeletionBatch::validate };
+    let new =
+        validate(request, &state.settings.batch, state.settings.worker.max_retries, key, create::hash_body(&body))?;
     let check_delete = state.settings.auth.check_delete_permission;
     if dry_run {
         let preview = create::preview(&state.db, &new, &principal, check_delete).await?;

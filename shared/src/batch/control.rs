@@ -2,15 +2,21 @@
 //! of failed jobs and items. Each function is one transaction; those that re-enqueue work
 //! return the committed outbox rows to publish.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
 use crate::Error;
 use crate::auth::{Permission, Principal, Resource};
 use crate::db::batch_job::JobState;
+use crate::db::job_log::{self, Jobs, LogState};
 use crate::db::op_log;
 use crate::db::outbox::{OutboxWriter, StoredMessage};
 use crate::db::{batch, batch_item, batch_job, historic_batch};
 use crate::messages::WorkMessage;
+
+/// A change of due date: `None` leaves it, `Some(None)` clears it (due at once), `Some(Some(t))`
+/// sets it.
+pub type DueDateChange = Option<Option<DateTime<Utc>>>;
 
 /// Whether runtime batch `id` exists for `principal` (of its tenants), and then whether it
 /// holds `permission` on it: `Ok(false)` when not found, `Err(Forbidden)` when not allowed.
@@ -72,6 +78,8 @@ pub async fn delete(db: &DatabaseConnection, principal: &Principal, id: &str, ca
         return Ok(false);
     }
     let txn = db.begin().await?;
+    // Camunda logs the deletion of every job the batch still had.
+    job_log::write(&txn, id, Jobs::Open, LogState::Deleted, None).await?;
     if !batch::delete(&txn, id).await? {
         return Ok(false);
     }
@@ -89,6 +97,7 @@ pub async fn delete(db: &DatabaseConnection, principal: &Principal, id: &str, ca
     if cascade {
         historic_batch::delete(&txn, id).await?;
         batch_item::delete_of_batch(&txn, id).await?;
+        job_log::delete_of_batch(&txn, id).await?;
     } else {
         historic_batch::end_if_open(&txn, id).await?;
     }
@@ -114,6 +123,7 @@ pub async fn delete_historic(db: &DatabaseConnection, principal: &Principal, id:
         op_log::write(&txn, user, "Batch", "DeleteHistory", Some(id), &[(None, None)]).await?;
     }
     batch_item::delete_of_batch(&txn, id).await?;
+    job_log::delete_of_batch(&txn, id).await?;
     txn.commit().await?;
     Ok(true)
 }
@@ -122,13 +132,15 @@ pub async fn delete_historic(db: &DatabaseConnection, principal: &Principal, id:
 /// the job API treats the same way). A failed job given retries goes back to pending, its
 /// failed items with it, and is enqueued again; a pending job set to 0 retries becomes failed,
 /// as a Camunda job at 0 retries is no longer acquired. A running job only gets the new count:
-/// its worker owns it.
+/// its worker owns it. `Some(due)` sets the due date (`Some(None)` clears it): a worker does
+/// not run the job before it.
 pub async fn set_job_retries(
     db: &DatabaseConnection,
     outbox: &OutboxWriter,
     principal: &Principal,
     job_id: &str,
     retries: i32,
+    due_date: DueDateChange,
 ) -> Result<Option<Vec<StoredMessage>>, Error> {
     let txn = db.begin().await?;
     let Some(job) = batch_job::find_open_for_update(&txn, job_id).await? else {
@@ -143,7 +155,7 @@ pub async fn set_job_retries(
         other => other,
     };
     let ids = [job.id.clone()];
-    batch_job::set_state_and_retries(&txn, &ids, &[job.state], state, retries).await?;
+    batch_job::set_state_and_retries(&txn, &ids, &[job.state], state, retries, due_date).await?;
     let mut messages = Vec::new();
     if job.state == JobState::Failed && state == JobState::Pending {
         batch_item::reopen_failed_of_jobs(&txn, &ids).await?;
@@ -154,13 +166,15 @@ pub async fn set_job_retries(
 
 /// `PUT /job-definition/{id}/retries` for a batch job definition: every failed job of the
 /// batch goes back to pending with `retries` (when > 0), its failed items with it, and is
-/// enqueued again. An unknown id changes nothing.
+/// enqueued again, with `Some(due)` due then (`Some(None)`: at once). An unknown id changes
+/// nothing.
 pub async fn set_definition_retries(
     db: &DatabaseConnection,
     outbox: &OutboxWriter,
     principal: &Principal,
     job_definition_id: &str,
     retries: i32,
+    due_date: DueDateChange,
 ) -> Result<Vec<StoredMessage>, Error> {
     if retries == 0 {
         // Failed jobs already have 0 retries: nothing changes.
@@ -175,9 +189,39 @@ pub async fn set_definition_retries(
     }
     let ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
     let seqs: Vec<i32> = jobs.iter().map(|j| j.seq).collect();
-    batch_job::set_state_and_retries(&txn, &ids, &[JobState::Failed], JobState::Pending, retries).await?;
+    batch_job::set_state_and_retries(&txn, &ids, &[JobState::Failed], JobState::Pending, retries, due_date).await?;
     batch_item::reopen_failed_of_jobs(&txn, &ids).await?;
     Ok(outbox.commit(txn, outbox.jobs(&batch_id, &seqs)).await?)
+}
+
+/// `DELETE /job/{id}`: deletes an open batch job the Camunda way — it counts as completed, and
+/// its instances are never processed: its still-pending items become `skipped` with the reason
+/// `job <id> was deleted` (failed ones stay failed), so the ledger and the job counters keep
+/// adding up, and a monitor message lets the batch complete. `None` when there is no such job.
+/// A job a worker is executing is waited for; it is then done, and not found.
+pub async fn delete_job(
+    db: &DatabaseConnection,
+    outbox: &OutboxWriter,
+    principal: &Principal,
+    job_id: &str,
+) -> Result<Option<Vec<StoredMessage>>, Error> {
+    let txn = db.begin().await?;
+    let Some(job) = batch_job::find_open_for_update(&txn, job_id).await? else {
+        return Ok(None);
+    };
+    if !allowed(&txn, principal, &job.batch_id, Permission::Update).await? {
+        return Ok(None);
+    }
+    let Some(b) = batch::find(&txn, &job.batch_id).await? else { return Ok(None) };
+    let range = b.job_range(job.seq);
+    batch_item::skip_pending(&txn, &job.batch_id, range, &format!("job {job_id} was deleted")).await?;
+    job_log::write(&txn, &job.batch_id, Jobs::Seqs(&[job.seq]), LogState::Deleted, None).await?;
+    batch_job::finish(&txn, &job.batch_id, job.seq, range, JobState::Done, job.exception_msg.as_deref()).await?;
+    if let Some(user) = &principal.user_id {
+        op_log::write(&txn, user, "Job", "Delete", Some(&job.batch_id), &[(None, None)]).await?;
+    }
+    let monitor = outbox.work(&WorkMessage::MonitorV1 { batch_id: job.batch_id.clone() });
+    Ok(Some(outbox.commit(txn, vec![monitor]).await?))
 }
 
 /// What [`retry_failed_items`] reopened.
@@ -215,8 +259,15 @@ pub async fn retry_failed_items(
     let seqs: Vec<i32> = jobs.iter().map(|j| j.seq).collect();
     let mut items = 0;
     if !ids.is_empty() {
-        batch_job::set_state_and_retries(&txn, &ids, &[JobState::Done, JobState::Failed], JobState::Pending, retries)
-            .await?;
+        batch_job::set_state_and_retries(
+            &txn,
+            &ids,
+            &[JobState::Done, JobState::Failed],
+            JobState::Pending,
+            retries,
+            None,
+        )
+        .await?;
         items = batch_item::reopen_failed_of_jobs(&txn, &ids).await?;
     }
     let messages = outbox.commit(txn, outbox.jobs(id, &seqs)).await?;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use sha2::Digest;
 
 use crate::Error;
-use crate::auth::{Instance, Permission, Principal, Resource};
+use crate::auth::{Instance, InstanceRow, Permission, Principal, Resource};
 use crate::camunda::{BatchDto, DeletionPreviewDto};
 use crate::db::batch::{self, Batch, NewBatch};
 use crate::db::outbox::{OutboxWriter, StoredMessage};
@@ -64,6 +64,10 @@ pub struct NewDeletionBatch {
     pub idempotency_key: Option<String>,
     /// SHA-256 of the request body (hex).
     pub request_hash: String,
+    /// `POST /process-instance/delete-historic-query-based`: the historic query's matches enter
+    /// the batch whether or not they still run (finished ones are skipped when their job runs,
+    /// as in Camunda), and the runtime query is ignored.
+    pub historic_query_based: bool,
 }
 
 /// Hex SHA-256 of a request body.
@@ -129,7 +133,23 @@ impl NewDeletionBatch {
             retries: retries.max(1) as i32,
             idempotency_key,
             request_hash,
+            historic_query_based: false,
         })
+    }
+
+    /// [`validate`](Self::validate) for `delete-historic-query-based`: the selection is the
+    /// explicit ids and every match of the historic query; a runtime query is ignored.
+    pub fn validate_historic_query_based(
+        mut request: DeleteProcessInstancesDto,
+        defaults: &crate::settings::BatchSettings,
+        retries: u32,
+        idempotency_key: Option<String>,
+        request_hash: String,
+    ) -> Result<Self, Error> {
+        request.process_instance_query = None;
+        let mut new = Self::validate(request, defaults, retries, idempotency_key, request_hash)?;
+        new.historic_query_based = true;
+        Ok(new)
     }
 
     fn fail_if_not_exists(&self) -> bool {
@@ -195,7 +215,9 @@ pub async fn create(
             delete_reason: r.delete_reason.clone(),
             skip_subprocesses: r.skip_subprocesses.unwrap_or(false),
             skip_custom_listeners: r.skip_custom_listeners.unwrap_or(false),
-            fail_if_not_exists: new.fail_if_not_exists(),
+            // Camunda's jobs skip instances that are gone; a historic query selects finished
+            // ones on purpose, so they are skipped rather than failed.
+            fail_if_not_exists: new.fail_if_not_exists() && !new.historic_query_based,
         },
         skip_io_mappings: r.skip_io_mappings.unwrap_or(false),
         total_items,
@@ -379,11 +401,24 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, 
         if parts > 0 {
             b.push(" UNION ");
         }
-        // Finished instances match a historic query but cannot be deleted: take running ones.
-        b.push("SELECT h.id, r.tenant_id_ AS tenant, r.proc_def_id_ AS definition FROM (");
-        q.push_id_select(b)?;
-        b.push(") h JOIN act_ru_execution r ON r.id_ = h.id AND r.proc_inst_id_ = r.id_ WHERE true");
-        principal.push_instance_visible(b, Instance::Id("h.id"), true, delete);
+        if new.historic_query_based {
+            // Every match, finished or not (Camunda's historic-query-based deletion): finished
+            // ones have no runtime row, no definition here, and are skipped by their job.
+            b.push("SELECT h.id, hp.tenant_id_ AS tenant, r.proc_def_id_ AS definition FROM (");
+            q.push_id_select(b)?;
+            b.push(
+                ") h JOIN act_hi_procinst hp ON hp.id_ = h.id
+                 LEFT JOIN act_ru_execution r ON r.id_ = h.id AND r.proc_inst_id_ = r.id_ WHERE true",
+            );
+            let row = InstanceRow { id: "hp.id_", tenant_id: "hp.tenant_id_", definition_id: "hp.proc_def_id_" };
+            principal.push_instance_visible(b, Instance::Row(row), true, delete);
+        } else {
+            // Finished instances match a historic query but cannot be deleted: take running ones.
+            b.push("SELECT h.id, r.tenant_id_ AS tenant, r.proc_def_id_ AS definition FROM (");
+            q.push_id_select(b)?;
+            b.push(") h JOIN act_ru_execution r ON r.id_ = h.id AND r.proc_inst_id_ = r.id_ WHERE true");
+            principal.push_instance_visible(b, Instance::Id("h.id"), true, delete);
+        }
         parts += 1;
     }
     // A single explicit list may repeat ids; a lone query never does.

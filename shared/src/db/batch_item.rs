@@ -161,7 +161,28 @@ pub async fn mark_deleted_with_caller(txn: &impl ConnectionTrait, batch_id: &str
 pub async fn fail_pending(
     txn: &impl ConnectionTrait,
     batch_id: &str,
+    range: (i64, i64),
+    reason: &str,
+) -> Result<(), DbErr> {
+    close_pending(txn, batch_id, range, ItemState::Failed, reason).await
+}
+
+/// Skips the pending items `(low, high]` of `batch_id` with `reason`: their job was deleted,
+/// so they will never be processed.
+pub async fn skip_pending(
+    txn: &impl ConnectionTrait,
+    batch_id: &str,
+    range: (i64, i64),
+    reason: &str,
+) -> Result<(), DbErr> {
+    close_pending(txn, batch_id, range, ItemState::Skipped, reason).await
+}
+
+async fn close_pending(
+    txn: &impl ConnectionTrait,
+    batch_id: &str,
     (low, high): (i64, i64),
+    state: ItemState,
     reason: &str,
 ) -> Result<(), DbErr> {
     txn.execute_raw(Statement::from_sql_and_values(
@@ -173,7 +194,7 @@ pub async fn fail_pending(
             low.into(),
             high.into(),
             reason.chars().take(4000).collect::<String>().into(),
-            ItemState::Failed.into(),
+            state.into(),
             ItemState::Pending.into(),
         ],
     ))

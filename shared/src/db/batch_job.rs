@@ -248,11 +248,34 @@ pub struct BatchJob {
     /// The batch's tenant.
     #[sea_orm(alias = "tenant_id_")]
     pub tenant_id: Option<String>,
+    /// Not to be worked before this moment (null: at once).
+    #[sea_orm(alias = "duedate_")]
+    pub due_date: Option<DateTime<Utc>>,
 }
 
 const FROM_JOBS: &str = "FROM sweep_batch_job j JOIN sweep_batch b ON b.id_ = j.batch_id_";
+
+/// What the job API lists: the open execution jobs, plus, synthesized from the batch row, the
+/// seed job while jobs remain to be created (`<batchId>:seed`) and the monitor job while the
+/// batch runs (`<batchId>:monitor`), each under its own job definition. Camunda keeps such rows
+/// in `ACT_RU_JOB`; Sweep's seed and monitor are messages, so their jobs are derived. They
+/// have Camunda's 3 retries and never fail (a failing seed or monitor message is redelivered).
+const FROM_LISTED_JOBS: &str = "FROM (
+        SELECT x.id_, x.batch_id_, x.seq_, x.state_, x.retries_, x.exception_msg_, x.create_time_, x.duedate_,
+               NULL::varchar AS job_def_id_
+          FROM sweep_batch_job x WHERE x.state_ <> 'done'
+        UNION ALL
+        SELECT s.id_ || ':seed', s.id_, 0, 'pending', 3, NULL, s.start_time_, NULL, s.seed_job_def_id_
+          FROM sweep_batch s WHERE s.jobs_created_ < s.total_jobs_
+        UNION ALL
+        SELECT m.id_ || ':monitor', m.id_, -1, 'pending', 3, NULL, m.start_time_, NULL, m.monitor_job_def_id_
+          FROM sweep_batch m) j
+    JOIN sweep_batch b ON b.id_ = j.batch_id_";
+
+/// The job definition of a row of [`FROM_LISTED_JOBS`].
+const LISTED_JOB_DEF: &str = "coalesce(j.job_def_id_, b.batch_job_def_id_)";
 const JOB_COLUMNS: &str = "j.id_, j.batch_id_, j.seq_, j.state_, j.retries_, j.exception_msg_, j.create_time_, \
-    b.batch_job_def_id_, b.suspended_, b.tenant_id_";
+    b.batch_job_def_id_, b.suspended_, b.tenant_id_, j.duedate_";
 
 impl BatchJob {
     /// Camunda's representation.
@@ -260,7 +283,7 @@ impl BatchJob {
         JobDto {
             id: self.id.clone(),
             job_definition_id: self.job_definition_id.clone(),
-            due_date: None,
+            due_date: self.due_date.map(format_date),
             process_instance_id: None,
             execution_id: None,
             process_definition_id: None,
@@ -286,6 +309,8 @@ pub enum JobSortKey {
     Retries,
     /// `tenantId`
     TenantId,
+    /// `jobDueDate`
+    DueDate,
     /// A Camunda key whose column batch jobs do not have (all null): only the id orders.
     Unset,
 }
@@ -296,6 +321,7 @@ impl SortKey for JobSortKey {
             JobSortKey::JobId => Some("j.id_"),
             JobSortKey::Retries => Some("j.retries_"),
             JobSortKey::TenantId => Some("b.tenant_id_"),
+            JobSortKey::DueDate => Some("j.duedate_"),
             JobSortKey::Unset => None,
         }
     }
@@ -346,7 +372,7 @@ impl Filter for JobFilter {
             sql.push(" AND j.id_ = ANY(").bind(self.job_ids.clone()).push(")");
         }
         if let Some(id) = &self.job_definition_id {
-            sql.push(" AND b.batch_job_def_id_ = ").bind(id.clone());
+            sql.push(&format!(" AND {LISTED_JOB_DEF} = ")).bind(id.clone());
         }
         for (on, condition) in [
             (self.with_retries_left, " AND j.retries_ > 0"),
@@ -369,19 +395,21 @@ impl Filter for JobFilter {
     }
 }
 
-/// Batch jobs matching `filter`, ordered and paged.
+/// Batch jobs (seed and monitor jobs included) matching `filter`, ordered and paged.
 pub async fn list(
     db: &impl ConnectionTrait,
     filter: &JobFilter,
     sort: Option<Sort<JobSortKey>>,
     page: Page,
 ) -> Result<Vec<BatchJob>, DbErr> {
-    listing::list(db, &format!("SELECT {JOB_COLUMNS} {FROM_JOBS}"), filter, sort, "j.id_", page).await
+    let columns = "j.id_, j.batch_id_, j.seq_, j.state_, j.retries_, j.exception_msg_, j.create_time_, \
+        coalesce(j.job_def_id_, b.batch_job_def_id_) AS batch_job_def_id_, b.suspended_, b.tenant_id_, j.duedate_";
+    listing::list(db, &format!("SELECT {columns} {FROM_LISTED_JOBS}"), filter, sort, "j.id_", page).await
 }
 
-/// Number of batch jobs matching `filter`.
+/// Number of batch jobs (seed and monitor jobs included) matching `filter`.
 pub async fn count(db: &impl ConnectionTrait, filter: &JobFilter) -> Result<i64, DbErr> {
-    listing::count(db, FROM_JOBS, filter).await
+    listing::count(db, FROM_LISTED_JOBS, filter).await
 }
 
 /// An open (not done) job, locked for the caller's transaction.
@@ -435,24 +463,45 @@ async fn fetch_jobs(db: &impl ConnectionTrait, sql: String, values: Vec<Value>) 
 }
 
 /// Sets state and retries of the jobs `ids` whose state is one of `from`, clearing their end
-/// time; returns how many changed.
+/// time, and with `Some(due)` their due date (`Some(None)` clears it); returns how many changed.
 pub async fn set_state_and_retries(
     db: &impl ConnectionTrait,
     ids: &[String],
     from: &[JobState],
     state: JobState,
     retries: i32,
+    due_date: Option<Option<DateTime<Utc>>>,
 ) -> Result<u64, DbErr> {
     let from: Vec<String> = from.iter().map(|s| s.to_value()).collect();
     let result = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE sweep_batch_job SET state_ = $3, retries_ = $4, end_time_ = NULL
+            "UPDATE sweep_batch_job SET state_ = $3, retries_ = $4, end_time_ = NULL,
+                    duedate_ = CASE WHEN $5 THEN $6 ELSE duedate_ END
               WHERE id_ = ANY($1) AND state_ = ANY($2)",
-            [Value::from(ids.to_vec()), Value::from(from), state.into(), retries.into()],
+            [
+                Value::from(ids.to_vec()),
+                Value::from(from),
+                state.into(),
+                retries.into(),
+                due_date.is_some().into(),
+                due_date.flatten().into(),
+            ],
         ))
         .await?;
     Ok(result.rows_affected())
+}
+
+/// The due date of job `seq` of `batch_id`, if it has one.
+pub async fn due_date(db: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT duedate_ FROM sweep_batch_job WHERE batch_id_ = $1 AND seq_ = $2",
+            [batch_id.into(), seq.into()],
+        ))
+        .await?;
+    Ok(row.map(|r| r.try_get::<Option<DateTime<Utc>>>("", "duedate_")).transpose()?.flatten())
 }
 
 /// Error texts are stored up to 4000 characters, as Camunda's `EXCEPTION_MSG_`.

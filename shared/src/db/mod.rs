@@ -8,7 +8,10 @@
 //! - [`outbox`]: `SWEEP_OUTBOX`, messages waiting to be published;
 //! - [`listing`]: the filter/list/count core the list endpoints share;
 //! - [`identity`]: Camunda's `ACT_ID_*` tables (authentication, login throttling, `user add`);
-//! - [`op_log`]: Camunda's user operation log `ACT_HI_OP_LOG`.
+//! - [`op_log`]: Camunda's user operation log `ACT_HI_OP_LOG`;
+//! - [`job_definition`], [`incident`]: the job definitions and `failedJob` incidents of
+//!   batches, derived from `SWEEP_BATCH` and `SWEEP_BATCH_JOB` (no tables of their own);
+//! - [`job_log`]: `SWEEP_HI_JOB_LOG`, the history of batch jobs.
 //!
 //! Process-engine (`ACT_`) tables are read by `crate::query` and changed only by
 //! `crate::deletion`.
@@ -18,6 +21,9 @@ pub mod batch_item;
 pub mod batch_job;
 pub mod historic_batch;
 pub mod identity;
+pub mod incident;
+pub mod job_definition;
+pub mod job_log;
 pub mod listing;
 pub mod migration;
 pub mod op_log;

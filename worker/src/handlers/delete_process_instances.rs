@@ -5,11 +5,16 @@
 //! A failure rolls the deletion back and is recorded in a transaction of its own: the job loses
 //! one retry and is sent through a delay queue for back-off, or, out of retries, is marked
 //! failed with its error and its items failed in the ledger; the batch then stays open, as in
-//! Camunda, until the job is retried or the batch deleted.
+//! Camunda, until the job is retried or the batch deleted. Each of these transactions writes
+//! the job's log entry (success or failure).
+//!
+//! A job with a due date in the future is not worked: its message goes back through a delay
+//! queue until the due date has passed.
 
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use shared::db::batch::Batch;
 use shared::db::batch_job::{self, JobState};
+use shared::db::job_log::{self, Jobs, LogState};
 use shared::db::outbox::{OutboxMessage, StoredMessage};
 use shared::db::{batch, batch_item, historic_batch};
 use shared::deletion::{self, InstanceAudit};
@@ -24,6 +29,9 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Dispositi
     };
     if b.suspended {
         return Ok(Disposition::DONE); // stays pending; activation re-publishes it
+    }
+    if let Some(wait) = not_due_for(ctx, batch_id, job_seq).await? {
+        return Ok(Disposition::Ack(redelay(ctx, batch_id, job_seq, wait).await?));
     }
     if !start(ctx, &b, job_seq).await? {
         return Ok(Disposition::DONE); // done, failed, or unknown: nothing to do
@@ -79,6 +87,7 @@ async fn execute(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Option<(u64, Vec<
     // deleted here: their items say so, and that job will find nothing left to do.
     batch_item::mark_deleted_with_caller(&txn, id, &result.deleted_with_caller).await?;
     batch_job::finish(&txn, id, job_seq, range, JobState::Done, None).await?;
+    job_log::write(&txn, id, Jobs::Seqs(&[job_seq]), LogState::Successful, None).await?;
 
     let mut messages = vec![ctx.outbox.work(&WorkMessage::MonitorV1 { batch_id: id.clone() })];
     if !result.events.is_empty() {
@@ -110,6 +119,7 @@ async fn record_failure(ctx: &Ctx, b: &Batch, job_seq: i32, error: &str) -> Resu
     let Some(failure) = batch_job::record_failure(&txn, id, job_seq, error).await? else {
         return Ok(Vec::new()); // deleted meanwhile
     };
+    job_log::write(&txn, id, Jobs::Seqs(&[job_seq]), LogState::Failed, Some(error)).await?;
     let messages = if failure.state == JobState::Failed {
         let range = b.job_range(job_seq);
         batch_item::fail_pending(&txn, id, range, error).await?;
@@ -123,4 +133,26 @@ async fn record_failure(ctx: &Ctx, b: &Batch, job_seq: i32, error: &str) -> Resu
         vec![OutboxMessage::delayed(ctx.topology(), &retry, failure.attempts.max(1) as usize)]
     };
     Ok(ctx.outbox.commit(txn, messages).await?)
+}
+
+/// How long job `job_seq` is still not due (its due date is in the future), if it is not.
+async fn not_due_for(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Option<std::time::Duration>, shared::Error> {
+    let Some(due) = batch_job::due_date(&ctx.db, batch_id, job_seq).await? else { return Ok(None) };
+    Ok((due - chrono::Utc::now()).to_std().ok().filter(|wait| !wait.is_zero()))
+}
+
+/// Sends the job's message through the longest delay queue that does not overshoot `wait`
+/// (the shortest when all do), through the outbox; the next delivery checks again.
+async fn redelay(
+    ctx: &Ctx,
+    batch_id: &str,
+    job_seq: i32,
+    wait: std::time::Duration,
+) -> Result<Vec<StoredMessage>, shared::Error> {
+    let delays = &ctx.topology().retry_delays;
+    let attempt = delays.iter().rposition(|d| *d <= wait).map_or(1, |i| i + 1);
+    let message = WorkMessage::DeleteProcessInstancesV1 { batch_id: batch_id.to_owned(), job_seq };
+    let txn = ctx.db.begin().await?;
+    tracing::debug!(batch.id = %batch_id, job.seq = job_seq, wait = ?wait, "Job {job_seq} is not due yet");
+    Ok(ctx.outbox.commit(txn, vec![OutboxMessage::delayed(ctx.topology(), &message, attempt)]).await?)
 }

@@ -2,6 +2,7 @@
 //! another seed message while jobs remain (or a monitor message when all exist).
 
 use sea_orm::TransactionTrait;
+use shared::db::job_log::{self, Jobs, LogState};
 use shared::db::{batch, batch_job};
 use shared::messages::WorkMessage;
 
@@ -23,7 +24,9 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, seen_jobs_created: i32) -> Result
     let retries = (ctx.settings.worker.max_retries as i32).max(1);
     batch_job::insert_range(&txn, &b.info, first, last, retries).await?;
     batch::set_jobs_created(&txn, batch_id, last).await?;
-    let mut messages = ctx.outbox.jobs(batch_id, &(first..=last).collect::<Vec<_>>());
+    let seqs: Vec<i32> = (first..=last).collect();
+    job_log::write(&txn, batch_id, Jobs::Seqs(&seqs), LogState::Created, None).await?;
+    let mut messages = ctx.outbox.jobs(batch_id, &seqs);
     messages.push(ctx.outbox.work(&if last < b.info.total_jobs {
         WorkMessage::SeedV1 { batch_id: batch_id.to_owned(), jobs_created: last }
     } else {
