@@ -682,24 +682,32 @@ async fn batch_api_job_api_lists_batch_jobs_and_filters_failed_ones() {
     assert_eq!(job["priority"], 0);
     assert_eq!(job["processInstanceId"], Value::Null);
 
+    // Seed and monitor jobs are synthesized while the batch runs: both batches still have jobs
+    // to create.
+    let all = &["j:2", "j:3", "j:4", "j:monitor", "j:seed", "k:1", "k:monitor", "k:seed"];
     let cases: &[(&str, &[&str])] = &[
-        ("", &["j:2", "j:3", "j:4", "k:1"]),
+        ("", all),
         ("?jobDefinitionId=j-jobs", &["j:2", "j:3", "j:4"]),
+        ("?jobDefinitionId=j-seed", &["j:seed"]),
+        ("?jobDefinitionId=k-monitor", &["k:monitor"]),
         ("?jobDefinitionId=j-jobs&withRetriesLeft=true", &["j:3"]),
         ("?noRetriesLeft=true", &["j:2", "j:4"]),
         ("?withException=true", &["j:2", "j:4"]),
         ("?exceptionMessage=boom", &["j:2", "j:4"]),
         ("?jobIds=j:3,k:1,j:1", &["j:3", "k:1"]),
         ("?jobId=k:1", &["k:1"]),
-        ("?suspended=true", &["k:1"]),
-        ("?active=true", &["j:2", "j:3", "j:4"]),
-        ("?executable=true", &["j:3", "k:1"]),
+        ("?suspended=true", &["k:1", "k:monitor", "k:seed"]),
+        ("?active=true", &["j:2", "j:3", "j:4", "j:monitor", "j:seed"]),
+        ("?executable=true", &["j:3", "j:monitor", "j:seed", "k:1", "k:monitor", "k:seed"]),
         ("?processInstanceId=j-pi-1", &[]),
         ("?timers=true", &[]),
-        ("?messages=true", &["j:2", "j:3", "j:4", "k:1"]),
-        ("?sortBy=jobRetries&sortOrder=desc", &["k:1", "j:3", "j:2", "j:4"]),
-        ("?sortBy=jobId&sortOrder=desc", &["k:1", "j:4", "j:3", "j:2"]),
-        ("?sortBy=jobDueDate&sortOrder=desc", &["j:2", "j:3", "j:4", "k:1"]),
+        ("?messages=true", all),
+        (
+            "?sortBy=jobRetries&sortOrder=desc",
+            &["j:monitor", "j:seed", "k:1", "k:monitor", "k:seed", "j:3", "j:2", "j:4"],
+        ),
+        ("?sortBy=jobId&sortOrder=desc", &["k:seed", "k:monitor", "k:1", "j:seed", "j:monitor", "j:4", "j:3", "j:2"]),
+        ("?sortBy=jobDueDate&sortOrder=desc", all),
         ("?firstResult=1&maxResults=2", &["j:3", "j:4"]),
     ];
     for (query, want) in cases {

@@ -3,6 +3,7 @@
 
 mod auth;
 mod batch_api;
+mod batch_endpoints;
 mod cli;
 mod deletion;
 mod demo;

@@ -37,11 +37,11 @@ pub(super) fn named(endpoints: Router) -> Router<AppState> {
     Router::new().route("/engine/{name}", any(forward.clone())).route("/engine/{name}/{*rest}", any(forward))
 }
 
-async fn forward(endpoints: Router, mut request: Request) -> Response {
+async fn forward(endpoints: Router, request: Request) -> Response {
     // Nesting under the base path already removed it: the path starts with `/engine/`.
     let path = request.uri().path();
     let after = path.strip_prefix("/engine/").unwrap_or_default();
-    let (name, rest) = after.split_once('/').map_or((after, ""), |(n, r)| (n, r));
+    let (name, rest) = after.split_once('/').unwrap_or((after, ""));
     if name != ENGINE_NAME {
         return ApiError::InvalidRequest("No process engine available".into()).into_response();
     }
@@ -49,11 +49,18 @@ async fn forward(endpoints: Router, mut request: Request) -> Response {
         Some(q) => format!("/{rest}?{q}"),
         None => format!("/{rest}"),
     };
-    match target.parse::<Uri>() {
-        Ok(uri) => *request.uri_mut() = uri,
-        Err(_) => return ApiError::NotFound("Resource not found".into()).into_response(),
-    }
-    match endpoints.oneshot(request).await {
+    let Ok(uri) = target.parse::<Uri>() else {
+        return ApiError::NotFound("Resource not found".into()).into_response();
+    };
+    // A new request of the same method, headers and body: the extensions of this route (its
+    // path parameters above all) must not reach the endpoint, which has parameters of its own.
+    let (parts, body) = request.into_parts();
+    let mut forwarded = Request::new(body);
+    *forwarded.method_mut() = parts.method;
+    *forwarded.uri_mut() = uri;
+    *forwarded.version_mut() = parts.version;
+    *forwarded.headers_mut() = parts.headers;
+    match endpoints.oneshot(forwarded).await {
         Ok(response) => response,
         Err(never) => match never {},
     }
