@@ -247,7 +247,7 @@ async fn batch_endpoints_deleting_a_job_skips_its_pending_items_and_lets_the_bat
     assert_eq!(api.put(&format!("/batch/{id}/suspended"), &json!({"suspended": true})).await.0, 204);
 
     // While it runs (here: suspended before its seed ran), its seed and monitor jobs are listed.
-    let (status, jobs) = api.get(&format!("/job?sortBy=jobId&sortOrder=asc")).await;
+    let (status, jobs) = api.get("/job?sortBy=jobId&sortOrder=asc").await;
     assert_eq!(status, 200, "{jobs}");
     assert_eq!(ids(&jobs), [format!("{id}:monitor"), format!("{id}:seed")]);
     for job in jobs.as_array().unwrap() {
