@@ -235,6 +235,33 @@ async fn batch_endpoints_a_failed_job_shows_its_incident_job_log_and_job_definit
     let (status, _) = api.get("/history/job-log?failureLog=1").await;
     assert_eq!(status, 400);
     assert_eq!(snapshot(&db).await, before);
+
+    // Visibility as for the job API: a user without authorizations sees nothing; READ on the
+    // batch shows incidents and definitions, READ_HISTORY the job log; deleting needs UPDATE.
+    for user in ["eve", "reader"] {
+        shared::db::identity::upsert_user(&db.db, user, "pw", &[], &[]).await.unwrap();
+    }
+    db.exec(&format!(
+        "INSERT INTO act_ru_authorization (id_, rev_, type_, user_id_, resource_type_, resource_id_, perms_)
+         VALUES ('a1', 1, 1, 'reader', 13, '{id}', 2)"
+    ))
+    .await;
+    let (eve, reader) = (api.as_user("eve", "pw"), api.as_user("reader", "pw"));
+    for path in ["/incident", "/job-definition", "/history/job-log", "/job"] {
+        assert_eq!(eve.get(path).await, (200, json!([])), "{path}");
+    }
+    assert_eq!(eve.get(&format!("/job-definition/{seed_def}")).await.0, 404);
+    assert_eq!(reader.get("/incident/count").await.1["count"], 1);
+    assert_eq!(reader.get("/job-definition/count").await.1["count"], 3);
+    assert_eq!(reader.get("/history/job-log/count").await.1["count"], 0, "READ_HISTORY is another permission");
+    // As for retries (and in Camunda), deleting checks UPDATE, whatever the user may read.
+    for user in [&eve, &reader] {
+        let (status, body) = user.delete(&format!("/job/{failed_job}")).await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["type"], "AuthorizationException");
+        assert_eq!(body["missingAuthorizations"][0]["permissionName"], "UPDATE");
+    }
+    assert_eq!(snapshot(&db).await, before, "refused deletions change nothing");
 }
 
 #[tokio::test]
