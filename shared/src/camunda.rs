@@ -239,16 +239,16 @@ pub struct HistoricBatchDto {
     pub execution_start_time: Option<String>,
 }
 
-/// A batch execution job as Camunda's job API shows it (`GET /job`). Sweep's jobs belong to
-/// no process instance, so those fields are always null.
+/// A batch job (execution, seed or monitor job) as Camunda's job API shows it (`GET /job`).
+/// Sweep's jobs belong to no process instance, so those fields are always null.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobDto {
-    /// `<batchId>:<seq>`.
+    /// `<batchId>:<seq>`, or `<batchId>:seed` / `<batchId>:monitor`.
     pub id: String,
-    /// The batch's `batchJobDefinitionId`.
+    /// The batch's `batchJobDefinitionId` (seed and monitor jobs: their own definitions).
     pub job_definition_id: String,
-    /// Always null: batch jobs are due immediately.
+    /// Not worked before this moment; null (the usual case) is due at once.
     pub due_date: Option<String>,
     /// Always null.
     pub process_instance_id: Option<String>,

@@ -98,6 +98,13 @@ async fn log_of(api: &TestApi, job: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// Job-log entries of batch `batch` matching `query`.
+async fn log_count(api: &TestApi, batch: &str, query: &str) -> i64 {
+    let (status, body) = api.get(&format!("/history/job-log/count?jobDefinitionConfiguration={batch}&{query}")).await;
+    assert_eq!(status, 200, "{body}");
+    body["count"].as_i64().unwrap()
+}
+
 /// 20 instances (11 of definition key `p`: `pi-2`, `pi-4`, …, `pi-20` and `c-1`), an API and a
 /// driven worker, 5 instances per job.
 async fn start() -> (TestDb, TestApi, DrivenWorker) {
@@ -547,4 +554,27 @@ async fn batch_endpoints_named_engine_paths_answer_like_the_default_ones() {
     assert_eq!(status, 401);
     let (status, _) = api.anonymous().get("/engine").await;
     assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn batch_endpoints_deleting_a_batch_logs_the_deletion_of_its_jobs_and_cascade_removes_the_log() {
+    let (db, api, worker) = start().await;
+    let id = delete_by_key(&api).await["id"].as_str().unwrap().to_owned();
+    assert!(worker.step().await, "the seed");
+    assert!(worker.step().await, "job 1");
+    assert_eq!(api.delete(&format!("/batch/{id}")).await.0, 204);
+    assert_eq!((log_count(&api, &id, "creationLog=true").await, log_count(&api, &id, "successLog=true").await), (3, 1));
+    let (_, deleted) = api.get(&format!("/history/job-log?deletionLog=true&jobDefinitionConfiguration={id}")).await;
+    let jobs: Vec<&str> = deleted.as_array().unwrap().iter().map(|e| e["jobId"].as_str().unwrap()).collect();
+    assert_eq!(jobs, [format!("{id}:2"), format!("{id}:3")], "the jobs the batch still had");
+    worker.drain().await;
+    assert_eq!(log_count(&api, &id, "").await, 6, "the stale job messages log nothing");
+
+    let other = delete_by_key(&api).await;
+    assert_eq!(other["totalJobs"], 2, "the 6 instances left");
+    let other = other["id"].as_str().unwrap().to_owned();
+    assert!(worker.step().await, "the seed");
+    assert_eq!(api.delete(&format!("/batch/{other}?cascade=true")).await.0, 204);
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_hi_job_log WHERE batch_id_ = '{other}'")).await, 0);
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_hi_job_log WHERE batch_id_ = '{id}'")).await, 6);
 }

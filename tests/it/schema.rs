@@ -1018,6 +1018,60 @@ fn sweep_requires_only_columns_camunda_has() {
     assert!(unknown.is_empty(), "REQUIRED_COLUMNS names columns Camunda 7.24 lacks: {unknown:?}");
 }
 
+/// Camunda 7.24's `ACT_HI_JOB_LOG` (`activiti.postgres.create.history.sql`), column by column.
+const ACT_HI_JOB_LOG: &[&str] = &[
+    "id_ vc64 NN",
+    "timestamp_ ts NN",
+    "job_id_ vc64 NN",
+    "job_duedate_ ts",
+    "job_retries_ int",
+    "job_priority_ bigint NN",
+    "job_exception_msg_ vc4000",
+    "job_exception_stack_id_ vc64",
+    "job_state_ int",
+    "job_def_id_ vc64",
+    "job_def_type_ vc255",
+    "job_def_configuration_ vc255",
+    "act_id_ vc255",
+    "failed_act_id_ vc255",
+    "execution_id_ vc64",
+    "root_proc_inst_id_ vc64",
+    "process_instance_id_ vc64",
+    "process_def_id_ vc64",
+    "process_def_key_ vc255",
+    "deployment_id_ vc64",
+    "sequence_counter_ bigint",
+    "tenant_id_ vc64",
+    "hostname_ vc255",
+    "removal_time_ ts",
+    "batch_id_ vc64",
+];
+
+#[tokio::test]
+async fn the_job_log_has_the_columns_of_camundas_act_hi_job_log() {
+    let db = TestDb::new().await;
+    let actual = db
+        .strings(
+            "SELECT column_name || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' || c.is_nullable
+               FROM information_schema.columns c
+               JOIN pg_attribute a ON a.attrelid = 'sweep_hi_job_log'::regclass AND a.attname = c.column_name
+              WHERE c.table_name = 'sweep_hi_job_log' ORDER BY c.ordinal_position",
+        )
+        .await;
+    let expected: Vec<String> = ACT_HI_JOB_LOG
+        .iter()
+        .map(|spec| {
+            let parts: Vec<&str> = spec.split_whitespace().collect();
+            // Sweep keeps every time with its zone, as in its other tables.
+            let kind = if parts[1] == "ts" { "timestamp with time zone".to_owned() } else { pg_type(parts[1]) };
+            // Sweep's rows always say what they record and of which batch.
+            let nullable = parts.len() == 2 && !["job_state_", "batch_id_"].contains(&parts[0]);
+            format!("{} {kind} {}", parts[0], if nullable { "YES" } else { "NO" })
+        })
+        .collect();
+    assert_eq!(actual, expected);
+}
+
 fn to_vec(cols: &[&str]) -> Vec<String> {
     cols.iter().map(|c| (*c).to_owned()).collect()
 }

@@ -327,8 +327,9 @@ impl SortKey for JobSortKey {
     }
 }
 
-/// Filters of `GET /job` over batch jobs. Done jobs do not exist for the job API: Camunda
-/// deletes a job when it succeeds.
+/// Filters of `GET /job` over batch jobs (the execution jobs and the synthesized seed and
+/// monitor jobs). Done jobs do not exist for the job API: Camunda deletes a job when it
+/// succeeds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
     /// `jobId`
