@@ -98,13 +98,14 @@ pub(crate) async fn delete_async(
                 .to_owned(),
         ),
     };
-    let new = NewDeletionBatch::validate(
+    let mut new = NewDeletionBatch::validate(
         request,
         &state.settings.batch,
         state.settings.worker.max_retries,
         key,
         create::hash_body(&body),
     )?;
+    new.removal_after_start_days = state.settings.history.batch_removal_after_start();
     let check_delete = state.settings.auth.check_delete_permission;
     if dry_run {
         let preview = create::preview(&state.db, &new, &principal, check_delete).await?;

@@ -64,6 +64,9 @@ pub struct NewDeletionBatch {
     pub idempotency_key: Option<String>,
     /// SHA-256 of the request body (hex).
     pub request_hash: String,
+    /// Days from its start after which the historic batch may be removed (removal-time
+    /// strategy `start` with a historic-batch time to live); `None` leaves it to the end.
+    pub removal_after_start_days: Option<i32>,
 }
 
 /// Hex SHA-256 of a request body.
@@ -129,6 +132,7 @@ impl NewDeletionBatch {
             retries: retries.max(1) as i32,
             idempotency_key,
             request_hash,
+            removal_after_start_days: None,
         })
     }
 
@@ -205,7 +209,7 @@ pub async fn create(
         tenant_ids: snapshot.tenants,
     };
     let batch = batch::insert(&txn, &row).await?;
-    historic_batch::insert_from_runtime(&txn, &batch_id).await?;
+    historic_batch::insert_from_runtime(&txn, &batch_id, new.removal_after_start_days).await?;
     if let Some(user) = &principal.user_id {
         let changes = [
             (Some("nrOfInstances"), Some(total_items.to_string())),
