@@ -2,21 +2,30 @@
 //! fixed number of set-based statements, whatever the chunk size, and reports one outcome per
 //! requested id plus the deletion events to publish. It knows nothing of batches or messages.
 //!
-//! Two statements per chunk:
+//! Two statements per chunk, three when an instance to delete is called by one that is not:
 //! 1. *resolve and lock*: the requested ids that are process instances, plus (unless
-//!    `skip_subprocesses`) every instance they call, transitively, locked `FOR UPDATE` in id
-//!    order. A consistent lock order means overlapping chunks in concurrent transactions wait for
-//!    each other instead of deadlocking; a waiter then finds the rows gone and reports those ids
-//!    as not found, so nothing is deleted twice.
-//! 2. *delete*: one statement of data-modifying CTEs that removes every runtime row of the locked
+//!    `skip_subprocesses`) every instance they call, transitively, plus the instances calling
+//!    them up to their roots, locked `FOR UPDATE` in id order. A consistent lock order means
+//!    overlapping chunks in concurrent transactions wait for each other instead of deadlocking;
+//!    a waiter then finds the rows gone and reports those ids as not found, so nothing is
+//!    deleted twice.
+//! 2. *propagate* (only with callers): which callers end, and what changes in those that
+//!    survive, as Camunda's upward propagation decides it (`deletion/propagate.sql`), on a
+//!    snapshot taken after the locks.
+//! 3. *delete*: one statement of data-modifying CTEs that removes every runtime row of the
 //!    instances (reference order of §7.6 is not needed: PostgreSQL checks the non-deferrable
-//!    foreign keys once, at the end of the statement) and writes history as Camunda does.
+//!    foreign keys once, at the end of the statement), applies the changes to surviving
+//!    callers, and writes history as Camunda does, removal times included ([`History`]).
+
+pub mod history;
 
 use std::collections::HashSet;
 
 use chrono::NaiveDateTime;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement, Value};
 use serde::{Deserialize, Serialize};
+
+pub use history::{History, HistoryTables, RemovalTimeStrategy};
 
 /// Who a chunk's deletions are recorded for in `ACT_HI_OP_LOG`, one row per deleted instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,9 +97,12 @@ pub struct ChunkResult {
     /// Called instances deleted along with a requested one (they may be selected themselves,
     /// elsewhere in the same batch).
     pub deleted_with_caller: Vec<String>,
-    /// Every process instance deleted (requested and called ones), in id order.
+    /// Every process instance deleted (requested, called and ended callers), in id order.
     pub deleted: Vec<String>,
-    /// Process instances deleted, including called sub-instances.
+    /// Callers that were not requested, ended because an instance they called was deleted
+    /// (upward propagation), in id order.
+    pub ended_callers: Vec<String>,
+    /// Process instances deleted, including called sub-instances and ended callers.
     pub instances_deleted: u64,
     /// Runtime rows deleted.
     pub runtime_rows: u64,
@@ -98,38 +110,57 @@ pub struct ChunkResult {
     pub history_rows: u64,
     /// Operation-log rows written.
     pub audit_rows: u64,
+    /// Rows of surviving callers changed (executions, and rows moved between them).
+    pub caller_rows: u64,
 }
 
 /// Statement 1: resolves the requested ids `$1` (plus, unless `$2` = skip_subprocesses,
-/// every instance they call, transitively) and locks them in id order.
+/// every instance they call, transitively, and every instance calling them) and locks them in
+/// id order.
 const RESOLVE_AND_LOCK: &str = include_str!("deletion/resolve_and_lock.sql");
 
-/// Statement 2: deletes the runtime rows of the instances in `$1` (all of them locked by the
-/// caller) and ends their history. `$2` delete reason of the instances, `$3` now, `$4` delete
-/// reason of tasks, `$5` skip_subprocesses: detach called instances that are not deleted, `$6`
-/// and `$7` the user and batch of the per-instance operation-log rows (null: none).
-const DELETE: &str = include_str!("deletion/delete_chunk.sql");
+/// Statement 2, when callers are locked: what deleting the instances `$1` does to them.
+const PROPAGATE: &str = include_str!("deletion/propagate.sql");
+
+/// The reason the ledger gives for a caller ended by upward propagation.
+pub const ENDED_CALLER_REASON: &str = "ended because an instance it called was deleted";
+
+/// What upward propagation decided, as arrays for the deletion statement.
+#[derive(Debug, Default)]
+struct Propagation {
+    ended: Vec<DeletedInstance>,
+    cut: Vec<String>,
+    merge_scopes: Vec<String>,
+    merge_children: Vec<String>,
+    unconcurrent: Vec<String>,
+}
 
 /// Deletes the process instances `ids` inside the caller's transaction `txn`.
 ///
 /// Duplicate ids are reported once. Ids that are not running process instances (unknown, already
 /// deleted, or an execution that is not a process instance) are `skipped` or `failed` according
 /// to `options.fail_if_not_exists`; the others are deleted with their called sub-instances
-/// (unless `skip_subprocesses`). With `audit`, each deleted instance gets its operation-log row
-/// ([`crate::db::op_log`]) in the same statement. Runs exactly two statements whatever
-/// `ids.len()`; an empty chunk runs none.
+/// (unless `skip_subprocesses`). A deleted instance called by one that is not deleted cancels
+/// the calling activity, and ends the caller when nothing else of it is left, recursively
+/// upward ([`ChunkResult::ended_callers`]). With `audit`, each deleted instance gets its
+/// operation-log row ([`crate::db::op_log`]) in the same statement. `history` says how history
+/// is written. Runs two statements whatever `ids.len()` (three when callers are involved); an
+/// empty chunk runs none.
 pub async fn delete_chunk(
     txn: &impl ConnectionTrait,
     ids: &[String],
     options: &DeleteOptions,
     now: NaiveDateTime,
     audit: Option<&InstanceAudit>,
+    history: &History,
 ) -> Result<ChunkResult, DbErr> {
     let mut seen = HashSet::with_capacity(ids.len());
     let requested: Vec<String> = ids.iter().filter(|id| seen.insert(id.as_str())).cloned().collect();
     if requested.is_empty() {
         return Ok(ChunkResult::default());
     }
+    // Camunda stores no reason, not an empty one.
+    let reason = options.delete_reason.clone().filter(|r| !r.is_empty());
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -140,8 +171,13 @@ pub async fn delete_chunk(
     let requested_set: HashSet<&str> = requested.iter().map(String::as_str).collect();
     let mut locked = Vec::with_capacity(rows.len());
     let mut events = Vec::with_capacity(rows.len());
+    let mut callers_locked = false;
     for row in &rows {
         let id: String = row.try_get("", "id")?;
+        if !row.try_get::<bool>("", "deleted")? {
+            callers_locked = true;
+            continue;
+        }
         let requested_by: Option<String> = row.try_get("", "requested_by")?;
         // An instance both requested and called by another requested one counts as requested.
         let deleted_with = if requested_set.contains(id.as_str()) { None } else { requested_by };
@@ -151,42 +187,18 @@ pub async fn delete_chunk(
             business_key: row.try_get("", "business_key")?,
             tenant_id: row.try_get("", "tenant_id")?,
             deleted_with,
-            delete_reason: options.delete_reason.clone(),
+            delete_reason: reason.clone(),
         });
         locked.push(id);
     }
 
-    let mut result = ChunkResult {
-        instances_deleted: locked.len() as u64,
-        deleted_with_caller: events.iter().filter(|e| e.deleted_with.is_some()).map(|e| e.id.clone()).collect(),
-        deleted: locked.clone(),
-        ..Default::default()
+    let propagation = if callers_locked && !locked.is_empty() {
+        propagate(txn, &locked, &events, &reason).await?
+    } else {
+        Propagation::default()
     };
-    if !locked.is_empty() {
-        let task_reason = options.delete_reason.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| "deleted".into());
-        let counts = txn
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                DELETE,
-                [
-                    Value::from(locked.clone()),
-                    options.delete_reason.clone().into(),
-                    now.into(),
-                    task_reason.into(),
-                    options.skip_subprocesses.into(),
-                    audit.map(|a| a.user_id.clone()).into(),
-                    audit.map(|a| a.batch_id.clone()).into(),
-                ],
-            ))
-            .await?
-            .ok_or_else(|| DbErr::RecordNotFound("deletion statement returned no row".into()))?;
-        result.runtime_rows = counts.try_get::<i64>("", "runtime_rows")? as u64;
-        result.history_rows = counts.try_get::<i64>("", "history_rows")? as u64;
-        result.audit_rows = counts.try_get::<i64>("", "audit_rows")? as u64;
-    }
-
     let found: HashSet<&str> = locked.iter().map(String::as_str).collect();
-    result.outcomes = requested
+    let outcomes = requested
         .iter()
         .map(|id| {
             let outcome = if found.contains(id.as_str()) {
@@ -199,10 +211,95 @@ pub async fn delete_chunk(
             (id.clone(), outcome)
         })
         .collect();
+    let deleted_with_caller = events.iter().filter(|e| e.deleted_with.is_some()).map(|e| e.id.clone()).collect();
+    let ended_callers: Vec<String> = propagation.ended.iter().map(|e| e.id.clone()).collect();
+    let mut doomed = locked;
+    doomed.extend(ended_callers.iter().cloned());
+    doomed.sort();
+    events.extend(propagation.ended.iter().cloned());
+
+    let mut result = ChunkResult {
+        outcomes,
+        instances_deleted: doomed.len() as u64,
+        deleted_with_caller,
+        ended_callers,
+        deleted: doomed.clone(),
+        ..Default::default()
+    };
+    if !doomed.is_empty() {
+        let task_reason = reason.clone().unwrap_or_else(|| "deleted".into());
+        let counts = txn
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                history.delete_sql(),
+                [
+                    Value::from(doomed),
+                    reason.into(),
+                    now.into(),
+                    task_reason.into(),
+                    options.skip_subprocesses.into(),
+                    audit.map(|a| a.user_id.clone()).into(),
+                    audit.map(|a| a.batch_id.clone()).into(),
+                    Value::from(propagation.cut),
+                    Value::from(propagation.merge_scopes),
+                    Value::from(propagation.merge_children),
+                    Value::from(propagation.unconcurrent),
+                    history.strategy.as_str().into(),
+                    history.host_name.clone().into(),
+                ],
+            ))
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("deletion statement returned no row".into()))?;
+        result.runtime_rows = counts.try_get::<i64>("", "runtime_rows")? as u64;
+        result.history_rows = counts.try_get::<i64>("", "history_rows")? as u64;
+        result.audit_rows = counts.try_get::<i64>("", "audit_rows")? as u64;
+        result.caller_rows = counts.try_get::<i64>("", "caller_rows")? as u64;
+    }
     if !options.skip_custom_listeners {
         result.events = events;
     }
     Ok(result)
+}
+
+/// Statement 2: upward propagation for the instances `deleting`, whose events are `events`.
+async fn propagate(
+    txn: &impl ConnectionTrait,
+    deleting: &[String],
+    events: &[DeletedInstance],
+    reason: &Option<String>,
+) -> Result<Propagation, DbErr> {
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, PROPAGATE, [Value::from(deleting.to_vec())]))
+        .await?;
+    let mut p = Propagation::default();
+    for row in &rows {
+        let kind: String = row.try_get("", "kind")?;
+        let id: String = row.try_get("", "id")?;
+        match kind.as_str() {
+            "ended" => {
+                // Named after the requested instance whose deletion ended it.
+                let via: Option<String> = row.try_get("", "via")?;
+                let requested =
+                    via.map(|v| events.iter().find(|e| e.id == v).and_then(|e| e.deleted_with.clone()).unwrap_or(v));
+                p.ended.push(DeletedInstance {
+                    id,
+                    process_definition_key: row.try_get("", "definition_key")?,
+                    business_key: row.try_get("", "business_key")?,
+                    tenant_id: row.try_get("", "tenant_id")?,
+                    deleted_with: requested,
+                    delete_reason: reason.clone(),
+                });
+            }
+            "cut" => p.cut.push(id),
+            "merge" => {
+                p.merge_scopes.push(id);
+                p.merge_children.push(row.try_get("", "child")?);
+            }
+            _ => p.unconcurrent.push(id),
+        }
+    }
+    p.ended.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(p)
 }
 
 #[cfg(test)]
@@ -211,7 +308,8 @@ mod tests {
 
     #[test]
     fn the_delete_statement_detaches_only_when_asked() {
-        let detach = DELETE.find("SET super_exec_ = NULL").expect("a detaching CTE");
-        assert!(DELETE[detach..].find("WHERE $5").is_some(), "detaching is gated by skip_subprocesses");
+        let sql = History::new(RemovalTimeStrategy::End, HistoryTables::ALL, "h").delete_sql().to_owned();
+        let detach = sql.find("SET super_exec_ = NULL").expect("a detaching CTE");
+        assert!(sql[detach..].find("WHERE $5").is_some(), "detaching is gated by skip_subprocesses");
     }
 }

@@ -32,6 +32,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The user operation log.
     pub audit: AuditSettings,
+    /// Removal times of the history a deletion writes or ends.
+    pub history: HistorySettings,
     /// Fault injection, for tests that prove crash safety. Never enable in production.
     pub faults: FaultSettings,
 }
@@ -102,6 +104,64 @@ pub struct AuditSettings {
     /// Beyond Camunda: one `ACT_HI_OP_LOG` row per deleted instance, with the batch and its
     /// creator.
     pub per_instance: bool,
+}
+
+/// Camunda's `historyRemovalTimeStrategy`: when history gets the time it may be cleaned up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemovalTimeStrategy {
+    /// When the root instance ends: its end time plus its definition's `HISTORY_TTL_` (days),
+    /// on every history row of its tree (Camunda's default).
+    #[default]
+    End,
+    /// Set when an instance starts; a deletion only dates the rows it writes itself.
+    Start,
+    /// No removal time.
+    None,
+}
+
+impl RemovalTimeStrategy {
+    /// The name, as the deletion statement takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemovalTimeStrategy::End => "end",
+            RemovalTimeStrategy::Start => "start",
+            RemovalTimeStrategy::None => "none",
+        }
+    }
+}
+
+/// `[history]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistorySettings {
+    /// `end`, `start` or `none` (Camunda's `historyRemovalTimeStrategy`).
+    pub removal_time_strategy: RemovalTimeStrategy,
+    /// Time to live of historic batches, Camunda's `batchOperationHistoryTimeToLive` in its
+    /// format (`P5D`, whole days); empty: historic batches get no removal time.
+    pub batch_operation_history_ttl: String,
+}
+
+impl HistorySettings {
+    /// The historic-batch time to live in days, when set (validated at load).
+    pub fn batch_ttl_days(&self) -> Option<i32> {
+        parse_days(&self.batch_operation_history_ttl)
+    }
+
+    /// Days after its start a new historic batch may be removed: strategy `start` only.
+    pub fn batch_removal_after_start(&self) -> Option<i32> {
+        (self.removal_time_strategy == RemovalTimeStrategy::Start).then(|| self.batch_ttl_days()).flatten()
+    }
+
+    /// Days after its end an ended historic batch may be removed: strategy `end` only.
+    pub fn batch_removal_after_end(&self) -> Option<i32> {
+        (self.removal_time_strategy == RemovalTimeStrategy::End).then(|| self.batch_ttl_days()).flatten()
+    }
+}
+
+/// `P<n>D` → n.
+fn parse_days(period: &str) -> Option<i32> {
+    period.strip_prefix('P')?.strip_suffix('D')?.parse::<i32>().ok().filter(|d| *d >= 0)
 }
 
 /// `[worker]`
@@ -350,6 +410,10 @@ impl Settings {
         }
         if !(1..=100_000).contains(&self.batch.invocations_per_batch_job) {
             return bad("batch.invocations_per_batch_job", "must be between 1 and 100000");
+        }
+        let ttl = &self.history.batch_operation_history_ttl;
+        if !ttl.is_empty() && parse_days(ttl).is_none() {
+            return bad("history.batch_operation_history_ttl", "must be empty or a number of days as P<n>D, e.g. P30D");
         }
         if !(1..=100_000).contains(&self.batch.batch_jobs_per_seed) {
             return bad("batch.batch_jobs_per_seed", "must be between 1 and 100000");

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
-use shared::deletion::{ChunkResult, DeleteOptions, Outcome, delete_chunk};
+use shared::deletion::{
+    ChunkResult, DeleteOptions, History, HistoryTables, Outcome, RemovalTimeStrategy, delete_chunk,
+};
 use system_tests::{TestDb, eventually};
 
 /// A caller `A` (with a child execution `A1` calling sub-instance `B`) and an unrelated `C`.
@@ -59,6 +61,11 @@ const RUNTIME_ROWS_OF: &[(&str, &str)] = &[
     ("act_ru_ext_task", "proc_inst_id_"),
 ];
 
+/// Camunda's defaults on the standalone schema.
+fn history() -> History {
+    History::new(RemovalTimeStrategy::End, HistoryTables::ALL, "test-host")
+}
+
 async fn fixture() -> TestDb {
     let db = TestDb::new().await;
     db.exec(FIXTURE).await;
@@ -68,7 +75,7 @@ async fn fixture() -> TestDb {
 async fn run(db: &TestDb, ids: &[&str], options: DeleteOptions) -> ChunkResult {
     let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
     let txn = db.db.begin().await.unwrap();
-    let result = delete_chunk(&txn, &ids, &options, shared::camunda::now_naive(), None).await.unwrap();
+    let result = delete_chunk(&txn, &ids, &options, shared::camunda::now_naive(), None, &history()).await.unwrap();
     txn.commit().await.unwrap();
     result
 }
@@ -189,7 +196,9 @@ async fn deleting_a_called_instance_directly_takes_its_caller_s_dependent_incide
     assert_eq!(result.outcomes, vec![("B".to_string(), Outcome::Deleted)]);
     assert_eq!(rows_of(&db, "B").await, 0);
     assert_eq!(db.scalar("SELECT count(*) FROM act_ru_incident").await, 0, "iA was caused by iB");
-    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_inst_id_ = 'A'").await, 2);
+    // A had nothing but the call: it ends too (upward propagation, see fidelity.rs).
+    assert_eq!(result.ended_callers, vec!["A".to_string()]);
+    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE proc_inst_id_ = 'A'").await, 0);
 }
 
 #[tokio::test]
@@ -234,7 +243,7 @@ async fn overlapping_chunks_in_parallel_transactions_delete_each_instance_once()
     let opts = DeleteOptions::default();
     // T1 deletes A (and so B) and C, and holds its locks while T2 asks for B and C.
     let t1 = db.db.begin().await.unwrap();
-    let first = delete_chunk(&t1, &["A".into(), "C".into()], &opts, now, None).await.unwrap();
+    let first = delete_chunk(&t1, &["A".into(), "C".into()], &opts, now, None, &history()).await.unwrap();
     let second_db = db.db.clone();
     let (backend_tx, backend) = tokio::sync::oneshot::channel();
     let second = tokio::spawn(async move {
@@ -247,7 +256,9 @@ async fn overlapping_chunks_in_parallel_transactions_delete_each_instance_once()
             .try_get::<i32>("", "pid")
             .unwrap();
         backend_tx.send(pid).unwrap();
-        let r = delete_chunk(&t2, &["C".into(), "B".into()], &DeleteOptions::default(), now, None).await.unwrap();
+        let r = delete_chunk(&t2, &["C".into(), "B".into()], &DeleteOptions::default(), now, None, &history())
+            .await
+            .unwrap();
         t2.commit().await.unwrap();
         r
     });

@@ -8,6 +8,7 @@ mod cli;
 mod deletion;
 mod demo;
 mod end_to_end;
+mod fidelity;
 mod generated_input;
 mod health;
 mod invariants;

@@ -21,6 +21,8 @@ pub struct Ctx {
     pub settings: shared::Settings,
     /// Set when shutdown begins; readiness then fails.
     pub shutting_down: AtomicBool,
+    /// How deletions write history (removal-time strategy, the history tables the database has).
+    pub history: shared::deletion::History,
 }
 
 impl Ctx {
@@ -30,7 +32,9 @@ impl Ctx {
         let db = shared::db::connect(&settings.database, "sweep-worker").await?;
         let (amqp, publisher, topology) = shared::mq::setup::connect_and_declare(&settings, "sweep-worker").await?;
         let outbox = OutboxWriter::new(topology, settings.outbox.claim_lease);
-        Ok(Self { db, amqp, publisher, outbox, settings, shutting_down: AtomicBool::new(false) })
+        // Which optional history tables the database has is read once per process.
+        let history = shared::deletion::History::detect(&db, settings.history.removal_time_strategy).await?;
+        Ok(Self { db, amqp, publisher, outbox, settings, shutting_down: AtomicBool::new(false), history })
     }
 
     /// Exchange and queue names.

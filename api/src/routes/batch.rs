@@ -319,7 +319,7 @@ pub(crate) async fn delete(
     params: QueryParams,
 ) -> Result<StatusCode, ApiError> {
     let cascade = params.boolean("cascade")?.unwrap_or(false);
-    if !control::delete(&state.db, &principal, &id, cascade).await? {
+    if !control::delete(&state.db, &principal, &id, cascade, state.settings.history.batch_removal_after_end()).await? {
         return Err(ApiError::EngineRefused(format!("Unable to delete batch with id '{id}'")));
     }
     Ok(StatusCode::NO_CONTENT)

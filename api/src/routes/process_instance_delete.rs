@@ -149,8 +149,9 @@ async fn create_batch(
     };
     let validate =
         if historic_query_based { NewDeletionBatch::validate_historic_query_based } else { NewDeletionBatch::validate };
-    let new =
+    let mut new =
         validate(request, &state.settings.batch, state.settings.worker.max_retries, key, create::hash_body(&body))?;
+    new.removal_after_start_days = state.settings.history.batch_removal_after_start();
     let check_delete = state.settings.auth.check_delete_permission;
     if dry_run {
         let preview = create::preview(&state.db, &new, &principal, check_delete).await?;

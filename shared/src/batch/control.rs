@@ -73,7 +73,13 @@ pub async fn set_suspended(
 /// Deletes runtime batch `id` (its jobs with it) and ends its historic batch; with `cascade`,
 /// also deletes the historic batch and the item ledger. `false` when it does not exist. Items
 /// still pending stay pending: the batch will not process them any more.
-pub async fn delete(db: &DatabaseConnection, principal: &Principal, id: &str, cascade: bool) -> Result<bool, Error> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    id: &str,
+    cascade: bool,
+    batch_ttl_days: Option<i32>,
+) -> Result<bool, Error> {
     if !allowed(db, principal, id, Permission::Delete).await? {
         return Ok(false);
     }
@@ -99,7 +105,7 @@ pub async fn delete(db: &DatabaseConnection, principal: &Principal, id: &str, ca
         batch_item::delete_of_batch(&txn, id).await?;
         job_log::delete_of_batch(&txn, id).await?;
     } else {
-        historic_batch::end_if_open(&txn, id).await?;
+        historic_batch::end_if_open(&txn, id, batch_ttl_days).await?;
     }
     txn.commit().await?;
     Ok(true)

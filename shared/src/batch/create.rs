@@ -68,6 +68,9 @@ pub struct NewDeletionBatch {
     /// the batch whether or not they still run (finished ones are skipped when their job runs,
     /// as in Camunda), and the runtime query is ignored.
     pub historic_query_based: bool,
+    /// Days from its start after which the historic batch may be removed (removal-time
+    /// strategy `start` with a historic-batch time to live); `None` leaves it to the end.
+    pub removal_after_start_days: Option<i32>,
 }
 
 /// Hex SHA-256 of a request body.
@@ -134,6 +137,7 @@ impl NewDeletionBatch {
             idempotency_key,
             request_hash,
             historic_query_based: false,
+            removal_after_start_days: None,
         })
     }
 
@@ -227,7 +231,7 @@ pub async fn create(
         tenant_ids: snapshot.tenants,
     };
     let batch = batch::insert(&txn, &row).await?;
-    historic_batch::insert_from_runtime(&txn, &batch_id).await?;
+    historic_batch::insert_from_runtime(&txn, &batch_id, new.removal_after_start_days).await?;
     if let Some(user) = &principal.user_id {
         let changes = [
             (Some("nrOfInstances"), Some(total_items.to_string())),

@@ -259,6 +259,22 @@ pub async fn mark_execution_started(txn: &impl ConnectionTrait, id: &str) -> Res
     Ok(result.rows_affected() > 0)
 }
 
+/// Adds `n` items to the total of `id` (callers ended by upward propagation, appended to its
+/// ledger after every job's items) and locks its row until the transaction ends. Returns the
+/// sequence number after which they go: past the items of the last job.
+pub async fn add_items(txn: &impl ConnectionTrait, id: &str, n: i64) -> Result<i64, DbErr> {
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE sweep_batch SET total_items_ = total_items_ + $2 WHERE id_ = $1
+             RETURNING total_jobs_::bigint * invocations_per_job_ AS after_jobs",
+            [id.into(), n.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("batch {id}")))?;
+    row.try_get("", "after_jobs")
+}
+
 /// Sets or clears `suspended_`; `None` when the batch does not exist.
 pub async fn set_suspended(db: &impl ConnectionTrait, id: &str, suspended: bool) -> Result<Option<Batch>, DbErr> {
     let sql = format!("UPDATE sweep_batch b SET suspended_ = $2 WHERE b.id_ = $1 RETURNING {COLUMNS}");
@@ -502,7 +518,8 @@ pub async fn backlog(db: &impl ConnectionTrait) -> Result<Backlog, DbErr> {
                     FILTER (WHERE NOT b.suspended_), 0)::bigint AS jobs_pending,
                 coalesce(sum(j.running) FILTER (WHERE NOT b.suspended_), 0)::bigint AS jobs_running,
                 coalesce(sum(j.failed) FILTER (WHERE NOT b.suspended_), 0)::bigint AS jobs_failed,
-                coalesce(sum(greatest(b.total_items_ - b.jobs_created_::bigint * b.invocations_per_job_, 0) + j.items)
+                coalesce(sum(greatest(least(b.total_items_, b.total_jobs_::bigint * b.invocations_per_job_)
+                                  - b.jobs_created_::bigint * b.invocations_per_job_, 0) + j.items)
                     FILTER (WHERE NOT b.suspended_), 0)::bigint AS items_pending
            FROM sweep_batch b
            CROSS JOIN LATERAL (

@@ -157,6 +157,54 @@ pub async fn mark_deleted_with_caller(txn: &impl ConnectionTrait, batch_id: &str
     Ok(())
 }
 
+/// Records callers ended by upward propagation ([`crate::deletion::ChunkResult::ended_callers`])
+/// in the ledger of `batch_id` as deleted: a pending (or failed) item of theirs is marked, the
+/// others are appended, after every job's items, and the batch's total grows by as many, so
+/// its counters still add up. Runs nothing for none.
+pub async fn record_ended_callers(txn: &impl ConnectionTrait, batch_id: &str, ids: &[String]) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let reason = crate::deletion::ENDED_CALLER_REASON;
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "WITH marked AS (
+                 UPDATE sweep_batch_item SET state_ = $3, reason_ = $4, updated_ = now()
+                  WHERE batch_id_ = $1 AND proc_inst_id_ = ANY($2) AND state_ IN ($5, $6)
+                 RETURNING proc_inst_id_)
+             SELECT u.id FROM unnest($2::varchar[]) AS u(id)
+              WHERE NOT EXISTS (SELECT 1 FROM sweep_batch_item i WHERE i.batch_id_ = $1 AND i.proc_inst_id_ = u.id)
+              ORDER BY u.id",
+            [
+                batch_id.into(),
+                Value::from(ids.to_vec()),
+                ItemState::Deleted.into(),
+                reason.into(),
+                ItemState::Pending.into(),
+                ItemState::Failed.into(),
+            ],
+        ))
+        .await?;
+    let new: Vec<String> = rows.iter().map(|r| r.try_get("", "id")).collect::<Result<_, _>>()?;
+    if new.is_empty() {
+        return Ok(());
+    }
+    // Locks the batch row: concurrent jobs appending to the same ledger take turns, and the
+    // insert below (a new snapshot) sees what the previous one appended.
+    let after_jobs = super::batch::add_items(txn, batch_id, new.len() as i64).await?;
+    super::historic_batch::add_items(txn, batch_id, new.len() as i64).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO sweep_batch_item (batch_id_, seq_, proc_inst_id_, state_, reason_, updated_)
+         SELECT $1, greatest($2, (SELECT max(seq_) FROM sweep_batch_item WHERE batch_id_ = $1)) + u.n, u.id, $4, $5, now()
+           FROM unnest($3::varchar[]) WITH ORDINALITY AS u(id, n)",
+        [batch_id.into(), after_jobs.into(), Value::from(new), ItemState::Deleted.into(), reason.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Fails the pending items `(low, high]` of `batch_id` with `reason`.
 pub async fn fail_pending(
     txn: &impl ConnectionTrait,

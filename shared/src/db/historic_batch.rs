@@ -72,18 +72,23 @@ impl HistoricBatch {
     }
 }
 
-/// Writes the historic row of the runtime batch `id`, copying what they share.
-pub async fn insert_from_runtime(txn: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
+/// Writes the historic row of the runtime batch `id`, copying what they share; with
+/// `removal_after_days` (strategy `start`) its removal time is its start plus that.
+pub async fn insert_from_runtime(
+    txn: &impl ConnectionTrait,
+    id: &str,
+    removal_after_days: Option<i32>,
+) -> Result<(), DbErr> {
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "INSERT INTO sweep_hi_batch (id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_, seed_job_def_id_,
              monitor_job_def_id_, batch_job_def_id_, tenant_id_, create_user_id_, start_time_, exec_start_time_,
-             total_items_, idempotency_key_, request_hash_, tenant_ids_)
+             total_items_, idempotency_key_, request_hash_, tenant_ids_, removal_time_)
          SELECT id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_, seed_job_def_id_,
              monitor_job_def_id_, batch_job_def_id_, tenant_id_, create_user_id_, start_time_, exec_start_time_,
-             total_items_, idempotency_key_, request_hash_, tenant_ids_
+             total_items_, idempotency_key_, request_hash_, tenant_ids_, start_time_ + make_interval(days => $2)
            FROM sweep_batch WHERE id_ = $1",
-        [id.into()],
+        [id.into(), removal_after_days.into()],
     ))
     .await?;
     Ok(())
@@ -100,28 +105,46 @@ pub async fn mark_execution_started(txn: &impl ConnectionTrait, id: &str) -> Res
     Ok(())
 }
 
-/// Ends `id` at `at` (completion); `exec_start` fills a missing execution start.
+/// Ends `id` at `at` (completion); `exec_start` fills a missing execution start. With a
+/// historic-batch time to live (`ttl_days`, strategy `end`) its removal time is `at` plus it.
 pub async fn end(
     txn: &impl ConnectionTrait,
     id: &str,
     at: DateTime<Utc>,
     exec_start: Option<DateTime<Utc>>,
+    ttl_days: Option<i32>,
 ) -> Result<(), DbErr> {
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE sweep_hi_batch SET end_time_ = $2, exec_start_time_ = coalesce(exec_start_time_, $3) WHERE id_ = $1",
-        [id.into(), at.into(), exec_start.into()],
+        "UPDATE sweep_hi_batch
+            SET end_time_ = $2, exec_start_time_ = coalesce(exec_start_time_, $3),
+                removal_time_ = coalesce($2 + make_interval(days => $4), removal_time_)
+          WHERE id_ = $1",
+        [id.into(), at.into(), exec_start.into(), ttl_days.into()],
     ))
     .await?;
     Ok(())
 }
 
-/// Ends `id` now unless it has ended (deletion of the runtime batch).
-pub async fn end_if_open(txn: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
+/// Ends `id` now unless it has ended (deletion of the runtime batch); `ttl_days` as in [`end`].
+pub async fn end_if_open(txn: &impl ConnectionTrait, id: &str, ttl_days: Option<i32>) -> Result<(), DbErr> {
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE sweep_hi_batch SET end_time_ = now() WHERE id_ = $1 AND end_time_ IS NULL",
-        [id.into()],
+        "UPDATE sweep_hi_batch
+            SET end_time_ = now(), removal_time_ = coalesce(now() + make_interval(days => $2), removal_time_)
+          WHERE id_ = $1 AND end_time_ IS NULL",
+        [id.into(), ttl_days.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Adds `n` items to the total of `id` (callers ended by upward propagation).
+pub async fn add_items(txn: &impl ConnectionTrait, id: &str, n: i64) -> Result<(), DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE sweep_hi_batch SET total_items_ = total_items_ + $2 WHERE id_ = $1",
+        [id.into(), n.into()],
     ))
     .await?;
     Ok(())

@@ -117,7 +117,10 @@ const ENGINE_MIGRATION: &str = "m0001_engine_tables";
 
 /// Process-engine tables only a standalone installation creates (an attached Camunda database
 /// has them), as `(name, SQL)`. Public so tests can build a whole Camunda database.
-pub const ENGINE_ADDITIONS: &[(&str, &str)] = &[("m0004_identity", include_str!("sql/m0004_identity.sql"))];
+pub const ENGINE_ADDITIONS: &[(&str, &str)] = &[
+    ("m0004_identity", include_str!("sql/m0004_identity.sql")),
+    ("m0006_engine_history", include_str!("sql/m0006_engine_history.sql")),
+];
 
 /// Every migration of a standalone installation, in order: the engine tables, Sweep's own, and
 /// later additions to the engine tables. Everything a standalone database holds.

@@ -7,7 +7,10 @@ use crate::Error;
 
 /// Every column Sweep reads or writes, per table (lower case, as PostgreSQL stores them).
 pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
-    ("act_re_procdef", &["id_", "key_", "name_", "version_", "deployment_id_", "tenant_id_", "suspension_state_"]),
+    (
+        "act_re_procdef",
+        &["id_", "key_", "name_", "version_", "deployment_id_", "tenant_id_", "suspension_state_", "history_ttl_"],
+    ),
     (
         "act_ru_execution",
         &[
@@ -28,6 +31,7 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "is_scope_",
             "is_event_scope_",
             "suspension_state_",
+            "cached_ent_state_",
             "tenant_id_",
         ],
     ),
@@ -45,10 +49,12 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "long_",
             "text_",
             "text2_",
+            "var_scope_",
+            "rev_",
         ],
     ),
-    ("act_ge_bytearray", &["id_"]),
-    ("act_ru_task", &["id_", "execution_id_", "proc_inst_id_", "parent_task_id_"]),
+    ("act_ge_bytearray", &["id_", "type_", "root_proc_inst_id_", "removal_time_"]),
+    ("act_ru_task", &["id_", "rev_", "execution_id_", "proc_inst_id_", "parent_task_id_"]),
     ("act_ru_identitylink", &["id_", "task_id_"]),
     ("act_ru_job", &["id_", "process_instance_id_", "execution_id_", "exception_stack_id_"]),
     ("act_ru_ext_task", &["id_", "execution_id_", "error_details_id_"]),
@@ -92,6 +98,7 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "new_value_",
             "tenant_id_",
             "category_",
+            "removal_time_",
         ],
     ),
     (
@@ -114,17 +121,54 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "delete_reason_",
             "tenant_id_",
             "state_",
+            "removal_time_",
         ],
     ),
     (
         "act_hi_actinst",
-        &["id_", "proc_inst_id_", "act_id_", "start_time_", "end_time_", "duration_", "act_inst_state_"],
+        &[
+            "id_",
+            "proc_inst_id_",
+            "root_proc_inst_id_",
+            "execution_id_",
+            "act_id_",
+            "start_time_",
+            "end_time_",
+            "duration_",
+            "act_inst_state_",
+            "removal_time_",
+        ],
     ),
     (
         "act_hi_taskinst",
-        &["id_", "proc_inst_id_", "start_time_", "end_time_", "duration_", "delete_reason_", "task_state_"],
+        &[
+            "id_",
+            "proc_inst_id_",
+            "root_proc_inst_id_",
+            "execution_id_",
+            "start_time_",
+            "end_time_",
+            "duration_",
+            "delete_reason_",
+            "task_state_",
+            "removal_time_",
+        ],
     ),
-    ("act_hi_varinst", &["id_", "proc_inst_id_", "name_", "var_type_", "double_", "long_", "text_", "task_id_"]),
+    (
+        "act_hi_varinst",
+        &[
+            "id_",
+            "proc_inst_id_",
+            "root_proc_inst_id_",
+            "name_",
+            "var_type_",
+            "double_",
+            "long_",
+            "text_",
+            "task_id_",
+            "removal_time_",
+        ],
+    ),
     (
         "act_hi_incident",
         &[
@@ -135,6 +179,8 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "incident_type_",
             "incident_msg_",
             "cause_incident_id_",
+            "root_proc_inst_id_",
+            "removal_time_",
         ],
     ),
 ];

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
-use shared::deletion::{DeleteOptions, delete_chunk};
+use shared::deletion::{DeleteOptions, History, HistoryTables, RemovalTimeStrategy, delete_chunk};
 use system_tests::{ApiClient, Proc, TestDb, free_port};
 
 const RUNTIME_TABLES: &[&str] = &[
@@ -202,7 +202,7 @@ async fn core(args: &Args) {
     let core1 = measure("deletion core, 1 connection", &copies[2], &ids, |db, ids| async move {
         for c in ids.chunks(chunk) {
             let txn = db.begin().await.unwrap();
-            delete_chunk(&txn, c, &o, shared::camunda::now_naive(), None).await.unwrap();
+            delete_chunk(&txn, c, &o, shared::camunda::now_naive(), None, &bench_history()).await.unwrap();
             txn.commit().await.unwrap();
         }
     })
@@ -218,7 +218,7 @@ async fn core(args: &Args) {
             tasks.spawn(async move {
                 for c in half.chunks(chunk) {
                     let txn = db.begin().await.unwrap();
-                    delete_chunk(&txn, c, &o, shared::camunda::now_naive(), None).await.unwrap();
+                    delete_chunk(&txn, c, &o, shared::camunda::now_naive(), None, &bench_history()).await.unwrap();
                     txn.commit().await.unwrap();
                 }
             });
@@ -551,7 +551,7 @@ async fn pipeline(args: &Args) {
     let core = measure("deletion core, 1 connection", &db, &ids, |db, ids| async move {
         for c in ids.chunks(chunk as usize) {
             let txn = db.begin().await.unwrap();
-            delete_chunk(&txn, c, &opts, shared::camunda::now_naive(), None).await.unwrap();
+            delete_chunk(&txn, c, &opts, shared::camunda::now_naive(), None, &bench_history()).await.unwrap();
             txn.commit().await.unwrap();
         }
     })
@@ -731,4 +731,9 @@ async fn auth(args: &Args) {
         let (base, checked) = (median("none", figure), median("user", figure));
         println!("  {name}: none {base:.1}, checked user {checked:.1}, ratio {:.2}x", checked / base);
     }
+}
+
+/// How the benchmark's deletions write history: Camunda's defaults on a standalone schema.
+fn bench_history() -> History {
+    History::new(RemovalTimeStrategy::End, HistoryTables::ALL, "sweep-bench")
 }

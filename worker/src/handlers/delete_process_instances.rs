@@ -81,11 +81,14 @@ async fn execute(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Option<(u64, Vec<
         (true, Some(user)) => Some(InstanceAudit { user_id: user.clone(), batch_id: id.clone() }),
         _ => None,
     };
-    let result = deletion::delete_chunk(&txn, &ids, &b.options, shared::camunda::now_naive(), audit.as_ref()).await?;
+    let now = shared::camunda::now_naive();
+    let result = deletion::delete_chunk(&txn, &ids, &b.options, now, audit.as_ref(), &ctx.history).await?;
     batch_item::record_outcomes(&txn, id, range, &result.outcomes).await?;
     // Called instances that are selected themselves, in another job of this batch, were
     // deleted here: their items say so, and that job will find nothing left to do.
     batch_item::mark_deleted_with_caller(&txn, id, &result.deleted_with_caller).await?;
+    // Callers ended by upward propagation join the ledger as deleted (the batch grows).
+    batch_item::record_ended_callers(&txn, id, &result.ended_callers).await?;
     batch_job::finish(&txn, id, job_seq, range, JobState::Done, None).await?;
     job_log::write(&txn, id, Jobs::Seqs(&[job_seq]), LogState::Successful, None).await?;
 

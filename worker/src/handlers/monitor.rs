@@ -23,12 +23,14 @@ pub async fn handle(ctx: &Ctx, batch_id: &str) -> Result<Disposition, shared::Er
         return Ok(Disposition::DONE);
     }
     let end = chrono::Utc::now();
-    historic_batch::end(&txn, batch_id, end, b.info.exec_start_time).await?;
+    let ttl = ctx.settings.history.batch_removal_after_end();
+    historic_batch::end(&txn, batch_id, end, b.info.exec_start_time, ttl).await?;
     batch::delete(&txn, batch_id).await?;
     let event = BatchCompletedEvent {
         batch_id: batch_id.to_owned(),
         total: b.info.total_items,
-        deleted: jobs.deleted,
+        // every item is processed; callers ended by upward propagation belong to no job
+        deleted: b.info.total_items - jobs.skipped - jobs.failed,
         skipped: jobs.skipped,
         failed: jobs.failed,
         end_time: shared::camunda::format_date(end),
