@@ -16,7 +16,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Response, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{batch, history_batch, job, process_instance, process_instance_delete};
+use crate::routes::{
+    batch, batch_steering, history_batch, job, job_priority, process_instance, process_instance_delete,
+};
 
 /// Tag of Sweep's extensions.
 pub const EXTENSION_TAG: &str = "sweep-extension";
@@ -53,6 +55,7 @@ Outside the base path, and not described here: `GET /health/live`, `GET /health/
         batch::items_count,
         batch::retry_failed_items,
         batch::events,
+        batch_steering::steer,
         history_batch::list,
         history_batch::count,
         history_batch::find,
@@ -61,6 +64,8 @@ Outside the base path, and not described here: `GET /health/live`, `GET /health/
         job::count,
         job::set_retries,
         job::set_definition_retries,
+        job_priority::set_job_priority,
+        job_priority::set_definition_priority,
         document,
     ),
     components(schemas(

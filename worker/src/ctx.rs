@@ -21,6 +21,8 @@ pub struct Ctx {
     pub settings: shared::Settings,
     /// Set when shutdown begins; readiness then fails.
     pub shutting_down: AtomicBool,
+    /// The cluster-wide concurrency limit as last read, and this worker's observations.
+    pub control: crate::control::ControlState,
 }
 
 impl Ctx {
@@ -30,7 +32,8 @@ impl Ctx {
         let db = shared::db::connect(&settings.database, "sweep-worker").await?;
         let (amqp, publisher, topology) = shared::mq::setup::connect_and_declare(&settings, "sweep-worker").await?;
         let outbox = OutboxWriter::new(topology, settings.outbox.claim_lease);
-        Ok(Self { db, amqp, publisher, outbox, settings, shutting_down: AtomicBool::new(false) })
+        let control = crate::control::ControlState::new(settings.control.ceiling());
+        Ok(Self { db, amqp, publisher, outbox, settings, shutting_down: AtomicBool::new(false), control })
     }
 
     /// Exchange and queue names.

@@ -141,12 +141,10 @@ pub(crate) async fn list(
         "jobId" => Some(JobSortKey::JobId),
         "jobRetries" => Some(JobSortKey::Retries),
         "tenantId" => Some(JobSortKey::TenantId),
-        "executionId"
-        | "processInstanceId"
-        | "processDefinitionId"
-        | "processDefinitionKey"
-        | "jobPriority"
-        | "jobDueDate" => Some(JobSortKey::Unset),
+        "jobPriority" => Some(JobSortKey::Priority),
+        "executionId" | "processInstanceId" | "processDefinitionId" | "processDefinitionKey" | "jobDueDate" => {
+            Some(JobSortKey::Unset)
+        }
         _ => None,
     })?;
     let page = params.page()?;

@@ -101,6 +101,7 @@ pub(crate) async fn delete_async(
     let new = NewDeletionBatch::validate(
         request,
         &state.settings.batch,
+        &state.settings.control,
         state.settings.worker.max_retries,
         key,
         create::hash_body(&body),

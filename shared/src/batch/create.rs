@@ -45,6 +45,18 @@ pub struct DeleteProcessInstancesDto {
     /// Sweep extension: jobs per seed run (default `batch.batch_jobs_per_seed`).
     #[schema(minimum = 1)]
     pub batch_jobs_per_seed: Option<i64>,
+    /// Sweep extension: instances per second at most, over all workers (default
+    /// `control.default_max_instances_per_second`; see `PATCH /batch/{id}`).
+    #[schema(exclusive_minimum = 0, maximum = 1e9)]
+    pub max_instances_per_second: Option<f64>,
+    /// Sweep extension: jobs of the batch running at once at most (default
+    /// `control.default_max_concurrent_jobs`).
+    #[schema(minimum = 1, maximum = 10000)]
+    pub max_concurrent_jobs: Option<i64>,
+    /// Sweep extension: larger is more urgent (default `control.default_priority`).
+    pub priority: Option<i64>,
+    /// Sweep extension: the daily window the batch runs in.
+    pub run_window: Option<crate::control::RunWindow>,
 }
 
 /// A validated request, ready to be written.
@@ -64,6 +76,8 @@ pub struct NewDeletionBatch {
     pub idempotency_key: Option<String>,
     /// SHA-256 of the request body (hex).
     pub request_hash: String,
+    /// The batch's limits.
+    pub steering: crate::control::Steering,
 }
 
 /// Hex SHA-256 of a request body.
@@ -76,6 +90,7 @@ impl NewDeletionBatch {
     pub fn validate(
         request: DeleteProcessInstancesDto,
         defaults: &crate::settings::BatchSettings,
+        control: &crate::settings::ControlSettings,
         retries: u32,
         idempotency_key: Option<String>,
         request_hash: String,
@@ -121,7 +136,16 @@ impl NewDeletionBatch {
         if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 255) {
             return Err(Error::invalid("Idempotency-Key must have 1 to 255 characters"));
         }
+        let steering = crate::control::Steering::for_new_batch(
+            control,
+            request.max_instances_per_second,
+            request.max_concurrent_jobs,
+            request.priority,
+            request.run_window.as_ref(),
+        )
+        .map_err(Error::invalid)?;
         Ok(Self {
+            steering,
             request,
             ids,
             invocations_per_job,
@@ -177,6 +201,7 @@ pub async fn create(
     }
 
     explicit_ids_exist(&txn, new, principal, check_delete).await?;
+    window_zone_known(&txn, new).await?;
 
     let batch_id = uuid::Uuid::new_v4().to_string();
     let snapshot = batch_item::snapshot(&txn, &batch_id, |sql| selection(sql, new, principal, check_delete)).await?;
@@ -203,6 +228,7 @@ pub async fn create(
         request_hash: new.request_hash.clone(),
         create_user_id: principal.user_id.clone(),
         tenant_ids: snapshot.tenants,
+        steering: new.steering.clone(),
     };
     let batch = batch::insert(&txn, &row).await?;
     historic_batch::insert_from_runtime(&txn, &batch_id).await?;
@@ -229,6 +255,17 @@ async fn may_create(db: &impl ConnectionTrait, principal: &Principal) -> Result<
     match principal.check(db, &alternatives).await? {
         Some(denied) => Err(Error::Forbidden(denied)),
         None => Ok(()),
+    }
+}
+
+/// A run window's time zone must be one the database knows.
+async fn window_zone_known(conn: &impl ConnectionTrait, new: &NewDeletionBatch) -> Result<(), Error> {
+    match &new.steering.window {
+        Some((_, _, zone)) if !crate::control::window::zone_known(conn, zone).await? => Err(Error::invalid(format!(
+            "runWindow.timeZone '{}' is not a known time zone",
+            zone.chars().take(64).collect::<String>()
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -278,6 +315,7 @@ pub async fn preview(
 ) -> Result<DeletionPreviewDto, Error> {
     may_create(db, principal).await?;
     explicit_ids_exist(db, new, principal, check_delete).await?;
+    window_zone_known(db, new).await?;
     let mut sql = SqlBuilder::new();
     // `s` is referenced several times, so PostgreSQL computes the selection once; every part of
     // the answer is an aggregate over it (joins that may spill to disk, never a per-row lookup).

@@ -78,10 +78,10 @@ pub async fn insert_from_runtime(txn: &impl ConnectionTrait, id: &str) -> Result
         DbBackend::Postgres,
         "INSERT INTO sweep_hi_batch (id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_, seed_job_def_id_,
              monitor_job_def_id_, batch_job_def_id_, tenant_id_, create_user_id_, start_time_, exec_start_time_,
-             total_items_, idempotency_key_, request_hash_, tenant_ids_)
+             total_items_, idempotency_key_, request_hash_, tenant_ids_, max_rate_, max_concurrent_jobs_, priority_)
          SELECT id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_, seed_job_def_id_,
              monitor_job_def_id_, batch_job_def_id_, tenant_id_, create_user_id_, start_time_, exec_start_time_,
-             total_items_, idempotency_key_, request_hash_, tenant_ids_
+             total_items_, idempotency_key_, request_hash_, tenant_ids_, max_rate_, max_concurrent_jobs_, priority_
            FROM sweep_batch WHERE id_ = $1",
         [id.into()],
     ))
