@@ -152,6 +152,8 @@ pub(crate) enum Dto {
     Delete,
     Suspended,
     Retries,
+    Steering,
+    Priority,
 }
 
 /// Every route the API serves (`api/src/routes/*.rs`): method, path (`{id}` for a path
@@ -170,6 +172,7 @@ pub(crate) const ROUTES: &[(&str, &str, Dto)] = &[
     ("GET", "/batch/{id}", Dto::None),
     ("DELETE", "/batch/{id}", Dto::None),
     ("PUT", "/batch/{id}/suspended", Dto::Suspended),
+    ("PATCH", "/batch/{id}", Dto::Steering),
     ("GET", "/batch/{id}/items", Dto::None),
     ("GET", "/batch/{id}/events", Dto::None),
     ("GET", "/batch/{id}/items/count", Dto::None),
@@ -182,6 +185,8 @@ pub(crate) const ROUTES: &[(&str, &str, Dto)] = &[
     ("GET", "/job/count", Dto::None),
     ("PUT", "/job/{id}/retries", Dto::Retries),
     ("PUT", "/job-definition/{id}/retries", Dto::Retries),
+    ("PUT", "/job/{id}/priority", Dto::Priority),
+    ("PUT", "/job-definition/{id}/jobPriority", Dto::Priority),
     ("GET", "/openapi.json", Dto::None),
     ("GET", "!/docs/", Dto::None),
     ("GET", "!/docs/{id}", Dto::None),
@@ -862,10 +867,16 @@ const DELETE_FIELDS: &[(&str, T)] = &[
     ("failIfNotExists", T::Bool),
     ("invocationsPerBatchJob", T::Int),
     ("batchJobsPerSeed", T::Int),
+    ("maxInstancesPerSecond", T::Int),
+    ("maxConcurrentJobs", T::Int),
+    ("priority", T::Int),
 ];
 
 const SUSPENDED_FIELDS: &[(&str, T)] = &[("suspended", T::Bool)];
 const RETRIES_FIELDS: &[(&str, T)] = &[("retries", T::Int)];
+const STEERING_FIELDS: &[(&str, T)] =
+    &[("maxInstancesPerSecond", T::Int), ("maxConcurrentJobs", T::Int), ("priority", T::Int), ("runWindow", T::Str)];
+const PRIORITY_FIELDS: &[(&str, T)] = &[("priority", T::Int), ("includeJobs", T::Bool)];
 
 fn text() -> BoxedStrategy<String> {
     prop_oneof![
@@ -1026,6 +1037,8 @@ fn body(dto: Dto, big: &[Vec<u8>]) -> BoxedStrategy<Option<Vec<u8>>> {
         Dto::Delete => DELETE_FIELDS,
         Dto::Suspended => SUSPENDED_FIELDS,
         Dto::Retries => RETRIES_FIELDS,
+        Dto::Steering => STEERING_FIELDS,
+        Dto::Priority => PRIORITY_FIELDS,
         Dto::Query | Dto::None => QUERY_FIELDS,
     };
     let small = prop_oneof![
@@ -1060,7 +1073,7 @@ fn body(dto: Dto, big: &[Vec<u8>]) -> BoxedStrategy<Option<Vec<u8>>> {
 fn request(known: &[String]) -> BoxedStrategy<RawRequest> {
     let big = big_bodies();
     let bodies: Vec<(Dto, BoxedStrategy<Option<Vec<u8>>>)> =
-        [Dto::None, Dto::Query, Dto::Delete, Dto::Suspended, Dto::Retries]
+        [Dto::None, Dto::Query, Dto::Delete, Dto::Suspended, Dto::Retries, Dto::Steering, Dto::Priority]
             .into_iter()
             .map(|d| (d, body(d, &big)))
             .collect();

@@ -55,8 +55,10 @@ pub async fn pass(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Pass, shared::Er
 }
 
 /// Opens the deletion transaction holding a slot of the batch — of `maxConcurrentJobs` and
-/// its fair share, whichever is smaller — and one of the cluster-wide limit, trying for up to
-/// `control.max_wait`. `None` when none came free.
+/// its fair share, whichever is smaller — and one of the cluster-wide limit. A batch at its
+/// share gives way at once, so that jobs of other batches queued behind this one are reached;
+/// a free global slot is waited for up to `control.max_wait`, since every job needs one.
+/// `None` when the job may not run now.
 async fn take_slots(ctx: &Ctx, b: &Batch) -> Result<Option<DatabaseTransaction>, shared::Error> {
     let deadline = Instant::now() + ctx.settings.control.max_wait;
     loop {
@@ -65,10 +67,14 @@ async fn take_slots(ctx: &Ctx, b: &Batch) -> Result<Option<DatabaseTransaction>,
         let share = control::share(global, control::weight(b.steering.priority), total);
         let batch_limit = b.steering.max_concurrent_jobs.map_or(share, |max| max.min(share));
         let txn = ctx.db.begin().await?;
-        if slots::try_take(&txn, &b.info.id, batch_limit, global).await? {
+        if !slots::try_take_batch(&txn, &b.info.id, batch_limit).await? {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        if slots::try_take_global(&txn, global).await? {
             return Ok(Some(txn));
         }
-        // Releases whichever of the two slots it did get.
+        // Gives the batch slot back while it waits.
         txn.rollback().await?;
         if Instant::now() + SLOT_POLL > deadline {
             return Ok(None);

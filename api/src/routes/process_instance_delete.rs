@@ -26,7 +26,7 @@ use crate::params::QueryParams;
 
 /// Doc-only: the answer of `POST /process-instance/delete`, without or with `dryRun=true`.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 #[serde(untagged)]
 enum BatchOrPreview {
     Batch(shared::camunda::BatchDto),

@@ -11,25 +11,33 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 /// a chance of about one in four billion per pair.
 const GLOBAL_FAMILY: i32 = 0x5357_4550;
 
-/// Tries to take one slot of batch `batch_id` (of `batch_limit`) and one of the global
-/// `global_limit`, for the rest of `txn`. `false`: none free now; the caller rolls `txn` back
-/// (releasing whatever half it got) and tries again later.
-pub async fn try_take(
-    txn: &impl ConnectionTrait,
-    batch_id: &str,
-    batch_limit: i32,
-    global_limit: i32,
-) -> Result<bool, DbErr> {
+/// Tries to take one slot of batch `batch_id`, of `limit`, for the rest of `txn`.
+pub async fn try_take_batch(txn: &impl ConnectionTrait, batch_id: &str, limit: i32) -> Result<bool, DbErr> {
     // EXISTS stops at the first slot it locks; slots it could not lock stay untouched.
+    taken(
+        txn,
+        "SELECT EXISTS (SELECT 1 FROM generate_series(0, $2 - 1) s
+                         WHERE pg_try_advisory_xact_lock(hashtext('sweep:' || $1::text), s)) AS taken",
+        batch_id.into(),
+        limit,
+    )
+    .await
+}
+
+/// Tries to take one slot of the cluster-wide `limit`, for the rest of `txn`.
+pub async fn try_take_global(txn: &impl ConnectionTrait, limit: i32) -> Result<bool, DbErr> {
+    taken(
+        txn,
+        "SELECT EXISTS (SELECT 1 FROM generate_series(0, $2 - 1) s WHERE pg_try_advisory_xact_lock($1::int, s)) AS taken",
+        GLOBAL_FAMILY.into(),
+        limit,
+    )
+    .await
+}
+
+async fn taken(txn: &impl ConnectionTrait, sql: &str, family: sea_orm::Value, limit: i32) -> Result<bool, DbErr> {
     let row = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT EXISTS (SELECT 1 FROM generate_series(0, $2 - 1) s
-                             WHERE pg_try_advisory_xact_lock(hashtext('sweep:' || $1::text), s))
-                AND EXISTS (SELECT 1 FROM generate_series(0, $3 - 1) s
-                             WHERE pg_try_advisory_xact_lock($4::int, s)) AS taken",
-            [batch_id.into(), batch_limit.max(1).into(), global_limit.max(1).into(), GLOBAL_FAMILY.into()],
-        ))
+        .query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, [family, limit.max(1).into()]))
         .await?;
     row.map_or(Ok(false), |r| r.try_get("", "taken"))
 }

@@ -85,8 +85,7 @@ impl Topology {
             .park_delays
             .iter()
             .enumerate()
-            .filter(|(i, d)| *i == 0 || **d <= wanted)
-            .last()
+            .rfind(|(i, d)| *i == 0 || **d <= wanted)
             .map_or((0, Duration::from_secs(1)), |(i, d)| (i, *d));
         (format!("{}.park.{}", self.prefix, n + 1), delay)
     }
@@ -173,6 +172,14 @@ impl Topology {
     }
 }
 
+/// A name for lapin, checked against AMQP's 255-byte limit instead of panicking.
+pub fn short(name: &str) -> Result<ShortString, crate::Error> {
+    if name.len() > 255 {
+        return Err(crate::Error::Internal(format!("AMQP name longer than 255 bytes: {name}")));
+    }
+    Ok(name.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,12 +192,4 @@ mod tests {
         assert_eq!(t.park_queue(Duration::from_secs(30)), ("p.park.2".to_owned(), Duration::from_secs(10)));
         assert_eq!(t.park_queue(Duration::from_secs(7200)).0, "p.park.3");
     }
-}
-
-/// A name for lapin, checked against AMQP's 255-byte limit instead of panicking.
-pub fn short(name: &str) -> Result<ShortString, crate::Error> {
-    if name.len() > 255 {
-        return Err(crate::Error::Internal(format!("AMQP name longer than 255 bytes: {name}")));
-    }
-    Ok(name.into())
 }
