@@ -421,13 +421,15 @@ impl Settings {
             return bad("control.park_delay", "must be at most 60s");
         }
         let rate = c.default_max_instances_per_second;
-        if !rate.is_finite() || !(0.0..=crate::control::steering::MAX_RATE).contains(&rate) {
-            return bad("control.default_max_instances_per_second", "must be between 0 (unlimited) and 1e9");
+        let rates = crate::control::steering::MIN_RATE..=crate::control::steering::MAX_RATE;
+        if !rate.is_finite() || !(rate == 0.0 || rates.contains(&rate)) {
+            return bad("control.default_max_instances_per_second", "must be 0 (unlimited) or from 0.001 to 1e9");
         }
         if i64::from(c.default_max_concurrent_jobs) > crate::control::steering::MAX_CONCURRENT_JOBS {
             return bad("control.default_max_concurrent_jobs", "must be between 0 (unlimited) and 10000");
         }
-        if c.default_priority.abs() > crate::control::steering::MAX_PRIORITY {
+        let priorities = -crate::control::steering::MAX_PRIORITY..=crate::control::steering::MAX_PRIORITY;
+        if !priorities.contains(&c.default_priority) {
             return bad("control.default_priority", "must fit in 32 bits");
         }
         Ok(())

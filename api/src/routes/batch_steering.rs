@@ -20,14 +20,15 @@ use crate::{ApiError, AppState};
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub(crate) struct BatchSteeringDto {
-    /// Instances per second over all workers, above 0 and at most 1e9; null: unlimited.
-    #[schema(exclusive_minimum = 0, maximum = 1e9)]
+    /// Instances per second over all workers, from 0.001 to 1e9; null: unlimited.
+    #[schema(minimum = 0.001, maximum = 1e9)]
     max_instances_per_second: Option<f64>,
     /// Jobs of the batch running at once, 1 to 10000; null: only its fair share limits them.
     #[schema(minimum = 1, maximum = 10000)]
     max_concurrent_jobs: Option<i32>,
     /// Larger is more urgent (32-bit); null: `control.default_priority`. Also the priority of
     /// every open job of the batch.
+    #[schema(minimum = -2147483647, maximum = 2147483647)]
     priority: Option<i64>,
     /// The daily window the batch runs in; null: always.
     run_window: Option<shared::control::RunWindow>,

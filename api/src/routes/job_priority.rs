@@ -23,7 +23,7 @@ use crate::{ApiError, AppState};
 #[allow(dead_code)]
 pub(crate) struct PriorityDto {
     /// The new priority; required, a 32-bit integer.
-    #[schema(required = true)]
+    #[schema(required = true, minimum = -2147483647, maximum = 2147483647)]
     priority: Option<i64>,
 }
 
@@ -33,6 +33,7 @@ pub(crate) struct PriorityDto {
 #[allow(dead_code)]
 pub(crate) struct JobDefinitionPriorityDto {
     /// The batch's priority; null clears the override (`control.default_priority`).
+    #[schema(minimum = -2147483647, maximum = 2147483647)]
     priority: Option<i64>,
     /// Also set it on every open job of the batch.
     include_jobs: Option<bool>,

@@ -47,13 +47,14 @@ pub struct DeleteProcessInstancesDto {
     pub batch_jobs_per_seed: Option<i64>,
     /// Sweep extension: instances per second at most, over all workers (default
     /// `control.default_max_instances_per_second`; see `PATCH /batch/{id}`).
-    #[schema(exclusive_minimum = 0, maximum = 1e9)]
+    #[schema(minimum = 0.001, maximum = 1e9)]
     pub max_instances_per_second: Option<f64>,
     /// Sweep extension: jobs of the batch running at once at most (default
     /// `control.default_max_concurrent_jobs`).
     #[schema(minimum = 1, maximum = 10000)]
     pub max_concurrent_jobs: Option<i64>,
     /// Sweep extension: larger is more urgent (default `control.default_priority`).
+    #[schema(minimum = -2147483647, maximum = 2147483647)]
     pub priority: Option<i64>,
     /// Sweep extension: the daily window the batch runs in.
     pub run_window: Option<crate::control::RunWindow>,

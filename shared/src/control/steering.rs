@@ -11,6 +11,9 @@ use crate::settings::ControlSettings;
 /// Largest `maxInstancesPerSecond`: far beyond what one database deletes, small enough that
 /// the rate limiter's arithmetic stays exact.
 pub const MAX_RATE: f64 = 1e9;
+/// Smallest `maxInstancesPerSecond` (one instance every 1000 s): below it a job's booking would
+/// overflow PostgreSQL's intervals.
+pub const MIN_RATE: f64 = 0.001;
 /// Largest `maxConcurrentJobs`.
 pub const MAX_CONCURRENT_JOBS: i64 = 10_000;
 /// Largest priority magnitude (Camunda's priorities are longs; Sweep keeps them to 32 bits).
@@ -120,15 +123,15 @@ pub fn priority_value(v: &Value) -> Result<Option<i64>, String> {
 }
 
 fn rate(r: f64) -> Result<f64, String> {
-    if r.is_finite() && r > 0.0 && r <= MAX_RATE {
+    if r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r) {
         Ok(r)
     } else {
-        Err(format!("maxInstancesPerSecond must be a number above 0 and at most {MAX_RATE:e}, or null; got {r}"))
+        Err(format!("maxInstancesPerSecond must be a number from {MIN_RATE} to {MAX_RATE:e}, or null; got {r}"))
     }
 }
 
 fn rate_error(v: &Value) -> String {
-    format!("maxInstancesPerSecond must be a number above 0 and at most {MAX_RATE:e}, or null; got {}", shown(v))
+    format!("maxInstancesPerSecond must be a number from {MIN_RATE} to {MAX_RATE:e}, or null; got {}", shown(v))
 }
 
 fn concurrency(n: i64) -> Result<i32, String> {
@@ -144,7 +147,7 @@ fn concurrency_error(v: &Value) -> String {
 }
 
 fn checked_priority(p: i64) -> Result<i64, String> {
-    if p.abs() <= MAX_PRIORITY {
+    if (-MAX_PRIORITY..=MAX_PRIORITY).contains(&p) {
         Ok(p)
     } else {
         Err(format!("priority must be an integer between -{MAX_PRIORITY} and {MAX_PRIORITY}; got {p}"))
@@ -200,6 +203,8 @@ mod tests {
             (json!({"priority": "high"}), "priority"),
             (json!({"priority": 1e12}), "priority"),
             (json!({"priority": i64::MAX}), "priority"),
+            (json!({"priority": i64::MIN}), "priority"),
+            (json!({"maxInstancesPerSecond": 5e-324}), "maxInstancesPerSecond"),
             (json!({"runWindow": "01:00-05:00"}), "runWindow"),
             (json!({"runWindow": {"start": "25:00", "end": "05:00", "timeZone": "UTC"}}), "runWindow.start"),
             (json!({"runWindow": {"start": "01:00", "timeZone": "UTC"}}), "runWindow"),

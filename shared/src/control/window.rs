@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct RunWindow {
     /// Local time the window opens, `HH:MM`.
-    #[schema(example = "01:00")]
+    #[schema(example = "01:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: String,
     /// Local time the window closes, `HH:MM` (before `start`: the window spans midnight).
-    #[schema(example = "05:00")]
+    #[schema(example = "05:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub end: String,
     /// IANA time zone of both times.
     #[schema(example = "Europe/Berlin")]
