@@ -274,6 +274,11 @@ pub fn worker_started(routes: &[&'static str]) {
     for reason in ["window", "priority", "concurrency", "rate"] {
         counter!(JOBS_PARKED, "reason" => reason).increment(0);
     }
+    for (direction, reason) in
+        [("increase", "healthy"), ("decrease", "latency"), ("decrease", "lock_wait"), ("decrease", "replica_lag")]
+    {
+        counter!(CONTROL_ADJUSTMENTS, "direction" => direction, "reason" => reason).increment(0);
+    }
     for &queue in routes {
         counter!(WORKER_REDELIVERIES, "queue" => queue).increment(0);
         for outcome in ["acked", "requeued", "dead_lettered"] {

@@ -204,6 +204,41 @@ async fn the_adaptive_limit_drops_while_the_database_is_busy_and_recovers_after(
 }
 
 #[tokio::test]
+async fn replica_lag_beyond_its_bound_lowers_the_limit_to_one_and_the_worker_serves_the_metrics() {
+    let db = TestDb::new().await;
+    let port = system_tests::free_port().to_string();
+    let bind = format!("127.0.0.1:{port}");
+    let env = env(
+        &db,
+        &[
+            ("SWEEP__CONTROL__MAX_CONCURRENCY", "5"),
+            ("SWEEP__CONTROL__ADJUST_INTERVAL", "100ms"),
+            ("SWEEP__CONTROL__REPLICA_LAG_QUERY", "SELECT 30.0::float8"),
+            ("SWEEP__CONTROL__MAX_REPLICA_LAG", "10s"),
+            ("SWEEP__HTTP__BIND", &bind),
+        ],
+    );
+    let mut worker = Proc::start(crate::WORKER_BIN, &[], &env);
+    let control = "SELECT limit_ || '/' || direction_ || '/' || reason_ FROM sweep_control WHERE id_ = 'global'";
+    eventually(Duration::from_secs(20), || async {
+        (db.strings(control).await == ["1/decrease/replica_lag"]).then_some(())
+    })
+    .await;
+    let page = eventually(Duration::from_secs(10), || async {
+        let page = reqwest::get(format!("http://{bind}/metrics")).await.ok()?.text().await.ok()?;
+        page.lines().any(|l| l == "sweep_control_limit 1").then_some(page)
+    })
+    .await;
+    let decreases = page
+        .lines()
+        .find(|l| l.starts_with("sweep_control_adjustments_total{") && l.contains("reason=\"replica_lag\""))
+        .unwrap_or_else(|| panic!("no replica_lag adjustments in {page}"));
+    let count: f64 = decreases.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 1.0, "{decreases}");
+    assert!(worker.terminate().await.success());
+}
+
+#[tokio::test]
 async fn a_batch_outside_its_run_window_waits_and_resumes_when_the_window_includes_now() {
     let db = TestDb::new().await;
     seed_instances(&db, 400).await;
