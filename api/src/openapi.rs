@@ -17,8 +17,8 @@ use utoipa::openapi::{RefOr, Response, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    batch, engine, history_batch, history_job_log, incident, job, job_definition, process_instance,
-    process_instance_delete,
+    batch, batch_steering, engine, history_batch, history_job_log, incident, job, job_definition, job_priority,
+    process_instance, process_instance_delete,
 };
 
 /// Tag of Sweep's extensions.
@@ -57,6 +57,7 @@ Outside the base path, and not described here: `GET /health/live`, `GET /health/
         batch::items_count,
         batch::retry_failed_items,
         batch::events,
+        batch_steering::steer,
         history_batch::list,
         history_batch::count,
         history_batch::find,
@@ -75,6 +76,8 @@ Outside the base path, and not described here: `GET /health/live`, `GET /health/
         job_definition::count,
         job_definition::find,
         engine::list,
+        job_priority::set_job_priority,
+        job_priority::set_definition_priority,
         document,
     ),
     components(schemas(

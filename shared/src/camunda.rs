@@ -141,7 +141,7 @@ mod tests {
 }
 
 /// A runtime batch (`GET /batch/{id}`, the answer of `POST /process-instance/delete`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchDto {
     /// Batch id.
@@ -173,12 +173,29 @@ pub struct BatchDto {
     pub start_time: Option<String>,
     /// When the first job started.
     pub execution_start_time: Option<String>,
+    /// Sweep extension: instances deleted per second at most, over all workers; null: unlimited.
+    #[serde(default)]
+    pub max_instances_per_second: Option<f64>,
+    /// Sweep extension: jobs of this batch running at once at most; null: only its fair share
+    /// of the cluster-wide limit.
+    #[serde(default)]
+    pub max_concurrent_jobs: Option<i32>,
+    /// Sweep extension: larger is more urgent (weighs its share of the cluster-wide limit); also
+    /// the priority of the batch-job definition, so of the jobs created from now on.
+    #[serde(default)]
+    pub priority: i64,
+    /// Sweep extension: the daily window jobs run in; null: always.
+    #[serde(default)]
+    pub run_window: Option<crate::control::RunWindow>,
+    /// Sweep extension: true while the batch waits for its run window to open.
+    #[serde(default)]
+    pub waiting_for_window: bool,
 }
 
 /// A runtime batch with its progress (`GET /batch/statistics`): Camunda's job counters, then
 /// Sweep's instance counters, which always add up: `totalInstances = pendingInstances +
 /// runningInstances + deletedInstances + skippedInstances + failedInstances`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchStatisticsDto {
     /// The batch itself.
@@ -266,7 +283,7 @@ pub struct JobDto {
     pub failed_activity_id: Option<String>,
     /// Whether its batch is suspended.
     pub suspended: bool,
-    /// Always 0.
+    /// Larger runs first within its batch (`PUT /job/{id}/priority`); the batch's priority when created.
     pub priority: i64,
     /// The batch's tenant (always null).
     pub tenant_id: Option<String>,

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod batch;
 pub mod camunda;
+pub mod control;
 pub mod db;
 pub mod deletion;
 pub mod demo;

@@ -65,6 +65,17 @@ pub const BATCH_EVENT_POLLS: &str = "sweep_api_batch_event_polls_total";
 /// `sweep_db_pool_max_connections`: the pool's size limit (`database.max_connections`).
 pub const DB_POOL_MAX_CONNECTIONS: &str = "sweep_db_pool_max_connections";
 
+/// `sweep_control_limit`: the cluster-wide concurrency limit (jobs running at once over all
+/// batches and workers) as this process last read or set it.
+pub const CONTROL_LIMIT: &str = "sweep_control_limit";
+/// `sweep_control_adjustments_total{direction,reason}`: changes of the limit this process made;
+/// `direction` is `increase` or `decrease`, `reason` `healthy`, `latency`, `lock_wait` or
+/// `replica_lag`.
+pub const CONTROL_ADJUSTMENTS: &str = "sweep_control_adjustments_total";
+/// `sweep_worker_jobs_parked_total{reason}`: job messages sent to a park queue because they
+/// may not run yet; `reason` is `window`, `priority`, `concurrency` or `rate`.
+pub const JOBS_PARKED: &str = "sweep_worker_jobs_parked_total";
+
 /// Latency buckets, in seconds: HTTP requests and jobs take milliseconds to a minute.
 const SECONDS_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
@@ -131,6 +142,15 @@ fn describe() {
     describe_gauge!(DB_POOL_CONNECTIONS, "Connections of this process's database pool, by state (idle, in_use).");
     describe_gauge!(DB_POOL_MAX_CONNECTIONS, "Size limit of this process's database pool.");
     describe_gauge!(BATCH_EVENT_STREAMS, "Open batch event streams (GET /batch/{id}/events).");
+    describe_gauge!(CONTROL_LIMIT, "Cluster-wide limit of jobs running at once, as this process last read or set it.");
+    describe_counter!(
+        CONTROL_ADJUSTMENTS,
+        "Changes of the cluster-wide concurrency limit this process made, by direction and reason."
+    );
+    describe_counter!(
+        JOBS_PARKED,
+        "Job messages parked because they may not run yet, by reason (window, priority, concurrency, rate)."
+    );
     describe_counter!(
         BATCH_EVENT_POLLS,
         "Progress reads of the batch event pollers, one per watched batch and interval."
@@ -251,12 +271,35 @@ pub fn worker_started(routes: &[&'static str]) {
     for outcome in ["succeeded", "retried", "failed"] {
         counter!(JOBS, "outcome" => outcome).increment(0);
     }
+    for reason in ["window", "priority", "concurrency", "rate"] {
+        counter!(JOBS_PARKED, "reason" => reason).increment(0);
+    }
+    for (direction, reason) in
+        [("increase", "healthy"), ("decrease", "latency"), ("decrease", "lock_wait"), ("decrease", "replica_lag")]
+    {
+        counter!(CONTROL_ADJUSTMENTS, "direction" => direction, "reason" => reason).increment(0);
+    }
     for &queue in routes {
         counter!(WORKER_REDELIVERIES, "queue" => queue).increment(0);
         for outcome in ["acked", "requeued", "dead_lettered"] {
             counter!(MESSAGES, "queue" => queue, "outcome" => outcome).increment(0);
         }
     }
+}
+
+/// The cluster-wide concurrency limit as this process knows it.
+pub fn control_limit(limit: i32) {
+    gauge!(CONTROL_LIMIT).set(f64::from(limit));
+}
+
+/// This process changed the cluster-wide limit.
+pub fn control_adjusted(direction: &'static str, reason: &'static str) {
+    counter!(CONTROL_ADJUSTMENTS, "direction" => direction, "reason" => reason).increment(1);
+}
+
+/// A job message was parked for `reason`.
+pub fn job_parked(reason: &'static str) {
+    counter!(JOBS_PARKED, "reason" => reason).increment(1);
 }
 
 /// A work message from `queue` arrived with the `redelivered` flag.

@@ -24,6 +24,8 @@ pub struct Settings {
     pub batch: BatchSettings,
     /// Job execution in `sweep-worker`.
     pub worker: WorkerSettings,
+    /// Steering: the adaptive concurrency limit, parking, and the defaults of batch limits.
+    pub control: ControlSettings,
     /// The transactional outbox relay.
     pub outbox: OutboxSettings,
     /// Prometheus metrics.
@@ -182,6 +184,54 @@ impl WorkerSettings {
     /// The back-off delay of each retry attempt.
     pub fn retry_delays(&self) -> Vec<Duration> {
         (0..self.max_retries).map(|i| self.retry_base_delay * 4u32.pow(i)).collect()
+    }
+}
+
+/// `[control]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSettings {
+    /// Adapt the cluster-wide concurrency limit to the database's health (AIMD); when false it
+    /// stays at `max_concurrency`.
+    pub adaptive: bool,
+    /// Ceiling of the cluster-wide limit: jobs running at once over all batches and workers.
+    pub max_concurrency: u32,
+    /// A job's deletion slower than this, or a statement waiting on a lock longer, halves the
+    /// limit.
+    #[serde(with = "humantime_serde")]
+    pub target_latency: Duration,
+    /// How often each worker reads the signals and adjusts the limit.
+    #[serde(with = "humantime_serde")]
+    pub adjust_interval: Duration,
+    /// A query whose first column is the replica lag in seconds (empty: not checked).
+    pub replica_lag_query: String,
+    /// Replica lag beyond this halves the limit.
+    #[serde(with = "humantime_serde")]
+    pub max_replica_lag: Duration,
+    /// Shortest time a job that may not run now is parked; the longer park queues wait 10 and
+    /// 60 times as long.
+    #[serde(with = "humantime_serde")]
+    pub park_delay: Duration,
+    /// Longest a worker holds a job waiting for a slot or its rate before parking it.
+    #[serde(with = "humantime_serde")]
+    pub max_wait: Duration,
+    /// `maxInstancesPerSecond` of a batch that sets none (0: unlimited).
+    pub default_max_instances_per_second: f64,
+    /// `maxConcurrentJobs` of a batch that sets none (0: unlimited).
+    pub default_max_concurrent_jobs: u32,
+    /// `priority` of a batch that sets none.
+    pub default_priority: i64,
+}
+
+impl ControlSettings {
+    /// The delays of the park queues, shortest first.
+    pub fn park_delays(&self) -> Vec<Duration> {
+        [1, 10, 60].iter().map(|&n| self.park_delay * n).collect()
+    }
+
+    /// The cluster-wide limit's ceiling, as an SQL integer.
+    pub fn ceiling(&self) -> i32 {
+        i32::try_from(self.max_concurrency).unwrap_or(i32::MAX).max(1)
     }
 }
 
@@ -417,6 +467,34 @@ impl Settings {
         }
         if !(1..=100_000).contains(&self.batch.batch_jobs_per_seed) {
             return bad("batch.batch_jobs_per_seed", "must be between 1 and 100000");
+        }
+        let c = &self.control;
+        if !(1..=10_000).contains(&c.max_concurrency) {
+            return bad("control.max_concurrency", "must be between 1 and 10000");
+        }
+        for (key, value) in [
+            ("control.target_latency", c.target_latency),
+            ("control.adjust_interval", c.adjust_interval),
+            ("control.park_delay", c.park_delay),
+        ] {
+            if value.is_zero() {
+                return bad(key, "must be positive");
+            }
+        }
+        if c.park_delay > Duration::from_secs(60) {
+            return bad("control.park_delay", "must be at most 60s");
+        }
+        let rate = c.default_max_instances_per_second;
+        let rates = crate::control::steering::MIN_RATE..=crate::control::steering::MAX_RATE;
+        if !rate.is_finite() || !(rate == 0.0 || rates.contains(&rate)) {
+            return bad("control.default_max_instances_per_second", "must be 0 (unlimited) or from 0.001 to 1e9");
+        }
+        if i64::from(c.default_max_concurrent_jobs) > crate::control::steering::MAX_CONCURRENT_JOBS {
+            return bad("control.default_max_concurrent_jobs", "must be between 0 (unlimited) and 10000");
+        }
+        let priorities = -crate::control::steering::MAX_PRIORITY..=crate::control::steering::MAX_PRIORITY;
+        if !priorities.contains(&c.default_priority) {
+            return bad("control.default_priority", "must fit in 32 bits");
         }
         Ok(())
     }

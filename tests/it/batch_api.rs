@@ -25,6 +25,12 @@ const BATCH_FIELDS: &[(&str, &str)] = &[
     ("createUserId", "string?"),
     ("startTime", "date"),
     ("executionStartTime", "date?"),
+    // Sweep extension: steering
+    ("maxInstancesPerSecond", "number?"),
+    ("maxConcurrentJobs", "integer?"),
+    ("priority", "integer"),
+    ("runWindow", "object?"),
+    ("waitingForWindow", "boolean"),
 ];
 const STATISTICS_FIELDS: &[(&str, &str)] = &[
     ("remainingJobs", "integer"),
@@ -94,6 +100,8 @@ fn assert_shape(value: &Value, fields: &[&[(&str, &str)]]) {
             "string" => v.is_string(),
             "integer" => v.is_i64(),
             "boolean" => v.is_boolean(),
+            "number" => v.is_number(),
+            "object" => v.is_object(),
             "date" => {
                 v.as_str().is_some_and(|s| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z").is_ok())
             }

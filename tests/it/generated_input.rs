@@ -152,6 +152,8 @@ pub(crate) enum Dto {
     Delete,
     Suspended,
     Retries,
+    Steering,
+    Priority,
 }
 
 /// Every route the API serves (`api/src/routes/*.rs`): method, path (`{id}` for a path
@@ -171,6 +173,7 @@ pub(crate) const ROUTES: &[(&str, &str, Dto)] = &[
     ("GET", "/batch/{id}", Dto::None),
     ("DELETE", "/batch/{id}", Dto::None),
     ("PUT", "/batch/{id}/suspended", Dto::Suspended),
+    ("PATCH", "/batch/{id}", Dto::Steering),
     ("GET", "/batch/{id}/items", Dto::None),
     ("GET", "/batch/{id}/events", Dto::None),
     ("GET", "/batch/{id}/items/count", Dto::None),
@@ -193,6 +196,8 @@ pub(crate) const ROUTES: &[(&str, &str, Dto)] = &[
     ("GET", "/job-definition/{id}", Dto::None),
     ("PUT", "/job-definition/{id}/retries", Dto::Retries),
     ("GET", "/engine", Dto::None),
+    ("PUT", "/job/{id}/priority", Dto::Priority),
+    ("PUT", "/job-definition/{id}/jobPriority", Dto::Priority),
     ("GET", "/openapi.json", Dto::None),
     ("GET", "!/docs/", Dto::None),
     ("GET", "!/docs/{id}", Dto::None),
@@ -906,10 +911,16 @@ const DELETE_FIELDS: &[(&str, T)] = &[
     ("failIfNotExists", T::Bool),
     ("invocationsPerBatchJob", T::Int),
     ("batchJobsPerSeed", T::Int),
+    ("maxInstancesPerSecond", T::Int),
+    ("maxConcurrentJobs", T::Int),
+    ("priority", T::Int),
 ];
 
 const SUSPENDED_FIELDS: &[(&str, T)] = &[("suspended", T::Bool)];
 const RETRIES_FIELDS: &[(&str, T)] = &[("retries", T::Int), ("dueDate", T::Date)];
+const STEERING_FIELDS: &[(&str, T)] =
+    &[("maxInstancesPerSecond", T::Int), ("maxConcurrentJobs", T::Int), ("priority", T::Int), ("runWindow", T::Str)];
+const PRIORITY_FIELDS: &[(&str, T)] = &[("priority", T::Int), ("includeJobs", T::Bool)];
 
 fn text() -> BoxedStrategy<String> {
     prop_oneof![
@@ -1070,6 +1081,8 @@ fn body(dto: Dto, big: &[Vec<u8>]) -> BoxedStrategy<Option<Vec<u8>>> {
         Dto::Delete => DELETE_FIELDS,
         Dto::Suspended => SUSPENDED_FIELDS,
         Dto::Retries => RETRIES_FIELDS,
+        Dto::Steering => STEERING_FIELDS,
+        Dto::Priority => PRIORITY_FIELDS,
         Dto::Query | Dto::None => QUERY_FIELDS,
     };
     let small = prop_oneof![
@@ -1104,7 +1117,7 @@ fn body(dto: Dto, big: &[Vec<u8>]) -> BoxedStrategy<Option<Vec<u8>>> {
 fn request(known: &[String]) -> BoxedStrategy<RawRequest> {
     let big = big_bodies();
     let bodies: Vec<(Dto, BoxedStrategy<Option<Vec<u8>>>)> =
-        [Dto::None, Dto::Query, Dto::Delete, Dto::Suspended, Dto::Retries]
+        [Dto::None, Dto::Query, Dto::Delete, Dto::Suspended, Dto::Retries, Dto::Steering, Dto::Priority]
             .into_iter()
             .map(|d| (d, body(d, &big)))
             .collect();

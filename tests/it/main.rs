@@ -20,6 +20,7 @@ mod pipeline;
 mod process_instance_delete;
 mod process_instance_query;
 mod schema;
+mod steering;
 mod traces;
 mod ui;
 mod unavailable;

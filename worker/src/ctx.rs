@@ -23,6 +23,8 @@ pub struct Ctx {
     pub shutting_down: AtomicBool,
     /// How deletions write history (removal-time strategy, the history tables the database has).
     pub history: shared::deletion::History,
+    /// The cluster-wide concurrency limit as last read, and this worker's observations.
+    pub control: crate::control::ControlState,
 }
 
 impl Ctx {
@@ -34,7 +36,8 @@ impl Ctx {
         let outbox = OutboxWriter::new(topology, settings.outbox.claim_lease);
         // Which optional history tables the database has is read once per process.
         let history = shared::deletion::History::detect(&db, settings.history.removal_time_strategy).await?;
-        Ok(Self { db, amqp, publisher, outbox, settings, shutting_down: AtomicBool::new(false), history })
+        let control = crate::control::ControlState::new(settings.control.ceiling());
+        Ok(Self { db, amqp, publisher, outbox, settings, shutting_down: AtomicBool::new(false), history, control })
     }
 
     /// Exchange and queue names.

@@ -6,8 +6,10 @@
 #![warn(missing_docs)]
 
 mod consumer;
+pub mod control;
 mod ctx;
 mod dispatch;
+mod gates;
 pub mod handlers;
 mod http;
 
@@ -36,6 +38,7 @@ pub async fn run(
     let tracker = TaskTracker::new();
 
     tokio::spawn(http::serve(listener, ctx.clone(), stop.clone()));
+    tokio::spawn(control::run(ctx.clone(), stop.clone()));
     tokio::spawn(shared::mq::relay::run(
         ctx.db.clone(),
         ctx.publisher.clone(),

@@ -151,10 +151,9 @@ pub(crate) async fn list(
         "jobId" => Some(JobSortKey::JobId),
         "jobRetries" => Some(JobSortKey::Retries),
         "tenantId" => Some(JobSortKey::TenantId),
-        "executionId" | "processInstanceId" | "processDefinitionId" | "processDefinitionKey" | "jobPriority" => {
-            Some(JobSortKey::Unset)
-        }
         "jobDueDate" => Some(JobSortKey::DueDate),
+        "jobPriority" => Some(JobSortKey::Priority),
+        "executionId" | "processInstanceId" | "processDefinitionId" | "processDefinitionKey" => Some(JobSortKey::Unset),
         _ => None,
     })?;
     let page = params.page()?;

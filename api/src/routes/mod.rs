@@ -3,12 +3,14 @@
 
 pub(crate) mod batch;
 pub(crate) mod engine;
+pub(crate) mod batch_steering;
 mod health;
 pub(crate) mod history_batch;
 pub(crate) mod history_job_log;
 pub(crate) mod incident;
 pub(crate) mod job;
 pub(crate) mod job_definition;
+pub(crate) mod job_priority;
 pub(crate) mod process_instance;
 pub(crate) mod process_instance_delete;
 mod ui;
@@ -34,12 +36,14 @@ pub fn router(state: AppState) -> Router {
         .merge(process_instance::router())
         .merge(process_instance_delete::router())
         .merge(batch::router())
+        .merge(batch_steering::router())
         .merge(history_batch::router())
         .merge(history_job_log::router())
         .merge(incident::router())
         .merge(job::router())
         .merge(job_definition::router())
         .merge(engine::router())
+        .merge(job_priority::router())
         .fallback(|| async { ApiError::NotFound("Resource not found".into()) })
         // Everything under the base path needs a user (unless auth.mode = none) …
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_user));

@@ -26,7 +26,7 @@ use crate::params::QueryParams;
 
 /// Doc-only: the answer of `POST /process-instance/delete`, without or with `dryRun=true`.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 #[serde(untagged)]
 enum BatchOrPreview {
     Batch(shared::camunda::BatchDto),
@@ -149,8 +149,14 @@ async fn create_batch(
     };
     let validate =
         if historic_query_based { NewDeletionBatch::validate_historic_query_based } else { NewDeletionBatch::validate };
-    let mut new =
-        validate(request, &state.settings.batch, state.settings.worker.max_retries, key, create::hash_body(&body))?;
+    let mut new = validate(
+        request,
+        &state.settings.batch,
+        &state.settings.control,
+        state.settings.worker.max_retries,
+        key,
+        create::hash_body(&body),
+    )?;
     new.removal_after_start_days = state.settings.history.batch_removal_after_start();
     let check_delete = state.settings.auth.check_delete_permission;
     if dry_run {

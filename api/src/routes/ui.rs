@@ -74,6 +74,8 @@ fn runtime_state(stats: &BatchStatisticsDto) -> &'static str {
         "failed"
     } else if stats.batch.suspended {
         "suspended"
+    } else if stats.batch.waiting_for_window {
+        "waiting"
     } else {
         "running"
     }
@@ -296,6 +298,26 @@ async fn detail(
                         dt { "Remaining" } dd data-field="remainingJobs" { (stats.remaining_jobs) }
                         dt { "Failed" } dd data-field="failedJobs" { (stats.failed_jobs) }
                         dt { "Instances per job" } dd { (b.invocations_per_batch_job) }
+                    }
+                }
+                @if live {
+                    section.card {
+                        h2 { "Steering" }
+                        dl {
+                            dt { "Priority" } dd data-field="priority" { (b.priority) }
+                            dt { "Instances per second" } dd data-field="maxInstancesPerSecond" {
+                                (b.max_instances_per_second.map_or_else(|| "unlimited".to_owned(), |r| r.to_string()))
+                            }
+                            dt { "Jobs at once" } dd data-field="maxConcurrentJobs" {
+                                (b.max_concurrent_jobs.map_or_else(|| "unlimited".to_owned(), |n| n.to_string()))
+                            }
+                            dt { "Run window" } dd data-field="runWindow" {
+                                (b.run_window.as_ref().map_or_else(|| "always".to_owned(), |w| format!("{}–{} {}", w.start, w.end, w.time_zone)))
+                            }
+                            dt { "Waiting for window" } dd data-field="waitingForWindow" {
+                                (if b.waiting_for_window { "yes" } else { "no" })
+                            }
+                        }
                     }
                 }
                 section.card {

@@ -1,5 +1,5 @@
-//! Control of existing batches: suspension, deletion (runtime and historic), and the retries
-//! of failed jobs and items. Each function is one transaction; those that re-enqueue work
+//! Control of existing batches: suspension, deletion (runtime and historic), the retries
+//! of failed jobs and items, and steering (limits, priorities). Each function is one transaction; those that re-enqueue work
 //! return the committed outbox rows to publish.
 
 use chrono::{DateTime, Utc};
@@ -7,11 +7,13 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
 use crate::Error;
 use crate::auth::{Permission, Principal, Resource};
+use crate::control::SteeringPatch;
+use crate::db::batch::Batch;
 use crate::db::batch_job::JobState;
 use crate::db::job_log::{self, Jobs, LogState};
 use crate::db::op_log;
 use crate::db::outbox::{OutboxWriter, StoredMessage};
-use crate::db::{batch, batch_item, batch_job, historic_batch};
+use crate::db::{batch, batch_control, batch_item, batch_job, historic_batch};
 use crate::messages::WorkMessage;
 
 /// A change of due date: `None` leaves it, `Some(None)` clears it (due at once), `Some(Some(t))`
@@ -278,4 +280,130 @@ pub async fn retry_failed_items(
     }
     let messages = outbox.commit(txn, outbox.jobs(id, &seqs)).await?;
     Ok(Some(RetriedItems { items, jobs: seqs.len(), messages }))
+}
+
+/// `PATCH /batch/{id}`: applies `patch` to runtime batch `id` (UPDATE on the batch, like
+/// suspension) and returns it with the committed messages; `None` when it does not exist. A
+/// changed priority also becomes that of every open job (the batch-job definition's priority
+/// with `includeJobs`). Every open job is enqueued once more, so a job parked for a long time
+/// (outside its window, or far behind a low rate) runs under the new limits within seconds;
+/// the handler is idempotent, so the extra messages change nothing else. One `Update` row per
+/// changed field goes to the operation log.
+pub async fn steer(
+    db: &DatabaseConnection,
+    outbox: &OutboxWriter,
+    principal: &Principal,
+    id: &str,
+    patch: &SteeringPatch,
+    default_priority: i64,
+) -> Result<Option<(Batch, Vec<StoredMessage>)>, Error> {
+    if !allowed(db, principal, id, Permission::Update).await? {
+        return Ok(None);
+    }
+    let txn = db.begin().await?;
+    if let Some((_, _, zone)) = patch.window.as_ref().and_then(Option::as_ref)
+        && !crate::control::window::zone_known(&txn, zone).await?
+    {
+        return Err(Error::invalid(format!(
+            "runWindow.timeZone '{}' is not a known time zone",
+            zone.chars().take(64).collect::<String>()
+        )));
+    }
+    let Some(b) = batch_control::update(&txn, id, patch, default_priority).await? else {
+        return Ok(None);
+    };
+    if patch.priority.is_some() {
+        batch_job::set_priority_of_batch(&txn, id, b.steering.priority).await?;
+    }
+    batch_control::copy_to_history(&txn, id).await?;
+    if let Some(user) = &principal.user_id {
+        let mut changes: Vec<op_log::Change> = Vec::new();
+        if let Some(rate) = patch.max_rate {
+            changes.push((Some("maxInstancesPerSecond"), rate.map(|r| r.to_string())));
+        }
+        if let Some(n) = patch.max_concurrent_jobs {
+            changes.push((Some("maxConcurrentJobs"), n.map(|n| n.to_string())));
+        }
+        if patch.priority.is_some() {
+            changes.push((Some("priority"), Some(b.steering.priority.to_string())));
+        }
+        if patch.window.is_some() {
+            let window = b.steering.run_window().map(|w| serde_json::to_string(&w).unwrap_or_default());
+            changes.push((Some("runWindow"), window));
+        }
+        op_log::write(&txn, user, "Batch", "Update", Some(id), &changes).await?;
+    }
+    let messages = if b.suspended { Vec::new() } else { outbox.jobs(id, &batch_job::open_seqs(&txn, id).await?) };
+    let stored = outbox.commit(txn, messages).await?;
+    Ok(Some((b, stored)))
+}
+
+/// `PUT /job/{id}/priority`: sets the priority of one open job (UPDATE on its batch); `false`
+/// when there is no such job. Within its batch, a job of higher priority runs first.
+pub async fn set_job_priority(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    job_id: &str,
+    priority: i64,
+) -> Result<bool, Error> {
+    let txn = db.begin().await?;
+    let Some(job) = batch_job::find_open_for_update(&txn, job_id).await? else {
+        return Ok(false);
+    };
+    if !allowed(&txn, principal, &job.batch_id, Permission::Update).await? {
+        return Ok(false);
+    }
+    batch_job::set_priority(&txn, job_id, priority).await?;
+    if let Some(user) = &principal.user_id {
+        op_log::write(
+            &txn,
+            user,
+            "Job",
+            "SetPriority",
+            Some(&job.batch_id),
+            &[(Some("priority"), Some(priority.to_string()))],
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// `PUT /job-definition/{id}/jobPriority` for a batch-job definition: the definition's
+/// priority *is* the batch's priority (it weighs the batch's share and is given to the jobs
+/// the seed creates from now on); `None` clears the override, back to
+/// `control.default_priority`. With `include_jobs` every open job of the batch takes it too.
+/// `false` when no runtime batch has this job definition.
+pub async fn set_definition_priority(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    job_definition_id: &str,
+    priority: Option<i64>,
+    include_jobs: bool,
+    default_priority: i64,
+) -> Result<bool, Error> {
+    let Some(batch_id) = batch::id_of_job_definition(db, job_definition_id).await? else {
+        return Ok(false);
+    };
+    if !allowed(db, principal, &batch_id, Permission::Update).await? {
+        return Ok(false);
+    }
+    let txn = db.begin().await?;
+    let patch = SteeringPatch { priority: Some(priority), ..Default::default() };
+    let Some(b) = batch_control::update(&txn, &batch_id, &patch, default_priority).await? else {
+        return Ok(false);
+    };
+    if include_jobs {
+        batch_job::set_priority_of_batch(&txn, &batch_id, b.steering.priority).await?;
+    }
+    batch_control::copy_to_history(&txn, &batch_id).await?;
+    if let Some(user) = &principal.user_id {
+        let changes = [
+            (Some("overridingPriority"), priority.map(|p| p.to_string())),
+            (Some("includeJobs"), Some(include_jobs.to_string())),
+        ];
+        op_log::write(&txn, user, "JobDefinition", "SetPriority", Some(&batch_id), &changes).await?;
+    }
+    txn.commit().await?;
+    Ok(true)
 }

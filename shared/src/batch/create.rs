@@ -45,6 +45,19 @@ pub struct DeleteProcessInstancesDto {
     /// Sweep extension: jobs per seed run (default `batch.batch_jobs_per_seed`).
     #[schema(minimum = 1)]
     pub batch_jobs_per_seed: Option<i64>,
+    /// Sweep extension: instances per second at most, over all workers (default
+    /// `control.default_max_instances_per_second`; see `PATCH /batch/{id}`).
+    #[schema(minimum = 0.001, maximum = 1e9)]
+    pub max_instances_per_second: Option<f64>,
+    /// Sweep extension: jobs of the batch running at once at most (default
+    /// `control.default_max_concurrent_jobs`).
+    #[schema(minimum = 1, maximum = 10000)]
+    pub max_concurrent_jobs: Option<i64>,
+    /// Sweep extension: larger is more urgent (default `control.default_priority`).
+    #[schema(minimum = -2147483647, maximum = 2147483647)]
+    pub priority: Option<i64>,
+    /// Sweep extension: the daily window the batch runs in.
+    pub run_window: Option<crate::control::RunWindow>,
 }
 
 /// A validated request, ready to be written.
@@ -71,6 +84,8 @@ pub struct NewDeletionBatch {
     /// Days from its start after which the historic batch may be removed (removal-time
     /// strategy `start` with a historic-batch time to live); `None` leaves it to the end.
     pub removal_after_start_days: Option<i32>,
+    /// The batch's limits.
+    pub steering: crate::control::Steering,
 }
 
 /// Hex SHA-256 of a request body.
@@ -83,6 +98,7 @@ impl NewDeletionBatch {
     pub fn validate(
         request: DeleteProcessInstancesDto,
         defaults: &crate::settings::BatchSettings,
+        control: &crate::settings::ControlSettings,
         retries: u32,
         idempotency_key: Option<String>,
         request_hash: String,
@@ -128,7 +144,16 @@ impl NewDeletionBatch {
         if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 255) {
             return Err(Error::invalid("Idempotency-Key must have 1 to 255 characters"));
         }
+        let steering = crate::control::Steering::for_new_batch(
+            control,
+            request.max_instances_per_second,
+            request.max_concurrent_jobs,
+            request.priority,
+            request.run_window.as_ref(),
+        )
+        .map_err(Error::invalid)?;
         Ok(Self {
+            steering,
             request,
             ids,
             invocations_per_job,
@@ -146,12 +171,13 @@ impl NewDeletionBatch {
     pub fn validate_historic_query_based(
         mut request: DeleteProcessInstancesDto,
         defaults: &crate::settings::BatchSettings,
+        control: &crate::settings::ControlSettings,
         retries: u32,
         idempotency_key: Option<String>,
         request_hash: String,
     ) -> Result<Self, Error> {
         request.process_instance_query = None;
-        let mut new = Self::validate(request, defaults, retries, idempotency_key, request_hash)?;
+        let mut new = Self::validate(request, defaults, control, retries, idempotency_key, request_hash)?;
         new.historic_query_based = true;
         Ok(new)
     }
@@ -201,6 +227,7 @@ pub async fn create(
     }
 
     explicit_ids_exist(&txn, new, principal, check_delete).await?;
+    window_zone_known(&txn, new).await?;
 
     let batch_id = uuid::Uuid::new_v4().to_string();
     let snapshot = batch_item::snapshot(&txn, &batch_id, |sql| selection(sql, new, principal, check_delete)).await?;
@@ -229,6 +256,7 @@ pub async fn create(
         request_hash: new.request_hash.clone(),
         create_user_id: principal.user_id.clone(),
         tenant_ids: snapshot.tenants,
+        steering: new.steering.clone(),
     };
     let batch = batch::insert(&txn, &row).await?;
     historic_batch::insert_from_runtime(&txn, &batch_id, new.removal_after_start_days).await?;
@@ -255,6 +283,17 @@ async fn may_create(db: &impl ConnectionTrait, principal: &Principal) -> Result<
     match principal.check(db, &alternatives).await? {
         Some(denied) => Err(Error::Forbidden(denied)),
         None => Ok(()),
+    }
+}
+
+/// A run window's time zone must be one the database knows.
+async fn window_zone_known(conn: &impl ConnectionTrait, new: &NewDeletionBatch) -> Result<(), Error> {
+    match &new.steering.window {
+        Some((_, _, zone)) if !crate::control::window::zone_known(conn, zone).await? => Err(Error::invalid(format!(
+            "runWindow.timeZone '{}' is not a known time zone",
+            zone.chars().take(64).collect::<String>()
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -304,6 +343,7 @@ pub async fn preview(
 ) -> Result<DeletionPreviewDto, Error> {
     may_create(db, principal).await?;
     explicit_ids_exist(db, new, principal, check_delete).await?;
+    window_zone_known(db, new).await?;
     let mut sql = SqlBuilder::new();
     // `s` is referenced several times, so PostgreSQL computes the selection once; every part of
     // the answer is an aggregate over it (joins that may spill to disk, never a per-row lookup).

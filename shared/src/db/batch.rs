@@ -5,6 +5,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement, Value};
 
+use super::batch_control::BatchSteering;
 use super::batch_item::{ITEMS_OF_JOB, ItemState};
 use super::batch_job::JobState;
 use super::listing::{self, BatchFilterCore, BatchSortKey, Filter, Page, Sort};
@@ -26,10 +27,11 @@ macro_rules! info_columns {
 pub(crate) use info_columns;
 
 /// Columns selected for [`Batch`].
-const COLUMNS: &str = concat!(
+pub(crate) const COLUMNS: &str = concat!(
     info_columns!(),
     ", b.jobs_created_, b.suspended_, b.delete_reason_, b.skip_custom_listeners_, b.skip_subprocesses_, \
-     b.skip_io_mappings_, b.fail_if_not_exists_"
+     b.skip_io_mappings_, b.fail_if_not_exists_, ",
+    super::batch_control::steering_columns!()
 );
 
 /// What a runtime batch and its historic row have in common.
@@ -117,12 +119,17 @@ impl BatchInfo {
             create_user_id: self.create_user_id.clone(),
             start_time: Some(format_date(self.start_time)),
             execution_start_time: self.exec_start_time.map(format_date),
+            max_instances_per_second: None,
+            max_concurrent_jobs: None,
+            priority: 0,
+            run_window: None,
+            waiting_for_window: false,
         }
     }
 }
 
 /// A row of `SWEEP_BATCH`.
-#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+#[derive(Debug, Clone, PartialEq, FromQueryResult)]
 pub struct Batch {
     /// What it shares with its historic row.
     #[sea_orm(nested)]
@@ -139,12 +146,23 @@ pub struct Batch {
     /// `skipIoMappings` as requested (no effect in Sweep).
     #[sea_orm(alias = "skip_io_mappings_")]
     pub skip_io_mappings: bool,
+    /// Its limits (Sweep extension).
+    #[sea_orm(nested)]
+    pub steering: BatchSteering,
 }
 
 impl Batch {
-    /// Camunda's representation.
+    /// Camunda's representation, with Sweep's steering fields.
     pub fn to_dto(&self) -> BatchDto {
-        self.info.to_dto(self.jobs_created, self.suspended)
+        let s = &self.steering;
+        BatchDto {
+            max_instances_per_second: s.max_rate,
+            max_concurrent_jobs: s.max_concurrent_jobs,
+            priority: s.priority,
+            run_window: s.run_window(),
+            waiting_for_window: !s.window_open,
+            ..self.info.to_dto(self.jobs_created, self.suspended)
+        }
     }
 
     /// Item sequence numbers `(low, high]` of job `job_seq`.
@@ -178,6 +196,8 @@ pub struct NewBatch {
     pub create_user_id: Option<String>,
     /// The tenants of the selected instances.
     pub tenant_ids: Vec<String>,
+    /// Its limits.
+    pub steering: crate::control::Steering,
 }
 
 fn select(tail: &str) -> String {
@@ -224,13 +244,21 @@ pub async fn insert(txn: &impl ConnectionTrait, new: &NewBatch) -> Result<Batch,
         new.request_hash.clone().into(),
         new.create_user_id.clone().into(),
         Value::from(new.tenant_ids.clone()),
+        new.steering.max_rate.into(),
+        new.steering.max_concurrent_jobs.into(),
+        new.steering.priority.into(),
+        new.steering.window.as_ref().map(|w| w.0).into(),
+        new.steering.window.as_ref().map(|w| w.1).into(),
+        new.steering.window.as_ref().map(|w| w.2.clone()).into(),
     ];
     let sql = format!(
         "INSERT INTO sweep_batch AS b (id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_,
              seed_job_def_id_, monitor_job_def_id_, batch_job_def_id_, start_time_, delete_reason_,
              skip_custom_listeners_, skip_subprocesses_, skip_io_mappings_, fail_if_not_exists_,
-             total_items_, idempotency_key_, request_hash_, create_user_id_, tenant_ids_)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+             total_items_, idempotency_key_, request_hash_, create_user_id_, tenant_ids_,
+             max_rate_, max_concurrent_jobs_, priority_, window_start_, window_end_, window_tz_)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                 $20, $21, $22, $23, $24, $25)
          RETURNING {COLUMNS}"
     );
     one(txn, sql, values).await?.ok_or_else(|| DbErr::RecordNotInserted)
@@ -279,6 +307,18 @@ pub async fn add_items(txn: &impl ConnectionTrait, id: &str, n: i64) -> Result<i
 pub async fn set_suspended(db: &impl ConnectionTrait, id: &str, suspended: bool) -> Result<Option<Batch>, DbErr> {
     let sql = format!("UPDATE sweep_batch b SET suspended_ = $2 WHERE b.id_ = $1 RETURNING {COLUMNS}");
     one(db, sql, vec![id.into(), suspended.into()]).await
+}
+
+/// The runtime batch whose batch-job definition is `job_definition_id`.
+pub async fn id_of_job_definition(db: &impl ConnectionTrait, job_definition_id: &str) -> Result<Option<String>, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id_ FROM sweep_batch WHERE batch_job_def_id_ = $1",
+            [job_definition_id.into()],
+        ))
+        .await?;
+    row.map(|r| r.try_get("", "id_")).transpose()
 }
 
 /// Deletes a runtime batch (its jobs cascade); `false` when it does not exist.

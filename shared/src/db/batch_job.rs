@@ -48,8 +48,9 @@ pub fn job_id(batch_id: &str, seq: i32) -> String {
     format!("{batch_id}:{seq}")
 }
 
-/// Creates jobs `first..=last` of `batch` (each knowing its item count) with `retries`;
-/// jobs that exist already are left alone.
+/// Creates jobs `first..=last` of `batch` (each knowing its item count) with `retries` and
+/// the batch's priority (that of its batch-job definition); jobs that exist already are left
+/// alone.
 pub async fn insert_range(
     txn: &impl ConnectionTrait,
     batch: &BatchInfo,
@@ -68,8 +69,8 @@ pub async fn insert_range(
         .collect();
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "INSERT INTO sweep_batch_job (id_, batch_id_, seq_, retries_, items_, create_time_)
-         SELECT u.id, $1, u.seq, $2, u.items, now()
+        "INSERT INTO sweep_batch_job (id_, batch_id_, seq_, retries_, items_, create_time_, priority_)
+         SELECT u.id, $1, u.seq, $2, u.items, now(), coalesce((SELECT priority_ FROM sweep_batch WHERE id_ = $1), 0)
            FROM unnest($3::varchar[], $4::int[], $5::int[]) AS u(id, seq, items)
          ON CONFLICT (batch_id_, seq_) DO NOTHING",
         [batch.id.clone().into(), retries.into(), Value::from(ids), Value::from(seqs), Value::from(items)],
@@ -90,6 +91,18 @@ pub async fn start(txn: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Resu
         ))
         .await?;
     Ok(result.rows_affected() > 0)
+}
+
+/// Whether job `seq` of `batch_id` still has to run (pending, or running after an interruption).
+pub async fn is_open(db: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT EXISTS (SELECT 1 FROM sweep_batch_job WHERE batch_id_ = $1 AND seq_ = $2 AND state_ IN ($3, $4)) AS open",
+            [batch_id.into(), seq.into(), JobState::Pending.into(), JobState::Running.into()],
+        ))
+        .await?;
+    row.map_or(Ok(false), |r| r.try_get("", "open"))
 }
 
 /// Locks a running job for the caller's transaction. `SKIP LOCKED`: a duplicate delivery
@@ -251,6 +264,9 @@ pub struct BatchJob {
     /// Not to be worked before this moment (null: at once).
     #[sea_orm(alias = "duedate_")]
     pub due_date: Option<DateTime<Utc>>,
+    /// Larger runs first within its batch.
+    #[sea_orm(alias = "priority_")]
+    pub priority: i64,
 }
 
 const FROM_JOBS: &str = "FROM sweep_batch_job j JOIN sweep_batch b ON b.id_ = j.batch_id_";
@@ -262,20 +278,20 @@ const FROM_JOBS: &str = "FROM sweep_batch_job j JOIN sweep_batch b ON b.id_ = j.
 /// have Camunda's 3 retries and never fail (a failing seed or monitor message is redelivered).
 const FROM_LISTED_JOBS: &str = "FROM (
         SELECT x.id_, x.batch_id_, x.seq_, x.state_, x.retries_, x.exception_msg_, x.create_time_, x.duedate_,
-               NULL::varchar AS job_def_id_
+               x.priority_, NULL::varchar AS job_def_id_
           FROM sweep_batch_job x WHERE x.state_ <> 'done'
         UNION ALL
-        SELECT s.id_ || ':seed', s.id_, 0, 'pending', 3, NULL, s.start_time_, NULL, s.seed_job_def_id_
+        SELECT s.id_ || ':seed', s.id_, 0, 'pending', 3, NULL, s.start_time_, NULL, s.priority_, s.seed_job_def_id_
           FROM sweep_batch s WHERE s.jobs_created_ < s.total_jobs_
         UNION ALL
-        SELECT m.id_ || ':monitor', m.id_, -1, 'pending', 3, NULL, m.start_time_, NULL, m.monitor_job_def_id_
+        SELECT m.id_ || ':monitor', m.id_, -1, 'pending', 3, NULL, m.start_time_, NULL, m.priority_, m.monitor_job_def_id_
           FROM sweep_batch m) j
     JOIN sweep_batch b ON b.id_ = j.batch_id_";
 
 /// The job definition of a row of [`FROM_LISTED_JOBS`].
 const LISTED_JOB_DEF: &str = "coalesce(j.job_def_id_, b.batch_job_def_id_)";
 const JOB_COLUMNS: &str = "j.id_, j.batch_id_, j.seq_, j.state_, j.retries_, j.exception_msg_, j.create_time_, \
-    b.batch_job_def_id_, b.suspended_, b.tenant_id_, j.duedate_";
+    b.batch_job_def_id_, b.suspended_, b.tenant_id_, j.duedate_, j.priority_";
 
 impl BatchJob {
     /// Camunda's representation.
@@ -292,7 +308,7 @@ impl BatchJob {
             exception_message: self.exception_msg.clone(),
             failed_activity_id: None,
             suspended: self.suspended,
-            priority: 0,
+            priority: self.priority,
             tenant_id: self.tenant_id.clone(),
             create_time: Some(format_date(self.create_time)),
             batch_id: self.batch_id.clone(),
@@ -311,6 +327,8 @@ pub enum JobSortKey {
     TenantId,
     /// `jobDueDate`
     DueDate,
+    /// `jobPriority`
+    Priority,
     /// A Camunda key whose column batch jobs do not have (all null): only the id orders.
     Unset,
 }
@@ -322,6 +340,7 @@ impl SortKey for JobSortKey {
             JobSortKey::Retries => Some("j.retries_"),
             JobSortKey::TenantId => Some("b.tenant_id_"),
             JobSortKey::DueDate => Some("j.duedate_"),
+            JobSortKey::Priority => Some("j.priority_"),
             JobSortKey::Unset => None,
         }
     }
@@ -404,7 +423,7 @@ pub async fn list(
     page: Page,
 ) -> Result<Vec<BatchJob>, DbErr> {
     let columns = "j.id_, j.batch_id_, j.seq_, j.state_, j.retries_, j.exception_msg_, j.create_time_, \
-        coalesce(j.job_def_id_, b.batch_job_def_id_) AS batch_job_def_id_, b.suspended_, b.tenant_id_, j.duedate_";
+        coalesce(j.job_def_id_, b.batch_job_def_id_) AS batch_job_def_id_, b.suspended_, b.tenant_id_, j.duedate_, j.priority_";
     listing::list(db, &format!("SELECT {columns} {FROM_LISTED_JOBS}"), filter, sort, "j.id_", page).await
 }
 
@@ -503,6 +522,49 @@ pub async fn due_date(db: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Re
         ))
         .await?;
     Ok(row.map(|r| r.try_get::<Option<DateTime<Utc>>>("", "duedate_")).transpose()?.flatten())
+/// Whether batch `batch_id` has a pending job never tried yet whose priority is above that of
+/// job `seq`: then job `seq` gives way. Jobs waiting out a retry back-off do not hold others
+/// up (their message is in a delay queue, not reachable now).
+pub async fn higher_priority_pending(db: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT EXISTS (SELECT 1 FROM sweep_batch_job me
+                                  JOIN sweep_batch_job o ON o.batch_id_ = me.batch_id_ AND o.priority_ > me.priority_
+                                 WHERE me.batch_id_ = $1 AND me.seq_ = $2
+                                   AND o.state_ = {pending} AND o.attempts_ = 0) AS ahead",
+                pending = JobState::Pending.literal()
+            ),
+            [batch_id.into(), seq.into()],
+        ))
+        .await?;
+    row.map_or(Ok(false), |r| r.try_get("", "ahead"))
+}
+
+/// Sets the priority of open job `job_id`; returns its batch, `None` when there is no such
+/// open job.
+pub async fn set_priority(db: &impl ConnectionTrait, job_id: &str, priority: i64) -> Result<Option<String>, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE sweep_batch_job SET priority_ = $2 WHERE id_ = $1 AND state_ <> $3 RETURNING batch_id_",
+            [job_id.into(), priority.into(), JobState::Done.into()],
+        ))
+        .await?;
+    row.map(|r| r.try_get("", "batch_id_")).transpose()
+}
+
+/// Sets the priority of every open job of `batch_id`; returns how many changed.
+pub async fn set_priority_of_batch(db: &impl ConnectionTrait, batch_id: &str, priority: i64) -> Result<u64, DbErr> {
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE sweep_batch_job SET priority_ = $2 WHERE batch_id_ = $1 AND state_ <> $3",
+            [batch_id.into(), priority.into(), JobState::Done.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected())
 }
 
 /// Error texts are stored up to 4000 characters, as Camunda's `EXCEPTION_MSG_`.

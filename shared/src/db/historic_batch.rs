@@ -83,10 +83,12 @@ pub async fn insert_from_runtime(
         DbBackend::Postgres,
         "INSERT INTO sweep_hi_batch (id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_, seed_job_def_id_,
              monitor_job_def_id_, batch_job_def_id_, tenant_id_, create_user_id_, start_time_, exec_start_time_,
-             total_items_, idempotency_key_, request_hash_, tenant_ids_, removal_time_)
+             total_items_, idempotency_key_, request_hash_, tenant_ids_, max_rate_, max_concurrent_jobs_, priority_,
+             removal_time_)
          SELECT id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_, seed_job_def_id_,
              monitor_job_def_id_, batch_job_def_id_, tenant_id_, create_user_id_, start_time_, exec_start_time_,
-             total_items_, idempotency_key_, request_hash_, tenant_ids_, start_time_ + make_interval(days => $2)
+             total_items_, idempotency_key_, request_hash_, tenant_ids_, max_rate_, max_concurrent_jobs_, priority_,
+             start_time_ + make_interval(days => $2)
            FROM sweep_batch WHERE id_ = $1",
         [id.into(), removal_after_days.into()],
     ))

@@ -2,10 +2,13 @@
 //! module per Sweep table holding every statement on it:
 //!
 //! - [`batch`]: `SWEEP_BATCH`, runtime batches and their progress;
+//! - [`batch_control`]: the steering columns of `SWEEP_BATCH` (rate, concurrency, priority,
+//!   run window);
 //! - [`batch_job`]: `SWEEP_BATCH_JOB`, the jobs of a batch;
 //! - [`batch_item`]: `SWEEP_BATCH_ITEM`, the per-instance ledger;
 //! - [`historic_batch`]: `SWEEP_HI_BATCH`, historic batches;
 //! - [`outbox`]: `SWEEP_OUTBOX`, messages waiting to be published;
+//! - [`control`]: `SWEEP_CONTROL`, the adaptive cluster-wide concurrency limit;
 //! - [`listing`]: the filter/list/count core the list endpoints share;
 //! - [`identity`]: Camunda's `ACT_ID_*` tables (authentication, login throttling, `user add`);
 //! - [`op_log`]: Camunda's user operation log `ACT_HI_OP_LOG`;
@@ -17,8 +20,10 @@
 //! `crate::deletion`.
 
 pub mod batch;
+pub mod batch_control;
 pub mod batch_item;
 pub mod batch_job;
+pub mod control;
 pub mod historic_batch;
 pub mod identity;
 pub mod incident;

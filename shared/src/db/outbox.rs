@@ -49,6 +49,17 @@ impl OutboxMessage {
         Self::to(String::new(), topology.delay_queue(attempt), json(message))
     }
 
+    /// A job message parked for about `wanted` (see [`Topology::park_queue`]); it then returns
+    /// to the work exchange. Returns the row and the delay it will actually wait.
+    pub fn parked(
+        topology: &Topology,
+        message: &WorkMessage,
+        wanted: std::time::Duration,
+    ) -> (Self, std::time::Duration) {
+        let (queue, delay) = topology.park_queue(wanted);
+        (Self::to(String::new(), queue, json(message)), delay)
+    }
+
     /// An event for the events exchange.
     pub fn event(topology: &Topology, routing_key: &str, body: &impl Serialize) -> Self {
         Self::to(topology.events_exchange(), routing_key.to_owned(), json(body))

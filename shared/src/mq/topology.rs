@@ -4,6 +4,9 @@
 //!   suffix; `<p>.monitor` has a single active consumer, so completion is decided once.
 //! - `<p>.delay.<n>` (one per retry attempt) hold a failed job's retry message for the n-th
 //!   back-off delay, then dead-letter it back to `<p>.work` with routing key `job`.
+//! - `<p>.park.<n>` (three, of `control.park_delay` × 1, 10, 60) hold a job message that may
+//!   not run yet (a limit, its run window, a job of higher priority), then dead-letter it back
+//!   to `<p>.work` with routing key `job`, like the delay queues.
 //! - `<p>.dead` (fanout exchange and queue) receives poison messages.
 //! - `<p>.events` (topic) carries `process-instance.deleted` and `batch.completed` for other
 //!   systems to bind to.
@@ -28,18 +31,27 @@ pub struct Topology {
     pub retry_delays: Vec<Duration>,
     /// Queue type of every queue.
     pub queue_type: QueueType,
+    /// Delays of the park queues, shortest first.
+    pub park_delays: Vec<Duration>,
 }
 
 impl Topology {
     /// Names for `prefix`.
     pub fn new(prefix: &str, queue_expires: Option<Duration>, retry_delays: Vec<Duration>) -> Self {
-        Self { prefix: prefix.to_owned(), queue_expires, retry_delays, queue_type: QueueType::Quorum }
+        Self {
+            prefix: prefix.to_owned(),
+            queue_expires,
+            retry_delays,
+            queue_type: QueueType::Quorum,
+            park_delays: vec![Duration::from_secs(1), Duration::from_secs(10), Duration::from_secs(60)],
+        }
     }
 
     /// The names and options `settings` describe.
     pub fn from_settings(settings: &crate::Settings) -> Self {
         Self {
             queue_type: settings.amqp.queue_type,
+            park_delays: settings.control.park_delays(),
             ..Self::new(&settings.amqp.prefix, settings.amqp.queue_expires, settings.worker.retry_delays())
         }
     }
@@ -64,6 +76,18 @@ impl Topology {
     pub fn delay_queue(&self, attempt: usize) -> String {
         let n = attempt.clamp(1, self.retry_delays.len().max(1));
         format!("{}.delay.{n}", self.prefix)
+    }
+
+    /// The park queue for a job that wants to wait `wanted`, and how long it will wait there:
+    /// the longest park delay not beyond `wanted` (at least the shortest one).
+    pub fn park_queue(&self, wanted: Duration) -> (String, Duration) {
+        let (n, delay) = self
+            .park_delays
+            .iter()
+            .enumerate()
+            .rfind(|(i, d)| *i == 0 || **d <= wanted)
+            .map_or((0, Duration::from_secs(1)), |(i, d)| (i, *d));
+        (format!("{}.park.{}", self.prefix, n + 1), delay)
     }
 
     /// Declares everything; safe to call from every replica at every start.
@@ -124,6 +148,13 @@ impl Topology {
             args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(ROUTE_JOB.into()));
             channel.queue_declare(self.delay_queue(i + 1).into(), QueueDeclareOptions::durable(), args).await?;
         }
+        for delay in &self.park_delays {
+            let mut args = self.base_args();
+            args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(delay.as_millis() as i64));
+            args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(self.work_exchange().into()));
+            args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(ROUTE_JOB.into()));
+            channel.queue_declare(self.park_queue(*delay).0.into(), QueueDeclareOptions::durable(), args).await?;
+        }
         Ok(())
     }
 
@@ -147,4 +178,18 @@ pub fn short(name: &str) -> Result<ShortString, crate::Error> {
         return Err(crate::Error::Internal(format!("AMQP name longer than 255 bytes: {name}")));
     }
     Ok(name.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_park_takes_the_longest_queue_that_does_not_overshoot() {
+        let t = Topology::new("p", None, vec![]);
+        assert_eq!(t.park_queue(Duration::ZERO), ("p.park.1".to_owned(), Duration::from_secs(1)));
+        assert_eq!(t.park_queue(Duration::from_secs(9)).0, "p.park.1");
+        assert_eq!(t.park_queue(Duration::from_secs(30)), ("p.park.2".to_owned(), Duration::from_secs(10)));
+        assert_eq!(t.park_queue(Duration::from_secs(7200)).0, "p.park.3");
+    }
 }

@@ -10,8 +10,11 @@
 //!
 //! A job with a due date in the future is not worked: its message goes back through a delay
 //! queue until the due date has passed.
+//!
+//! Before any of it, the job passes the steering gates (`crate::gates`): a job that may not run
+//! now is parked, without losing a retry.
 
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use shared::db::batch::Batch;
 use shared::db::batch_job::{self, JobState};
 use shared::db::job_log::{self, Jobs, LogState};
@@ -20,7 +23,7 @@ use shared::db::{batch, batch_item, historic_batch};
 use shared::deletion::{self, InstanceAudit};
 use shared::messages::{EVENT_PROCESS_INSTANCE_DELETED, ProcessInstanceDeletedEvent, WorkMessage};
 
-use crate::{Ctx, Disposition};
+use crate::{Ctx, Disposition, gates};
 
 /// Handles one job message.
 pub async fn handle(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Disposition, shared::Error> {
@@ -33,12 +36,20 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Dispositi
     if let Some(wait) = not_due_for(ctx, batch_id, job_seq).await? {
         return Ok(Disposition::Ack(redelay(ctx, batch_id, job_seq, wait).await?));
     }
+    if !batch_job::is_open(&ctx.db, batch_id, job_seq).await? {
+        return Ok(Disposition::DONE); // done, failed, or unknown: nothing to do
+    }
+    let txn = match gates::pass(ctx, &b, job_seq).await? {
+        gates::Pass::Run(txn) => txn,
+        gates::Pass::Park(disposition) => return Ok(disposition),
+    };
     if !start(ctx, &b, job_seq).await? {
         return Ok(Disposition::DONE); // done, failed, or unknown: nothing to do
     }
     let started = std::time::Instant::now();
-    match execute(ctx, &b, job_seq).await {
+    match execute(ctx, txn, &b, job_seq).await {
         Ok(Some((deleted, messages))) => {
+            ctx.control.observe(started.elapsed());
             shared::metrics::job_succeeded(deleted, started.elapsed());
             Ok(Disposition::Ack(messages))
         }
@@ -66,12 +77,17 @@ async fn start(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<bool, shared::Error
     Ok(started)
 }
 
-/// The deletion transaction. `None` when another delivery of the same job holds or finished it;
-/// otherwise the instances deleted and the committed outbox rows to publish.
-async fn execute(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Option<(u64, Vec<StoredMessage>)>, shared::Error> {
+/// The deletion transaction `txn` (it holds the job's concurrency slots). `None` when another
+/// delivery of the same job holds or finished it; otherwise the instances deleted and the
+/// committed outbox rows to publish.
+async fn execute(
+    ctx: &Ctx,
+    txn: DatabaseTransaction,
+    b: &Batch,
+    job_seq: i32,
+) -> Result<Option<(u64, Vec<StoredMessage>)>, shared::Error> {
     let id = &b.info.id;
     let range = b.job_range(job_seq);
-    let txn = ctx.db.begin().await?;
     if !batch_job::claim(&txn, id, job_seq).await? {
         return Ok(None);
     }

@@ -20,7 +20,8 @@ function formatEta(seconds) {
 function stateOf(kind, data) {
   if (kind !== "progress") return kind;
   if (data.failedJobs > 0 && data.remainingJobs === data.failedJobs) return "failed";
-  return data.suspended ? "suspended" : "running";
+  if (data.suspended) return "suspended";
+  return data.waitingForWindow ? "waiting" : "running";
 }
 
 function render(root, kind, data) {
@@ -38,6 +39,15 @@ function render(root, kind, data) {
       el.dataset.state = state;
     } else if (field === "etaSeconds") {
       el.textContent = formatEta(data.etaSeconds);
+    } else if (field === "runWindow") {
+      if (field in data) {
+        const w = data.runWindow;
+        el.textContent = w ? w.start + "\u2013" + w.end + " " + w.timeZone : "always";
+      }
+    } else if (field === "maxInstancesPerSecond" || field === "maxConcurrentJobs") {
+      if (field in data) el.textContent = data[field] === null ? "unlimited" : data[field];
+    } else if (field === "waitingForWindow") {
+      if (field in data) el.textContent = data[field] ? "yes" : "no";
     } else if (field in data && data[field] !== null) {
       el.textContent = data[field];
     }

@@ -1,0 +1,103 @@
+//! The gates a job passes before its deletion transaction, in this order: its batch's run
+//! window, the priority of the batch's other jobs, a concurrency slot of its batch and of the
+//! cluster ([`shared::control::slots`]), and its batch's rate ([`batch_control::reserve_rate`]).
+//! A job that may not run now is parked: its message goes, through the outbox, to a park queue
+//! and comes back later; nothing waits in memory longer than `control.max_wait`, and every
+//! limit is read from the database at each job, so a change applies to the next job on every
+//! replica.
+
+use std::time::{Duration, Instant};
+
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+use shared::control::{self, slots};
+use shared::db::batch::Batch;
+use shared::db::batch_control::{self, RateDecision};
+use shared::db::batch_job;
+use shared::db::outbox::OutboxMessage;
+use shared::messages::WorkMessage;
+
+use crate::{Ctx, Disposition};
+
+/// Between two tries for a free slot.
+const SLOT_POLL: Duration = Duration::from_millis(100);
+
+/// What the gates decided.
+pub enum Pass {
+    /// Run now, in this transaction: it holds the job's slots until it ends.
+    Run(DatabaseTransaction),
+    /// Not now: acknowledge with these (committed) messages.
+    Park(Disposition),
+}
+
+/// Runs the gates for job `job_seq` of `b`.
+pub async fn pass(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Pass, shared::Error> {
+    let id = &b.info.id;
+    if !b.steering.window_open {
+        let wait = Duration::from_secs_f64(b.steering.window_opens_in.max(0.0));
+        return park(ctx, id, job_seq, wait, "window").await;
+    }
+    if batch_job::higher_priority_pending(&ctx.db, id, job_seq).await? {
+        return park(ctx, id, job_seq, Duration::ZERO, "priority").await;
+    }
+    let Some(txn) = take_slots(ctx, b).await? else {
+        return park(ctx, id, job_seq, Duration::ZERO, "concurrency").await;
+    };
+    let (low, high) = b.job_range(job_seq);
+    match batch_control::reserve_rate(&ctx.db, id, high - low, ctx.settings.control.max_wait).await? {
+        RateDecision::Go => {}
+        RateDecision::Wait(wait) => tokio::time::sleep(wait).await,
+        RateDecision::Later(wait) => {
+            txn.rollback().await?;
+            return park(ctx, id, job_seq, wait, "rate").await;
+        }
+    }
+    Ok(Pass::Run(txn))
+}
+
+/// Opens the deletion transaction holding a slot of the batch — of `maxConcurrentJobs` and
+/// its fair share, whichever is smaller — and one of the cluster-wide limit. A batch at its
+/// share gives way at once, so that jobs of other batches queued behind this one are reached;
+/// a free global slot is waited for up to `control.max_wait`, since every job needs one.
+/// `None` when the job may not run now.
+async fn take_slots(ctx: &Ctx, b: &Batch) -> Result<Option<DatabaseTransaction>, shared::Error> {
+    let deadline = Instant::now() + ctx.settings.control.max_wait;
+    loop {
+        let global = ctx.control.limit();
+        let total = batch_control::runnable_weight(&ctx.db).await?;
+        let share = control::share(global, control::weight(b.steering.priority), total);
+        let batch_limit = b.steering.max_concurrent_jobs.map_or(share, |max| max.min(share));
+        let txn = ctx.db.begin().await?;
+        if !slots::try_take_batch(&txn, &b.info.id, batch_limit).await? {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        if slots::try_take_global(&txn, global).await? {
+            return Ok(Some(txn));
+        }
+        // Gives the batch slot back while it waits.
+        txn.rollback().await?;
+        if Instant::now() + SLOT_POLL > deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(SLOT_POLL).await;
+    }
+}
+
+/// Sends the job's message to the park queue for about `wanted` (committed to the outbox
+/// before the delivery is acknowledged, like every message).
+async fn park(
+    ctx: &Ctx,
+    batch_id: &str,
+    job_seq: i32,
+    wanted: Duration,
+    reason: &'static str,
+) -> Result<Pass, shared::Error> {
+    let message = WorkMessage::DeleteProcessInstancesV1 { batch_id: batch_id.to_owned(), job_seq };
+    let (row, delay) = OutboxMessage::parked(ctx.topology(), &message, wanted);
+    let txn = ctx.db.begin().await?;
+    let stored = ctx.outbox.commit(txn, vec![row]).await?;
+    shared::metrics::job_parked(reason);
+    tracing::debug!(batch.id = %batch_id, job.seq = job_seq, park.reason = reason, park.delay_ms = delay.as_millis() as u64,
+        "Job {job_seq} of batch {batch_id} parked: {reason}");
+    Ok(Pass::Park(Disposition::Ack(stored)))
+}
