@@ -2,8 +2,8 @@
 //! batch pages under `/ui`, the OpenAPI document and Swagger UI (`/docs`), and Camunda-style bodies for unknown paths and methods.
 
 pub(crate) mod batch;
-pub(crate) mod engine;
 pub(crate) mod batch_steering;
+pub(crate) mod engine;
 mod health;
 pub(crate) mod history_batch;
 pub(crate) mod history_job_log;

@@ -522,6 +522,8 @@ pub async fn due_date(db: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Re
         ))
         .await?;
     Ok(row.map(|r| r.try_get::<Option<DateTime<Utc>>>("", "duedate_")).transpose()?.flatten())
+}
+
 /// Whether batch `batch_id` has a pending job never tried yet whose priority is above that of
 /// job `seq`: then job `seq` gives way. Jobs waiting out a retry back-off do not hold others
 /// up (their message is in a delay queue, not reachable now).
