@@ -396,6 +396,8 @@ async fn batch_endpoints_a_due_date_in_the_future_holds_a_job_until_then() {
     let pending =
         db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE id_ = '{failed}' AND state_ = 'pending'")).await;
     assert_eq!(pending, 1, "not worked before its due date");
+    assert_eq!(api.get(&format!("/job/count?jobId={failed}&withRetriesLeft=true")).await.1["count"], 1);
+    assert_eq!(api.get(&format!("/job/count?jobId={failed}&executable=true")).await.1["count"], 0, "not due");
     assert_eq!(root_instances(&db, "pd1").await, 5, "its instances are still there");
     assert!(chrono::Utc::now() < due, "the check ran before the due date");
 
