@@ -52,6 +52,7 @@ fn ids(body: &Value) -> Vec<String> {
 
 fn assert_error(status: u16, body: &Value, want: u16, message: &str) {
     assert_eq!(status, want, "{body}");
+    assert_camunda_shape(body, "ExceptionDto");
     assert_eq!(body["type"], "InvalidRequestException", "{body}");
     assert_eq!(body["message"], message, "{body}");
 }
@@ -171,6 +172,7 @@ async fn batch_endpoints_a_failed_job_shows_its_incident_job_log_and_job_definit
         assert_eq!(status, 200, "{query}: {body}");
         assert_eq!(body.as_array().unwrap().len(), *want, "{query}: {body}");
         let (_, count) = api.get(&format!("/incident/count?{query}")).await;
+        assert_camunda_shape(&count, "CountResultDto");
         assert_eq!(count, json!({ "count": want }), "{query}");
     }
 
@@ -382,7 +384,7 @@ async fn batch_endpoints_a_due_date_in_the_future_holds_a_job_until_then() {
     assert_eq!(status, 400);
     assert_eq!(snapshot(&db).await, before);
 
-    let due = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let due = chrono::Utc::now() + chrono::Duration::seconds(5);
     let due_text = shared::camunda::format_date(due);
     let (status, body) =
         api.put(&format!("/job-definition/{job_def}/retries"), &json!({"retries": 2, "dueDate": due_text})).await;
@@ -396,11 +398,13 @@ async fn batch_endpoints_a_due_date_in_the_future_holds_a_job_until_then() {
     let pending =
         db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE id_ = '{failed}' AND state_ = 'pending'")).await;
     assert_eq!(pending, 1, "not worked before its due date");
+    assert_eq!(api.get(&format!("/job/count?jobId={failed}&withRetriesLeft=true")).await.1["count"], 1);
+    assert_eq!(api.get(&format!("/job/count?jobId={failed}&executable=true")).await.1["count"], 0, "not due");
     assert_eq!(root_instances(&db, "pd1").await, 5, "its instances are still there");
     assert!(chrono::Utc::now() < due, "the check ran before the due date");
 
     // After the due date it runs, and the batch completes.
-    eventually(Duration::from_secs(20), || async {
+    eventually(Duration::from_secs(30), || async {
         worker.drain().await;
         system_tests::fixtures::batch_completed(&db, &id).await.then_some(())
     })

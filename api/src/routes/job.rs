@@ -59,7 +59,7 @@ pub(crate) struct JobQueryParams {
     failed_activity_id: Option<String>,
     /// Only jobs with retries left.
     with_retries_left: Option<bool>,
-    /// Only jobs with retries left (batch jobs are due at once).
+    /// Only jobs with retries left that are due (no due date, or one that has passed).
     executable: Option<bool>,
     /// Only timers: matches no batch job.
     timers: Option<bool>,
@@ -118,8 +118,8 @@ fn filter(params: &QueryParams, principal: &Principal) -> Result<JobFilter, ApiE
         job_id: params.string("jobId"),
         job_ids: params.list_or_empty("jobIds"),
         job_definition_id: params.string("jobDefinitionId"),
-        // Batch jobs are due at once, so executable means retries left.
-        with_retries_left: params.flag("withRetriesLeft")? | params.flag("executable")?,
+        with_retries_left: params.flag("withRetriesLeft")?,
+        executable: params.flag("executable")?,
         no_retries_left: params.flag("noRetriesLeft")?,
         with_exception: params.flag("withException")?,
         exception_message: params.string("exceptionMessage"),

@@ -359,6 +359,8 @@ pub struct JobFilter {
     pub job_definition_id: Option<String>,
     /// `withRetriesLeft=true`
     pub with_retries_left: bool,
+    /// `executable=true`: retries left and due (no due date, or one that has passed).
+    pub executable: bool,
     /// `noRetriesLeft=true`
     pub no_retries_left: bool,
     /// `withException=true`
@@ -396,6 +398,7 @@ impl Filter for JobFilter {
         }
         for (on, condition) in [
             (self.with_retries_left, " AND j.retries_ > 0"),
+            (self.executable, " AND j.retries_ > 0 AND (j.duedate_ IS NULL OR j.duedate_ <= now())"),
             (self.no_retries_left, " AND j.retries_ = 0"),
             (self.with_exception, " AND j.exception_msg_ IS NOT NULL"),
             (self.suspended, " AND b.suspended_"),

@@ -10,13 +10,9 @@ use crate::auth::{Permission, Principal};
 use crate::camunda::JobDefinitionDto;
 use crate::query::SqlBuilder;
 
-/// Job type of a batch's seed job definition.
-pub const SEED_JOB_TYPE: &str = "batch-seed-job";
-/// Job type of a batch's monitor job definition.
-pub const MONITOR_JOB_TYPE: &str = "batch-monitor-job";
-
-/// The three job definitions of every runtime batch `b`, as rows `d(id_, job_type_)`.
-pub(crate) const FROM_DEFINITIONS: &str = "FROM sweep_batch b CROSS JOIN LATERAL (VALUES \
+/// The three job definitions of every runtime batch `b`, as rows `d(id_, job_type_)`, with
+/// Camunda's job types: `batch-seed-job`, `batch-monitor-job` and the batch type.
+const FROM_DEFINITIONS: &str = "FROM sweep_batch b CROSS JOIN LATERAL (VALUES \
     (b.seed_job_def_id_, 'batch-seed-job'), (b.monitor_job_def_id_, 'batch-monitor-job'), \
     (b.batch_job_def_id_, b.type_)) AS d(id_, job_type_)";
 
