@@ -526,6 +526,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
             "full_msg_ bytea",
             "tenant_id_ vc64",
             "removal_time_ ts",
+            "rev_ int NN",
         ],
     ),
     (
@@ -642,6 +643,7 @@ const COMPOSITE_KEYS: &[(&str, &str)] = &[("act_id_membership", "user_id_,group_
 /// Column defaults named in §8 (`table.column`, default as `pg_get_expr` prints it); no other
 /// `ACT_` column has one.
 const EXPECTED_DEFAULTS: &[(&str, &str)] = &[
+    ("act_hi_comment.rev_", "1"),
     ("act_hi_ext_task_log.priority_", "0"),
     ("act_hi_job_log.job_priority_", "0"),
     ("act_re_procdef.startable_", "true"),

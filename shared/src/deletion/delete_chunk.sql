@@ -156,6 +156,30 @@ new_rt (root, removal) AS (
      WHERE $12 = 'start' AND h.removal_time_ IS NOT NULL
        AND h.id_ IN (SELECT root_proc_inst_id_ FROM act_hi_procinst WHERE id_ = ANY($1))
 ),
+-- the history rows to end or date, each found through an index (one OR across columns would
+-- read the whole table)
+pi_rows AS (
+    SELECT id_ FROM act_hi_procinst WHERE id_ = ANY($1) AND end_time_ IS NULL
+    UNION
+    SELECT h.id_ FROM rt JOIN act_hi_procinst h ON h.root_proc_inst_id_ = rt.root
+),
+act_rows AS (
+    SELECT id_ FROM act_hi_actinst WHERE proc_inst_id_ = ANY($1) AND end_time_ IS NULL
+    UNION
+    SELECT id_ FROM act_hi_actinst WHERE execution_id_ = ANY($8) AND end_time_ IS NULL
+    UNION
+    SELECT a.id_ FROM rt JOIN act_hi_actinst a ON a.root_proc_inst_id_ = rt.root
+),
+tsk_rows AS (
+    SELECT id_ FROM d_tsk
+    UNION
+    SELECT t.id_ FROM rt JOIN act_hi_taskinst t ON t.root_proc_inst_id_ = rt.root
+),
+inc_rows AS (
+    SELECT id_ FROM d_inc
+    UNION
+    SELECT i.id_ FROM rt JOIN act_hi_incident i ON i.root_proc_inst_id_ = rt.root
+),
 h_pi AS (
     UPDATE act_hi_procinst h
        SET end_time_ = CASE WHEN h.id_ = ANY($1) AND h.end_time_ IS NULL THEN $3 ELSE h.end_time_ END,
@@ -165,7 +189,7 @@ h_pi AS (
            delete_reason_ = CASE WHEN h.id_ = ANY($1) AND h.end_time_ IS NULL THEN $2 ELSE h.delete_reason_ END,
            end_act_id_ = CASE WHEN h.id_ = ANY($1) AND h.end_time_ IS NULL THEN NULL ELSE h.end_act_id_ END,
            removal_time_ = coalesce((SELECT rt.removal FROM rt WHERE rt.root = h.root_proc_inst_id_), h.removal_time_)
-     WHERE (h.id_ = ANY($1) AND h.end_time_ IS NULL) OR h.root_proc_inst_id_ IN (SELECT root FROM rt)
+     WHERE h.id_ IN (SELECT id_ FROM pi_rows)
     RETURNING h.id_, h.proc_def_id_, h.proc_def_key_, h.root_proc_inst_id_, h.tenant_id_,
               h.id_ = ANY($1) AND h.end_time_ = $3 AND h.state_ = 'EXTERNALLY_TERMINATED' AS ended
 ),
@@ -191,8 +215,7 @@ h_act AS (
            act_inst_state_ = CASE WHEN a.end_time_ IS NULL AND (a.proc_inst_id_ = ANY($1) OR a.execution_id_ = ANY($8))
                                   THEN 2 ELSE a.act_inst_state_ END,
            removal_time_ = coalesce((SELECT rt.removal FROM rt WHERE rt.root = a.root_proc_inst_id_), a.removal_time_)
-     WHERE (a.end_time_ IS NULL AND (a.proc_inst_id_ = ANY($1) OR a.execution_id_ = ANY($8)))
-        OR a.root_proc_inst_id_ IN (SELECT root FROM rt)
+     WHERE a.id_ IN (SELECT id_ FROM act_rows)
     RETURNING 1
 ),
 h_tsk AS (
@@ -203,7 +226,7 @@ h_tsk AS (
            delete_reason_ = CASE WHEN t.end_time_ IS NULL AND t.id_ IN (SELECT id_ FROM d_tsk) THEN $4 ELSE t.delete_reason_ END,
            task_state_ = CASE WHEN t.end_time_ IS NULL AND t.id_ IN (SELECT id_ FROM d_tsk) THEN 'Deleted' ELSE t.task_state_ END,
            removal_time_ = coalesce((SELECT rt.removal FROM rt WHERE rt.root = t.root_proc_inst_id_), t.removal_time_)
-     WHERE (t.id_ IN (SELECT id_ FROM d_tsk) AND t.end_time_ IS NULL) OR t.root_proc_inst_id_ IN (SELECT root FROM rt)
+     WHERE t.id_ IN (SELECT id_ FROM tsk_rows)
     RETURNING 1
 ),
 h_inc AS (
@@ -211,7 +234,7 @@ h_inc AS (
        SET end_time_ = CASE WHEN i.end_time_ IS NULL AND i.id_ IN (SELECT id_ FROM d_inc) THEN $3 ELSE i.end_time_ END,
            incident_state_ = CASE WHEN i.end_time_ IS NULL AND i.id_ IN (SELECT id_ FROM d_inc) THEN 2 ELSE i.incident_state_ END,
            removal_time_ = coalesce((SELECT rt.removal FROM rt WHERE rt.root = i.root_proc_inst_id_), i.removal_time_)
-     WHERE (i.id_ IN (SELECT id_ FROM d_inc) AND i.end_time_ IS NULL) OR i.root_proc_inst_id_ IN (SELECT root FROM rt)
+     WHERE i.id_ IN (SELECT id_ FROM inc_rows)
     RETURNING 1
 ),
 h_var AS (

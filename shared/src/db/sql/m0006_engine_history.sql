@@ -1,5 +1,6 @@
 -- Standalone installations only: the history tables a deletion writes or gives a removal time,
 -- in Camunda 7.24's PostgreSQL layout with its indexes (an attached Camunda database has them).
+-- ACT_HI_COMMENT.REV_ is last, where Camunda's 7.22-to-7.23 upgrade adds it.
 
 create table ACT_HI_DETAIL (
     ID_ varchar(64) not null,
@@ -63,6 +64,7 @@ create table ACT_HI_COMMENT (
     FULL_MSG_ bytea,
     TENANT_ID_ varchar(64),
     REMOVAL_TIME_ timestamp,
+    REV_ integer not null default 1,
     primary key (ID_)
 );
 
