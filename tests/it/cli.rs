@@ -120,7 +120,7 @@ async fn cli_batches_batch_and_items_print_stable_json_and_tables() {
 }
 
 #[tokio::test]
-async fn cli_suspends_resumes_and_cancels_a_batch_keeping_its_history() {
+async fn cli_suspends_resumes_steers_and_cancels_a_batch_keeping_its_history() {
     let db = TestDb::new().await;
     seed_instances(&db, 20).await;
     let api = TestApi::spawn(db.settings(&[])).await;
@@ -137,6 +137,31 @@ async fn cli_suspends_resumes_and_cancels_a_batch_keeping_its_history() {
     assert_eq!(out.code, Some(0), "{out}");
     assert!(out.stdout.contains("resumed"), "{out}");
     assert_eq!(api.batch_statistics(&id).await.unwrap()["suspended"], false);
+
+    let out =
+        sweep(&api, &["steer", &id, "--rate", "250", "--priority", "-2", "--window", "01:00-05:00/Europe/Berlin"])
+            .await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(
+        out.stdout
+            .contains("priority -2, 250.0 instances/s, unlimited jobs at once, run window 01:00-05:00 Europe/Berlin"),
+        "{out}"
+    );
+    let (_, batch) = api.get(&format!("/batch/{id}")).await;
+    assert_eq!((batch["maxInstancesPerSecond"].clone(), batch["priority"].clone()), (json!(250.0), json!(-2)));
+    let out =
+        sweep(&api, &["steer", &id, "--rate", "unlimited", "--window", "always", "--max-jobs", "2", "-o", "json"])
+            .await;
+    assert_eq!(out.code, Some(0), "{out}");
+    let batch = out.json();
+    assert_eq!(batch["maxInstancesPerSecond"], Value::Null, "{batch}");
+    assert_eq!(batch["runWindow"], Value::Null, "{batch}");
+    assert_eq!(batch["maxConcurrentJobs"], 2, "{batch}");
+    for args in [&["steer", &id][..], &["steer", &id, "--rate", "fast"], &["steer", &id, "--max-jobs", "0"]] {
+        let out = sweep(&api, args).await;
+        assert_eq!(out.code, Some(1), "{out}");
+        assert!(out.stderr.starts_with("error:"), "{out}");
+    }
 
     let out = sweep(&api, &["cancel", &id, "-o", "json"]).await;
     assert_eq!(out.code, Some(0), "{out}");

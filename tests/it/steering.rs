@@ -131,6 +131,7 @@ async fn a_rate_change_reaches_every_worker_within_seconds() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let again = rate_over(&db, &id, Duration::from_secs(4)).await;
     assert!(again <= 75.0, "after lowering to 50/s again: {again:.1}/s");
+    eprintln!("observed {slow:.1}/s at 50/s, {fast:.1}/s at 500/s, {again:.1}/s at 50/s again");
     assert!(!batch_completed(&db, &id).await, "the test measured a running batch");
     assert_eq!(failed_jobs(&db, &id).await, 0);
 }
@@ -155,6 +156,7 @@ async fn the_batch_of_higher_priority_finishes_first_and_the_other_still_progres
     assert_eq!(batch["priority"], 4, "{batch}");
     wait_completed(&db, &high, Duration::from_secs(120)).await;
     let low_done = deleted_items(&db, &low).await;
+    eprintln!("the low-priority batch had {low_done} of 4000 deleted when the high one completed");
     assert!(!batch_completed(&db, &low).await, "the low-priority batch finished first ({low_done} deleted)");
     assert!(low_done > 0, "the low-priority batch kept at least one slot and progressed");
     assert!(
@@ -525,6 +527,8 @@ async fn bad_patch_bodies_are_refused_and_change_nothing_and_patch_needs_update_
     assert_eq!(body["priority"], 2, "untouched");
     assert_eq!(body["runWindow"], berlin["runWindow"]);
     assert_eq!(db.scalar(log).await, 2, "one row per changed field");
+    let history = format!("SELECT max_concurrent_jobs_ FROM sweep_hi_batch WHERE id_ = '{id}'");
+    assert_eq!(db.scalar(&history).await, 3, "history shows what the batch runs with");
     let (status, body) = patch(&reader, &id, &json!({"maxInstancesPerSecond": null, "runWindow": null})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["maxInstancesPerSecond"], Value::Null);

@@ -42,6 +42,10 @@ pub async fn pass(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Pass, shared::Er
     let Some(txn) = take_slots(ctx, b).await? else {
         return park(ctx, id, job_seq, Duration::ZERO, "concurrency").await;
     };
+    if b.steering.max_rate.is_none() {
+        // Unlimited as of this job's read of the batch: no need to lock the batch row.
+        return Ok(Pass::Run(txn));
+    }
     let (low, high) = b.job_range(job_seq);
     match batch_control::reserve_rate(&ctx.db, id, high - low, ctx.settings.control.max_wait).await? {
         RateDecision::Go => {}

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::events::{self, Event, Notice};
 use super::http::{Api, ApiFailure, Credentials, encode};
 use super::output::{self, Style};
-use super::{CancelArgs, Cli, Command, DeleteArgs, Format, IdsSource, ItemsArgs, Outcome};
+use super::{CancelArgs, Cli, Command, DeleteArgs, Format, IdsSource, ItemsArgs, Outcome, SteerArgs};
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -26,6 +26,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Watch(arg) => watch(&api, format, &arg.id).await,
         Command::Suspend(arg) => suspend(&api, format, &arg.id, true).await,
         Command::Resume(arg) => suspend(&api, format, &arg.id, false).await,
+        Command::Steer(args) => steer(&api, format, &args).await,
         Command::Cancel(args) => cancel(&api, format, &args).await,
         Command::RetryFailed(arg) => retry_failed(&api, format, &arg.id).await,
         Command::Items(args) => items(&api, format, &args).await,
@@ -353,6 +354,74 @@ async fn suspend(api: &Api, format: Format, id: &str, suspended: bool) -> anyhow
         Format::Json => output::json(&json!({"id": id, "suspended": suspended}))?,
         Format::Text if suspended => println!("Batch {id} suspended; resume it with: sweep resume {id}"),
         Format::Text => println!("Batch {id} resumed; follow it with: sweep watch {id}"),
+    }
+    Ok(Outcome::Done)
+}
+
+/// The `PATCH /batch/{id}` body of `sweep steer`; the API validates the values.
+fn steering_body(args: &SteerArgs) -> anyhow::Result<Value> {
+    let number = |name: &str, value: &str, none: &str| -> anyhow::Result<Value> {
+        if value == none {
+            return Ok(Value::Null);
+        }
+        let n: f64 =
+            value.parse().map_err(|_| anyhow::anyhow!("--{name} takes a number or '{none}', not '{value}'"))?;
+        Ok(if n.fract() == 0.0 && n.abs() < 9e15 { json!(n as i64) } else { json!(n) })
+    };
+    let mut body = serde_json::Map::new();
+    if let Some(v) = &args.rate {
+        body.insert("maxInstancesPerSecond".into(), number("rate", v, "unlimited")?);
+    }
+    if let Some(v) = &args.max_jobs {
+        body.insert("maxConcurrentJobs".into(), number("max-jobs", v, "unlimited")?);
+    }
+    if let Some(v) = &args.priority {
+        body.insert("priority".into(), number("priority", v, "default")?);
+    }
+    if let Some(v) = &args.window {
+        let window = if v == "always" {
+            Value::Null
+        } else {
+            let parsed = v.split_once('/').and_then(|(times, zone)| Some((times.split_once('-')?, zone)));
+            let Some(((start, end), zone)) = parsed else {
+                anyhow::bail!("--window takes HH:MM-HH:MM/Area/City (e.g. 01:00-05:00/Europe/Berlin) or 'always'");
+            };
+            json!({"start": start, "end": end, "timeZone": zone})
+        };
+        body.insert("runWindow".into(), window);
+    }
+    if body.is_empty() {
+        anyhow::bail!("nothing to change: give --rate, --max-jobs, --priority or --window");
+    }
+    Ok(Value::Object(body))
+}
+
+async fn steer(api: &Api, format: Format, args: &SteerArgs) -> anyhow::Result<Outcome> {
+    let body = steering_body(args)?;
+    let id = &args.id;
+    let batch = api.json(api.request(Method::PATCH, &format!("/batch/{}", encode(id))).json(&body)).await?;
+    match format {
+        Format::Json => output::json(&batch)?,
+        Format::Text => {
+            let limit =
+                |key: &str| batch.get(key).filter(|v| !v.is_null()).map_or("unlimited".to_owned(), Value::to_string);
+            let window = batch.get("runWindow").filter(|w| w.is_object()).map_or("always".to_owned(), |w| {
+                format!(
+                    "{}-{} {}",
+                    text(w, "start").unwrap_or_default(),
+                    text(w, "end").unwrap_or_default(),
+                    text(w, "timeZone").unwrap_or_default()
+                )
+            });
+            let waiting = batch.get("waitingForWindow").and_then(Value::as_bool).unwrap_or(false);
+            println!(
+                "Batch {id}: priority {}, {} instances/s, {} jobs at once, run window {window}{}",
+                int(&batch, "priority"),
+                limit("maxInstancesPerSecond"),
+                limit("maxConcurrentJobs"),
+                if waiting { " (waiting for it)" } else { "" }
+            );
+        }
     }
     Ok(Outcome::Done)
 }

@@ -74,6 +74,8 @@ pub enum Command {
     Suspend(IdArg),
     /// Resume a suspended batch.
     Resume(IdArg),
+    /// Change a running batch's limits live (`PATCH /batch/{id}`); options not given stay.
+    Steer(SteerArgs),
     /// Stop a batch (`DELETE /batch/{id}`): instances not deleted yet stay; its history is kept.
     Cancel(CancelArgs),
     /// Retry the failed instances of a batch.
@@ -87,6 +89,25 @@ pub enum Command {
 pub struct IdArg {
     /// The batch id.
     pub id: String,
+}
+
+/// Options of `sweep steer`.
+#[derive(Debug, Clone, Args)]
+pub struct SteerArgs {
+    /// The batch id.
+    pub id: String,
+    /// Instances per second over all workers, or `unlimited`.
+    #[arg(long, value_name = "N|unlimited")]
+    pub rate: Option<String>,
+    /// Jobs of the batch running at once, or `unlimited`.
+    #[arg(long, value_name = "N|unlimited")]
+    pub max_jobs: Option<String>,
+    /// Priority (larger is more urgent), or `default`.
+    #[arg(long, value_name = "N|default", allow_hyphen_values = true)]
+    pub priority: Option<String>,
+    /// Daily run window `HH:MM-HH:MM/Area/City` (e.g. `01:00-05:00/Europe/Berlin`), or `always`.
+    #[arg(long, value_name = "WINDOW|always")]
+    pub window: Option<String>,
 }
 
 /// Options of `sweep cancel`.
