@@ -29,6 +29,9 @@ pub struct JobDefinition {
     pub suspended_: bool,
     /// The batch's tenant.
     pub tenant_id_: Option<String>,
+    /// The batch's priority, for its execution-job definition: the priority its jobs get
+    /// (`PUT /job-definition/{id}/jobPriority` sets it).
+    pub priority_: Option<i64>,
 }
 
 impl JobDefinition {
@@ -42,7 +45,7 @@ impl JobDefinition {
             job_type: self.job_type_.clone(),
             job_configuration: self.batch_id_.clone(),
             suspended: self.suspended_,
-            overriding_job_priority: None,
+            overriding_job_priority: self.priority_,
             tenant_id: self.tenant_id_.clone(),
             deployment_id: None,
         }
@@ -131,7 +134,8 @@ impl Filter for JobDefinitionFilter {
     }
 }
 
-const COLUMNS: &str = "SELECT d.id_, d.job_type_, b.id_ AS batch_id_, b.suspended_, b.tenant_id_";
+const COLUMNS: &str = "SELECT d.id_, d.job_type_, b.id_ AS batch_id_, b.suspended_, b.tenant_id_, \
+    CASE WHEN d.id_ = b.batch_job_def_id_ THEN b.priority_ END AS priority_";
 
 /// Job definitions matching `filter`, ordered and paged.
 pub async fn list(
