@@ -12,6 +12,9 @@
 # into a virtual environment cached under ${XDG_CACHE_HOME:-$HOME/.cache}/sweep-openapi (created
 # on first use; pip needs to reach PyPI then). SCHEMATHESIS_MAX_EXAMPLES (cases per operation
 # and phase, default 10) bounds the run; SCHEMATHESIS_SEED fixes its seed.
+# One worker thread: CPython 3.11 before 3.11.8 keeps the AST constructor's recursion depth in
+# process-wide state, so parallel threads in hypothesis fail with "AST constructor recursion depth
+# mismatch".
 set -euo pipefail
 
 if [ $# -ne 3 ]; then
@@ -56,7 +59,7 @@ cd "$work"
     --phases examples,coverage,fuzzing \
     --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-10}" \
     --request-timeout 30 \
-    --workers 2 \
+    --workers 1 \
     --suppress-health-check all \
     --no-color \
     "${seed[@]}"
