@@ -6,7 +6,8 @@ use crate::{TestDb, eventually};
 
 /// `n` root instances `pi-1..pi-n`, even ones of definition `p` (`pd1`), odd ones of `other`
 /// (`pd2`), each with a child execution, a variable and history; `c-1` is a called
-/// sub-instance (of `pd1`) of `pi-1`.
+/// sub-instance (of `pd1`) of `pi-1`, which runs a second branch `pi-1-y`: deleting `c-1`
+/// alone cancels only the calling branch `pi-1-x` and leaves `pi-1` running.
 pub async fn seed_instances(db: &TestDb, n: usize) {
     db.exec(&format!(
         "insert into act_re_procdef(id_,key_,version_) values ('pd1','p',1),('pd2','other',1);
@@ -18,6 +19,8 @@ pub async fn seed_instances(db: &TestDb, n: usize) {
            select 'v-'||g, 'string', 'x', 'pi-'||g, 'pi-'||g, 'pi-'||g, 'val' from generate_series(1,{n}) g;
          insert into act_hi_procinst(id_,proc_inst_id_,proc_def_id_,start_time_,state_)
            select 'pi-'||g, 'pi-'||g, 'pd1', now() - interval '1 day', 'ACTIVE' from generate_series(1,{n}) g;
+         insert into act_ru_execution(id_,proc_inst_id_,parent_id_,proc_def_id_,is_active_)
+           values ('pi-1-y','pi-1','pi-1','pd2',true);
          insert into act_ru_execution(id_,proc_inst_id_,root_proc_inst_id_,proc_def_id_,super_exec_)
            values ('c-1','c-1','pi-1','pd1','pi-1-x');
          insert into act_hi_procinst(id_,proc_inst_id_,proc_def_id_,start_time_,state_)

@@ -39,7 +39,7 @@ var AS (
     UNION
     SELECT id_ FROM act_ru_variable WHERE execution_id_ = ANY($8)
     UNION
-    SELECT v.id_ FROM act_ru_variable v JOIN tk ON v.task_id_ = tk.id_
+    SELECT id_ FROM act_ru_variable WHERE task_id_ = ANY (ARRAY(SELECT id_ FROM tk))
     UNION
     -- a variable of a replaced concurrent child whose name its scope has already: Camunda keeps
     -- the scope's variable (with the child's value); Sweep keeps the scope's value
@@ -119,34 +119,38 @@ unconcurrent AS (
     UPDATE act_ru_execution e SET is_concurrent_ = false, rev_ = e.rev_ + 1 WHERE e.id_ = ANY($11) RETURNING 1
 ),
 d_inc AS (DELETE FROM act_ru_incident WHERE id_ IN (SELECT id_ FROM inc) RETURNING id_),
-d_var AS (DELETE FROM act_ru_variable WHERE id_ IN (SELECT id_ FROM var) RETURNING bytearray_id_),
-d_idl AS (DELETE FROM act_ru_identitylink WHERE task_id_ IN (SELECT id_ FROM tk) RETURNING 1),
+d_var AS (DELETE FROM act_ru_variable WHERE id_ = ANY (ARRAY(SELECT id_ FROM var)) RETURNING bytearray_id_),
+d_idl AS (DELETE FROM act_ru_identitylink WHERE task_id_ = ANY (ARRAY(SELECT id_ FROM tk)) RETURNING 1),
 -- event subscriptions and external tasks have no index on proc_inst_id_: go through executions
-d_evt AS (DELETE FROM act_ru_event_subscr WHERE execution_id_ IN (SELECT id_ FROM ex) RETURNING 1),
-d_ext AS (DELETE FROM act_ru_ext_task WHERE execution_id_ IN (SELECT id_ FROM ex) RETURNING *),
-d_job AS (DELETE FROM act_ru_job WHERE id_ IN (SELECT id_ FROM jb) RETURNING *),
+d_evt AS (DELETE FROM act_ru_event_subscr WHERE execution_id_ = ANY (ARRAY(SELECT id_ FROM ex)) RETURNING 1),
+d_ext AS (DELETE FROM act_ru_ext_task WHERE execution_id_ = ANY (ARRAY(SELECT id_ FROM ex)) RETURNING *),
+d_job AS (DELETE FROM act_ru_job WHERE id_ = ANY (ARRAY(SELECT id_ FROM jb)) RETURNING *),
 d_byt AS (
     DELETE FROM act_ge_bytearray
-     WHERE id_ IN (SELECT bytearray_id_ FROM d_var
-                   UNION ALL SELECT exception_stack_id_ FROM d_job
-                   UNION ALL SELECT error_details_id_ FROM d_ext)
+     WHERE id_ = ANY (ARRAY(SELECT bytearray_id_ FROM d_var
+                            UNION ALL SELECT exception_stack_id_ FROM d_job
+                            UNION ALL SELECT error_details_id_ FROM d_ext))
     RETURNING 1
 ),
-d_tsk AS (DELETE FROM act_ru_task WHERE id_ IN (SELECT id_ FROM tk) RETURNING id_),
+d_tsk AS (DELETE FROM act_ru_task WHERE id_ = ANY (ARRAY(SELECT id_ FROM tk)) RETURNING id_),
 d_aut AS (
     DELETE FROM act_ru_authorization
      WHERE (resource_type_ = 8 AND resource_id_ = ANY($1))
-        OR (resource_type_ = 7 AND resource_id_ IN (SELECT id_ FROM tk))
+        OR (resource_type_ = 7 AND resource_id_ = ANY (ARRAY(SELECT id_ FROM tk)))
     RETURNING 1
 ),
-d_exe AS (DELETE FROM act_ru_execution WHERE id_ IN (SELECT id_ FROM ex) OR id_ = ANY($10) RETURNING 1),
+d_exe AS (
+    DELETE FROM act_ru_execution
+     WHERE id_ = ANY (ARRAY(SELECT id_ FROM ex UNION ALL SELECT unnest($10::varchar[])))
+    RETURNING 1
+),
 -- removal time (strategy end): a root instance ending here dates the history of its whole tree
 -- (every row with its ROOT_PROC_INST_ID_) with its end time plus its definition's time to live
 rt AS (
     SELECT h.id_ AS root, $3 + make_interval(days => d.history_ttl_) AS removal
-      FROM act_hi_procinst h JOIN act_re_procdef d ON d.id_ = h.proc_def_id_
-     WHERE $12 = 'end' AND h.id_ = ANY($1) AND h.root_proc_inst_id_ = h.id_ AND h.end_time_ IS NULL
-       AND d.history_ttl_ IS NOT NULL
+      FROM (SELECT * FROM act_hi_procinst WHERE id_ = ANY($1) OFFSET 0) h
+      JOIN act_re_procdef d ON d.id_ = h.proc_def_id_
+     WHERE $12 = 'end' AND h.root_proc_inst_id_ = h.id_ AND h.end_time_ IS NULL AND d.history_ttl_ IS NOT NULL
 ),
 -- the removal time of rows written here: strategy end as above; start: the root's, set at its start
 new_rt (root, removal) AS (
@@ -157,16 +161,20 @@ new_rt (root, removal) AS (
        AND h.id_ IN (SELECT root_proc_inst_id_ FROM act_hi_procinst WHERE id_ = ANY($1))
 ),
 -- the history rows to end or date, each found through an index (one OR across columns would
--- read the whole table)
+-- read the whole table; OFFSET 0 keeps a generic plan from reading all open rows instead).
+-- `= ANY (ARRAY(…))` throughout: the planner then looks rows up by index rather than joining
+-- whole tables against a CTE whose size it cannot estimate
 pi_rows AS (
-    SELECT id_ FROM act_hi_procinst WHERE id_ = ANY($1) AND end_time_ IS NULL
+    SELECT id_ FROM (SELECT id_, end_time_ FROM act_hi_procinst WHERE id_ = ANY($1) OFFSET 0) h WHERE end_time_ IS NULL
     UNION
     SELECT h.id_ FROM rt JOIN act_hi_procinst h ON h.root_proc_inst_id_ = rt.root
 ),
 act_rows AS (
-    SELECT id_ FROM act_hi_actinst WHERE proc_inst_id_ = ANY($1) AND end_time_ IS NULL
+    SELECT id_ FROM (SELECT id_, end_time_ FROM act_hi_actinst WHERE proc_inst_id_ = ANY($1) OFFSET 0) a
+     WHERE end_time_ IS NULL
     UNION
-    SELECT id_ FROM act_hi_actinst WHERE execution_id_ = ANY($8) AND end_time_ IS NULL
+    SELECT id_ FROM (SELECT id_, end_time_ FROM act_hi_actinst WHERE execution_id_ = ANY($8) OFFSET 0) a
+     WHERE end_time_ IS NULL
     UNION
     SELECT a.id_ FROM rt JOIN act_hi_actinst a ON a.root_proc_inst_id_ = rt.root
 ),
@@ -189,7 +197,7 @@ h_pi AS (
            delete_reason_ = CASE WHEN h.id_ = ANY($1) AND h.end_time_ IS NULL THEN $2 ELSE h.delete_reason_ END,
            end_act_id_ = CASE WHEN h.id_ = ANY($1) AND h.end_time_ IS NULL THEN NULL ELSE h.end_act_id_ END,
            removal_time_ = coalesce((SELECT rt.removal FROM rt WHERE rt.root = h.root_proc_inst_id_), h.removal_time_)
-     WHERE h.id_ IN (SELECT id_ FROM pi_rows)
+     WHERE h.id_ = ANY (ARRAY(SELECT id_ FROM pi_rows))
     RETURNING h.id_, h.proc_def_id_, h.proc_def_key_, h.root_proc_inst_id_, h.tenant_id_,
               h.id_ = ANY($1) AND h.end_time_ = $3 AND h.state_ = 'EXTERNALLY_TERMINATED' AS ended
 ),
@@ -215,7 +223,7 @@ h_act AS (
            act_inst_state_ = CASE WHEN a.end_time_ IS NULL AND (a.proc_inst_id_ = ANY($1) OR a.execution_id_ = ANY($8))
                                   THEN 2 ELSE a.act_inst_state_ END,
            removal_time_ = coalesce((SELECT rt.removal FROM rt WHERE rt.root = a.root_proc_inst_id_), a.removal_time_)
-     WHERE a.id_ IN (SELECT id_ FROM act_rows)
+     WHERE a.id_ = ANY (ARRAY(SELECT id_ FROM act_rows))
     RETURNING 1
 ),
 h_tsk AS (
@@ -226,7 +234,7 @@ h_tsk AS (
            delete_reason_ = CASE WHEN t.end_time_ IS NULL AND t.id_ IN (SELECT id_ FROM d_tsk) THEN $4 ELSE t.delete_reason_ END,
            task_state_ = CASE WHEN t.end_time_ IS NULL AND t.id_ IN (SELECT id_ FROM d_tsk) THEN 'Deleted' ELSE t.task_state_ END,
            removal_time_ = coalesce((SELECT rt.removal FROM rt WHERE rt.root = t.root_proc_inst_id_), t.removal_time_)
-     WHERE t.id_ IN (SELECT id_ FROM tsk_rows)
+     WHERE t.id_ = ANY (ARRAY(SELECT id_ FROM tsk_rows))
     RETURNING 1
 ),
 h_inc AS (
@@ -234,7 +242,7 @@ h_inc AS (
        SET end_time_ = CASE WHEN i.end_time_ IS NULL AND i.id_ IN (SELECT id_ FROM d_inc) THEN $3 ELSE i.end_time_ END,
            incident_state_ = CASE WHEN i.end_time_ IS NULL AND i.id_ IN (SELECT id_ FROM d_inc) THEN 2 ELSE i.incident_state_ END,
            removal_time_ = coalesce((SELECT rt.removal FROM rt WHERE rt.root = i.root_proc_inst_id_), i.removal_time_)
-     WHERE i.id_ IN (SELECT id_ FROM inc_rows)
+     WHERE i.id_ = ANY (ARRAY(SELECT id_ FROM inc_rows))
     RETURNING 1
 ),
 h_var AS (
