@@ -177,7 +177,7 @@ async fn the_adaptive_limit_drops_while_the_database_is_busy_and_recovers_after(
         &[
             ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "20"),
             ("SWEEP__CONTROL__MAX_CONCURRENCY", "6"),
-            ("SWEEP__CONTROL__TARGET_LATENCY", "300ms"),
+            ("SWEEP__CONTROL__TARGET_LATENCY", "1s"),
             ("SWEEP__CONTROL__ADJUST_INTERVAL", "200ms"),
         ],
     );
