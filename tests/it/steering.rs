@@ -145,11 +145,12 @@ async fn the_batch_of_higher_priority_finishes_first_and_the_other_still_progres
         &[
             ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "20"),
             ("SWEEP__CONTROL__ADAPTIVE", "false"),
-            ("SWEEP__CONTROL__MAX_CONCURRENCY", "4"),
+            ("SWEEP__CONTROL__MAX_CONCURRENCY", "6"),
         ],
     );
     let api = TestApi::spawn(settings(&env)).await;
     let _workers = workers(&env, 3);
+    // Under a limit of 6, priority 4 (weight 16) against 0 (weight 1) shares 5 slots to 1.
     let low = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "other"}})).await;
     let high = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}, "priority": 4})).await;
     let (_, batch) = api.get(&format!("/batch/{high}")).await;
