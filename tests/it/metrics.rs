@@ -192,7 +192,7 @@ fn every_alert_has_a_severity_and_a_runbook_section() {
         })
         .collect();
     let alerts: Vec<&str> = rules.split("- alert: ").skip(1).collect();
-    assert_eq!(alerts.len(), 5, "{rules}");
+    assert_eq!(alerts.len(), 6, "{rules}");
     for alert in alerts {
         let name = alert.lines().next().unwrap().trim();
         assert!(alert.contains("severity: warning") || alert.contains("severity: critical"), "{name}: no severity");
