@@ -12,7 +12,6 @@ use sea_orm::{DatabaseTransaction, TransactionTrait};
 use shared::control::{self, slots};
 use shared::db::batch::Batch;
 use shared::db::batch_control::{self, RateDecision};
-use shared::db::batch_job;
 use shared::db::outbox::OutboxMessage;
 use shared::messages::WorkMessage;
 
@@ -29,14 +28,15 @@ pub enum Pass {
     Park(Disposition),
 }
 
-/// Runs the gates for job `job_seq` of `b`.
-pub async fn pass(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<Pass, shared::Error> {
+/// Runs the gates for job `job_seq` of `b`; `outranked`: a job of the batch with a higher
+/// priority waits ([`shared::db::batch_job::Readiness`]).
+pub async fn pass(ctx: &Ctx, b: &Batch, job_seq: i32, outranked: bool) -> Result<Pass, shared::Error> {
     let id = &b.info.id;
     if !b.steering.window_open {
         let wait = Duration::from_secs_f64(b.steering.window_opens_in.max(0.0));
         return park(ctx, id, job_seq, wait, "window").await;
     }
-    if batch_job::higher_priority_pending(&ctx.db, id, job_seq).await? {
+    if outranked {
         return park(ctx, id, job_seq, Duration::ZERO, "priority").await;
     }
     let Some(txn) = take_slots(ctx, b).await? else {
@@ -71,12 +71,13 @@ async fn take_slots(ctx: &Ctx, b: &Batch) -> Result<Option<DatabaseTransaction>,
         let share = control::share(global, control::weight(b.steering.priority), total);
         let batch_limit = b.steering.max_concurrent_jobs.map_or(share, |max| max.min(share));
         let txn = ctx.db.begin().await?;
-        if !slots::try_take_batch(&txn, &b.info.id, batch_limit).await? {
-            txn.rollback().await?;
-            return Ok(None);
-        }
-        if slots::try_take_global(&txn, global).await? {
-            return Ok(Some(txn));
+        match slots::try_take(&txn, &b.info.id, batch_limit, global).await? {
+            slots::Taken::Both => return Ok(Some(txn)),
+            slots::Taken::NoBatchSlot => {
+                txn.rollback().await?;
+                return Ok(None);
+            }
+            slots::Taken::NoGlobalSlot => {}
         }
         // Gives the batch slot back while it waits.
         txn.rollback().await?;

@@ -11,33 +11,47 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 /// a chance of about one in four billion per pair.
 const GLOBAL_FAMILY: i32 = 0x5357_4550;
 
-/// Tries to take one slot of batch `batch_id`, of `limit`, for the rest of `txn`.
-pub async fn try_take_batch(txn: &impl ConnectionTrait, batch_id: &str, limit: i32) -> Result<bool, DbErr> {
+/// Which slots [`try_take`] took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// The batch has no free slot (nothing was taken).
+    NoBatchSlot,
+    /// A batch slot, but no free slot of the cluster-wide limit: roll back to give it back.
+    NoGlobalSlot,
+    /// Both: the job may run for the rest of the transaction.
+    Both,
+}
+
+/// Tries to take, for the rest of `txn`, one slot of batch `batch_id` (of `batch_limit`) and
+/// then one of the cluster-wide `global_limit`, in one statement; the global family is only
+/// tried when the batch slot was taken.
+pub async fn try_take(
+    txn: &impl ConnectionTrait,
+    batch_id: &str,
+    batch_limit: i32,
+    global_limit: i32,
+) -> Result<Taken, DbErr> {
     // EXISTS stops at the first slot it locks; slots it could not lock stay untouched.
-    taken(
-        txn,
-        "SELECT EXISTS (SELECT 1 FROM generate_series(0, $2 - 1) s
-                         WHERE pg_try_advisory_xact_lock(hashtext('sweep:' || $1::text), s)) AS taken",
-        batch_id.into(),
-        limit,
-    )
-    .await
-}
-
-/// Tries to take one slot of the cluster-wide `limit`, for the rest of `txn`.
-pub async fn try_take_global(txn: &impl ConnectionTrait, limit: i32) -> Result<bool, DbErr> {
-    taken(
-        txn,
-        "SELECT EXISTS (SELECT 1 FROM generate_series(0, $2 - 1) s WHERE pg_try_advisory_xact_lock($1::int, s)) AS taken",
-        GLOBAL_FAMILY.into(),
-        limit,
-    )
-    .await
-}
-
-async fn taken(txn: &impl ConnectionTrait, sql: &str, family: sea_orm::Value, limit: i32) -> Result<bool, DbErr> {
     let row = txn
-        .query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, [family, limit.max(1).into()]))
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "WITH b AS MATERIALIZED (
+                 SELECT EXISTS (SELECT 1 FROM generate_series(0, $2 - 1) s
+                                 WHERE pg_try_advisory_xact_lock(hashtext('sweep:' || $1::text), s)) AS batch)
+             SELECT batch, CASE WHEN batch THEN EXISTS (
+                        SELECT 1 FROM generate_series(0, $4 - 1) s WHERE pg_try_advisory_xact_lock($3::int, s))
+                    ELSE false END AS global
+               FROM b",
+            [batch_id.into(), batch_limit.max(1).into(), GLOBAL_FAMILY.into(), global_limit.max(1).into()],
+        ))
         .await?;
-    row.map_or(Ok(false), |r| r.try_get("", "taken"))
+    let (batch, global) = match row {
+        Some(r) => (r.try_get::<bool>("", "batch")?, r.try_get::<bool>("", "global")?),
+        None => (false, false),
+    };
+    Ok(match (batch, global) {
+        (false, _) => Taken::NoBatchSlot,
+        (true, false) => Taken::NoGlobalSlot,
+        (true, true) => Taken::Both,
+    })
 }

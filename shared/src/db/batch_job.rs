@@ -93,16 +93,33 @@ pub async fn start(txn: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Resu
     Ok(result.rows_affected() > 0)
 }
 
-/// Whether job `seq` of `batch_id` still has to run (pending, or running after an interruption).
-pub async fn is_open(db: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Result<bool, DbErr> {
+/// What a job's handler reads of it before running it, in one statement.
+#[derive(Debug, Clone, Default, PartialEq, Eq, FromQueryResult)]
+pub struct Readiness {
+    /// Pending or running: there is something to do.
+    pub open: bool,
+    /// Not to be worked before this moment (`PUT /job/{id}/retries` with `dueDate`).
+    pub due_date: Option<DateTime<Utc>>,
+    /// A pending job of the same batch, never tried yet, has a higher priority: this one gives
+    /// way. Jobs waiting out a retry back-off do not hold others up (their message is in a
+    /// delay queue, not reachable now).
+    pub outranked: bool,
+}
+
+/// The [`Readiness`] of job `seq` of `batch_id`; an unknown job is not open.
+pub async fn readiness(db: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Result<Readiness, DbErr> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT EXISTS (SELECT 1 FROM sweep_batch_job WHERE batch_id_ = $1 AND seq_ = $2 AND state_ IN ($3, $4)) AS open",
+            "SELECT me.state_ IN ($3, $4) AS open, me.duedate_ AS due_date,
+                    EXISTS (SELECT 1 FROM sweep_batch_job o
+                             WHERE o.batch_id_ = me.batch_id_ AND o.state_ = $3 AND o.priority_ > me.priority_
+                               AND o.attempts_ = 0) AS outranked
+               FROM sweep_batch_job me WHERE me.batch_id_ = $1 AND me.seq_ = $2",
             [batch_id.into(), seq.into(), JobState::Pending.into(), JobState::Running.into()],
         ))
         .await?;
-    row.map_or(Ok(false), |r| r.try_get("", "open"))
+    Ok(row.map(|r| Readiness::from_query_result(&r, "")).transpose()?.unwrap_or_default())
 }
 
 /// Locks a running job for the caller's transaction. `SKIP LOCKED`: a duplicate delivery
@@ -513,38 +530,6 @@ pub async fn set_state_and_retries(
         ))
         .await?;
     Ok(result.rows_affected())
-}
-
-/// The due date of job `seq` of `batch_id`, if it has one.
-pub async fn due_date(db: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Result<Option<DateTime<Utc>>, DbErr> {
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT duedate_ FROM sweep_batch_job WHERE batch_id_ = $1 AND seq_ = $2",
-            [batch_id.into(), seq.into()],
-        ))
-        .await?;
-    Ok(row.map(|r| r.try_get::<Option<DateTime<Utc>>>("", "duedate_")).transpose()?.flatten())
-}
-
-/// Whether batch `batch_id` has a pending job never tried yet whose priority is above that of
-/// job `seq`: then job `seq` gives way. Jobs waiting out a retry back-off do not hold others
-/// up (their message is in a delay queue, not reachable now).
-pub async fn higher_priority_pending(db: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Result<bool, DbErr> {
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!(
-                "SELECT EXISTS (SELECT 1 FROM sweep_batch_job me
-                                  JOIN sweep_batch_job o ON o.batch_id_ = me.batch_id_ AND o.priority_ > me.priority_
-                                 WHERE me.batch_id_ = $1 AND me.seq_ = $2
-                                   AND o.state_ = {pending} AND o.attempts_ = 0) AS ahead",
-                pending = JobState::Pending.literal()
-            ),
-            [batch_id.into(), seq.into()],
-        ))
-        .await?;
-    row.map_or(Ok(false), |r| r.try_get("", "ahead"))
 }
 
 /// Sets the priority of open job `job_id`; returns its batch, `None` when there is no such

@@ -33,13 +33,14 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Dispositi
     if b.suspended {
         return Ok(Disposition::DONE); // stays pending; activation re-publishes it
     }
-    if let Some(wait) = not_due_for(ctx, batch_id, job_seq).await? {
-        return Ok(Disposition::Ack(redelay(ctx, batch_id, job_seq, wait).await?));
-    }
-    if !batch_job::is_open(&ctx.db, batch_id, job_seq).await? {
+    let readiness = batch_job::readiness(&ctx.db, batch_id, job_seq).await?;
+    if !readiness.open {
         return Ok(Disposition::DONE); // done, failed, or unknown: nothing to do
     }
-    let txn = match gates::pass(ctx, &b, job_seq).await? {
+    if let Some(wait) = readiness.due_date.and_then(|due| (due - chrono::Utc::now()).to_std().ok()) {
+        return Ok(Disposition::Ack(redelay(ctx, batch_id, job_seq, wait).await?));
+    }
+    let txn = match gates::pass(ctx, &b, job_seq, readiness.outranked).await? {
         gates::Pass::Run(txn) => txn,
         gates::Pass::Park(disposition) => return Ok(disposition),
     };
@@ -152,12 +153,6 @@ async fn record_failure(ctx: &Ctx, b: &Batch, job_seq: i32, error: &str) -> Resu
         vec![OutboxMessage::delayed(ctx.topology(), &retry, failure.attempts.max(1) as usize)]
     };
     Ok(ctx.outbox.commit(txn, messages).await?)
-}
-
-/// How long job `job_seq` is still not due (its due date is in the future), if it is not.
-async fn not_due_for(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Option<std::time::Duration>, shared::Error> {
-    let Some(due) = batch_job::due_date(&ctx.db, batch_id, job_seq).await? else { return Ok(None) };
-    Ok((due - chrono::Utc::now()).to_std().ok().filter(|wait| !wait.is_zero()))
 }
 
 /// Sends the job's message through the longest delay queue that does not overshoot `wait`
