@@ -17,6 +17,7 @@ mod outbox;
 mod pipeline;
 mod process_instance_delete;
 mod process_instance_query;
+mod scale;
 mod schema;
 mod traces;
 mod ui;

@@ -29,7 +29,7 @@ pub(crate) use info_columns;
 const COLUMNS: &str = concat!(
     info_columns!(),
     ", b.jobs_created_, b.suspended_, b.delete_reason_, b.skip_custom_listeners_, b.skip_subprocesses_, \
-     b.skip_io_mappings_, b.fail_if_not_exists_"
+     b.skip_io_mappings_, b.fail_if_not_exists_, b.key_, b.snapshot_remaining_"
 );
 
 /// What a runtime batch and its historic row have in common.
@@ -139,9 +139,22 @@ pub struct Batch {
     /// `skipIoMappings` as requested (no effect in Sweep).
     #[sea_orm(alias = "skip_io_mappings_")]
     pub skip_io_mappings: bool,
+    /// Names the batch's rows of the selection table (see [`super::batch_item::snapshot`]);
+    /// `None` for batches created before that table existed.
+    #[sea_orm(alias = "key_")]
+    pub key: Option<i64>,
+    /// Selected instances not moved into the item ledger yet (the last ones, in sequence
+    /// order); no job is created while it is above 0.
+    #[sea_orm(alias = "snapshot_remaining_")]
+    pub snapshot_remaining: i64,
 }
 
 impl Batch {
+    /// Items in the ledger so far: sequence numbers `1..=built_items()`.
+    pub fn built_items(&self) -> i64 {
+        self.info.total_items - self.snapshot_remaining
+    }
+
     /// Camunda's representation.
     pub fn to_dto(&self) -> BatchDto {
         self.info.to_dto(self.jobs_created, self.suspended)
@@ -178,6 +191,10 @@ pub struct NewBatch {
     pub create_user_id: Option<String>,
     /// The tenants of the selected instances.
     pub tenant_ids: Vec<String>,
+    /// Key of its rows in the selection table.
+    pub key: i64,
+    /// Selected instances not in the item ledger yet.
+    pub snapshot_remaining: i64,
 }
 
 fn select(tail: &str) -> String {
@@ -224,13 +241,15 @@ pub async fn insert(txn: &impl ConnectionTrait, new: &NewBatch) -> Result<Batch,
         new.request_hash.clone().into(),
         new.create_user_id.clone().into(),
         Value::from(new.tenant_ids.clone()),
+        new.key.into(),
+        new.snapshot_remaining.into(),
     ];
     let sql = format!(
         "INSERT INTO sweep_batch AS b (id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_,
              seed_job_def_id_, monitor_job_def_id_, batch_job_def_id_, start_time_, delete_reason_,
              skip_custom_listeners_, skip_subprocesses_, skip_io_mappings_, fail_if_not_exists_,
-             total_items_, idempotency_key_, request_hash_, create_user_id_, tenant_ids_)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+             total_items_, idempotency_key_, request_hash_, create_user_id_, tenant_ids_, key_, snapshot_remaining_)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
          RETURNING {COLUMNS}"
     );
     one(txn, sql, values).await?.ok_or_else(|| DbErr::RecordNotInserted)
@@ -242,6 +261,26 @@ pub async fn set_jobs_created(txn: &impl ConnectionTrait, id: &str, jobs_created
         DbBackend::Postgres,
         "UPDATE sweep_batch SET jobs_created_ = $2 WHERE id_ = $1",
         [id.into(), jobs_created.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// A fresh key for a new batch's rows in the selection table.
+pub async fn next_key(txn: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let row = txn
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT nextval('sweep_batch_key_seq') AS k"))
+        .await?
+        .ok_or(DbErr::RecordNotFound("sweep_batch_key_seq".into()))?;
+    row.try_get("", "k")
+}
+
+/// Records how many selected instances are not in the item ledger yet.
+pub async fn set_snapshot_remaining(txn: &impl ConnectionTrait, id: &str, remaining: i64) -> Result<(), DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE sweep_batch SET snapshot_remaining_ = $2 WHERE id_ = $1",
+        [id.into(), remaining.into()],
     ))
     .await?;
     Ok(())
@@ -382,7 +421,8 @@ struct ProgressRow {
 ///
 /// Job counters read the open-jobs partial index. Instance counters read the partial index of
 /// non-deleted items, and `deleted` is the remainder of `total_items_`: deleted items are
-/// the bulk of a finished batch, so this never scans them.
+/// the bulk of a finished batch, so this never scans them. Selected instances not moved into
+/// the ledger yet (`snapshot_remaining_`) are pending: nothing can have processed them.
 pub async fn list_with_progress(
     db: &impl ConnectionTrait,
     filter: &BatchFilter,
@@ -437,11 +477,11 @@ pub async fn list_with_progress(
             let progress = BatchProgress {
                 remaining_jobs: r.remaining_jobs,
                 failed_jobs: r.failed_jobs,
-                pending: r.pending_items - r.running_items,
+                pending: r.pending_items - r.running_items + r.batch.snapshot_remaining,
                 running: r.running_items,
                 skipped: r.skipped_items,
                 failed: r.failed_items,
-                deleted: r.batch.info.total_items - r.pending_items - r.skipped_items - r.failed_items,
+                deleted: r.batch.built_items() - r.pending_items - r.skipped_items - r.failed_items,
             };
             (r.batch, progress)
         })

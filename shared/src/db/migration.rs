@@ -108,6 +108,7 @@ pub const SWEEP_MIGRATIONS: &[(&str, &str)] = &[
     ("m0002_sweep_batch", include_str!("sql/m0002_sweep_batch.sql")),
     ("m0003_outbox_claims", include_str!("sql/m0003_outbox_claims.sql")),
     ("m0005_batch_tenants", include_str!("sql/m0005_batch_tenants.sql")),
+    ("m0009_snapshot_in_chunks", include_str!("sql/m0009_snapshot_in_chunks.sql")),
 ];
 
 /// Name of the migration that creates the process-engine tables: a database where it ran is
