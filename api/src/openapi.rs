@@ -16,7 +16,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Response, ResponseBuilder, Server};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{batch, history_batch, job, process_instance, process_instance_delete};
+use crate::routes::{batch, history_batch, job, manifest, process_instance, process_instance_delete};
 
 /// Tag of Sweep's extensions.
 pub const EXTENSION_TAG: &str = "sweep-extension";
@@ -53,6 +53,8 @@ Outside the base path, and not described here: `GET /health/live`, `GET /health/
         batch::items_count,
         batch::retry_failed_items,
         batch::events,
+        manifest::runtime,
+        manifest::historic,
         history_batch::list,
         history_batch::count,
         history_batch::find,

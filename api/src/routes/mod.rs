@@ -5,6 +5,7 @@ pub(crate) mod batch;
 mod health;
 pub(crate) mod history_batch;
 pub(crate) mod job;
+pub(crate) mod manifest;
 pub(crate) mod process_instance;
 pub(crate) mod process_instance_delete;
 mod ui;

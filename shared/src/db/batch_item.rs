@@ -281,6 +281,46 @@ fn filter(sql: &mut SqlBuilder, batch_id: &str, state: Option<ItemState>) {
     }
 }
 
+/// One line of a batch's manifest: a selected instance and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct ManifestEntry {
+    /// Position in the batch, from 1.
+    pub seq: i64,
+    /// The selected process instance.
+    pub id: String,
+    /// `pending`, `deleted`, `skipped` or `failed`.
+    pub state: String,
+    /// Why it failed (or was deleted along with its caller), if so.
+    pub reason: Option<String>,
+}
+
+/// Entries of the manifest of `batch_id` after sequence number `after`, at most `limit`, in
+/// sequence order: its ledger items and, while a runtime batch's ledger is still being built,
+/// the snapshotted ids not moved yet (pending). One statement, so one database snapshot: an
+/// id moved from the snapshot to the ledger meanwhile is seen exactly once. Callers page
+/// with the last `seq` they got (keyset pagination: each page costs the same however far in).
+pub async fn manifest_page(
+    db: &impl ConnectionTrait,
+    batch_id: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<ManifestEntry>, DbErr> {
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT seq, id, state, reason FROM (
+                 (SELECT seq_ AS seq, proc_inst_id_ AS id, state_ AS state, reason_ AS reason FROM sweep_batch_item
+                   WHERE batch_id_ = $1 AND seq_ > $2 ORDER BY seq_ LIMIT $3)
+                 UNION ALL
+                 (SELECT ord_, proc_inst_id_, $4, NULL FROM sweep_batch_selection
+                   WHERE batch_key_ = (SELECT key_ FROM sweep_batch WHERE id_ = $1) AND ord_ > $2 ORDER BY ord_ LIMIT $3)
+             ) m ORDER BY seq LIMIT $3",
+            [batch_id.into(), after.into(), limit.into(), ItemState::Pending.into()],
+        ))
+        .await?;
+    rows.iter().map(|r| ManifestEntry::from_query_result(r, "")).collect()
+}
+
 /// The progress of a batch whose runtime row is gone, from its ledger alone, in one statement:
 /// nothing runs any more, jobs are remaining while they hold pending items, and `deleted` is the
 /// remainder of `total_items` (the rest are read through the partial index of non-deleted
