@@ -18,6 +18,10 @@ pub async fn handle(ctx: &Ctx, batch_id: &str) -> Result<Disposition, shared::Er
     if b.suspended || b.jobs_created < b.info.total_jobs {
         return Ok(Disposition::DONE);
     }
+    // Cheap first (the open jobs only); the counters over every job only once all are done.
+    if batch_job::open_count(&txn, batch_id).await? > 0 {
+        return Ok(Disposition::DONE);
+    }
     let jobs = batch_job::summary(&txn, batch_id).await?;
     if jobs.open > 0 {
         return Ok(Disposition::DONE);
