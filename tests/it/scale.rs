@@ -499,3 +499,33 @@ async fn the_manifest_is_visible_as_the_ledger_is_and_answers_unknown_batches_ca
         120
     );
 }
+
+#[tokio::test]
+async fn cli_manifest_writes_ndjson_to_stdout_and_csv_to_a_file() {
+    let db = TestDb::new().await;
+    insert_ledger(&db, "cli", 2500, true).await;
+    let api = TestApi::spawn(db.settings(&[])).await;
+    let env = std::collections::HashMap::from([
+        ("SWEEP_URL".to_owned(), api.base.clone()),
+        ("SWEEP_USER".to_owned(), system_tests::TEST_USER.0.to_owned()),
+        ("SWEEP_PASSWORD".to_owned(), system_tests::TEST_USER.1.to_owned()),
+    ]);
+    let deadline = Duration::from_secs(60);
+    let out = system_tests::run(crate::CLI_BIN, &["manifest", "cli"], &env, None, deadline).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(parse_ndjson(&out.stdout), ledger_lines(&db, "cli").await);
+
+    let file = std::env::temp_dir().join(format!("manifest-{}.csv", uuid::Uuid::new_v4()));
+    let path = file.to_str().unwrap();
+    let out = system_tests::run(crate::CLI_BIN, &["manifest", "cli", "--csv", "-f", path], &env, None, deadline).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.is_empty(), "{out}");
+    let records = parse_csv(&std::fs::read_to_string(&file).unwrap());
+    std::fs::remove_file(&file).ok();
+    assert_eq!(records.len(), 2501);
+    assert_eq!(records[14], ["pi-14", "failed", "refused, said \"no\"\nat 14"]);
+
+    let out = system_tests::run(crate::CLI_BIN, &["manifest", "nope"], &env, None, deadline).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("Batch with id 'nope' does not exist"), "{out}");
+}
