@@ -80,17 +80,19 @@ pub async fn snapshot(
     batch_key: i64,
     selection: impl FnOnce(&mut SqlBuilder) -> Result<(), crate::Error>,
 ) -> Result<Snapshot, crate::Error> {
+    // The selection streams into the insert (never materialised); the tenants come from what
+    // the insert returns, so both answers describe exactly the rows written.
     let mut sql = SqlBuilder::new();
-    sql.push("WITH s AS (");
-    selection(&mut sql)?;
-    sql.push("), inserted AS (INSERT INTO sweep_batch_selection (batch_key_, ord_, proc_inst_id_) SELECT ")
+    sql.push("WITH inserted AS (INSERT INTO sweep_batch_selection (batch_key_, ord_, proc_inst_id_, tenant_id_) SELECT ")
         .bind(batch_key)
-        .push(
-            ", row_number() OVER (), s.id FROM s RETURNING 1)
-             SELECT (SELECT count(*) FROM inserted) AS items,
-                    coalesce((SELECT array_agg(t.tenant ORDER BY t.tenant)
-                                FROM (SELECT DISTINCT tenant FROM s WHERE tenant IS NOT NULL) t), '{}')::varchar[] AS tenants",
-        );
+        .push(", row_number() OVER (), s.id, s.tenant FROM (");
+    selection(&mut sql)?;
+    sql.push(
+        ") s RETURNING tenant_id_)
+         SELECT (SELECT count(*) FROM inserted) AS items,
+                coalesce((SELECT array_agg(t.tenant ORDER BY t.tenant)
+                            FROM (SELECT DISTINCT tenant_id_ AS tenant FROM inserted WHERE tenant_id_ IS NOT NULL) t), '{}')::varchar[] AS tenants",
+    );
     let row = txn.query_one_raw(sql.into_statement()).await?.ok_or(DbErr::RecordNotInserted)?;
     Ok(Snapshot::from_query_result(&row, "")?)
 }

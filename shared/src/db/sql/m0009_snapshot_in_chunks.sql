@@ -14,5 +14,6 @@ create table SWEEP_BATCH_SELECTION (
     BATCH_KEY_ bigint not null,
     ORD_ bigint not null,            -- the item's future SEQ_
     PROC_INST_ID_ varchar(64) not null,
+    TENANT_ID_ varchar(64),          -- the instance's tenant, for the batch's TENANT_IDS_
     primary key (BATCH_KEY_, ORD_)
 );
