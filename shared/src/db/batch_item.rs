@@ -83,9 +83,11 @@ pub async fn snapshot(
     // The selection streams into the insert (never materialised); the tenants come from what
     // the insert returns, so both answers describe exactly the rows written.
     let mut sql = SqlBuilder::new();
-    sql.push("WITH inserted AS (INSERT INTO sweep_batch_selection (batch_key_, ord_, proc_inst_id_, tenant_id_) SELECT ")
-        .bind(batch_key)
-        .push(", row_number() OVER (), s.id, s.tenant FROM (");
+    sql.push(
+        "WITH inserted AS (INSERT INTO sweep_batch_selection (batch_key_, ord_, proc_inst_id_, tenant_id_) SELECT ",
+    )
+    .bind(batch_key)
+    .push(", row_number() OVER (), s.id, s.tenant FROM (");
     selection(&mut sql)?;
     sql.push(
         ") s RETURNING tenant_id_)
