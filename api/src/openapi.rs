@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
     batch, batch_steering, engine, history_batch, history_job_log, incident, job, job_definition, job_priority,
-    process_instance, process_instance_delete,
+    manifest, process_instance, process_instance_delete,
 };
 
 /// Tag of Sweep's extensions.
@@ -58,6 +58,8 @@ Outside the base path, and not described here: `GET /health/live`, `GET /health/
         batch::retry_failed_items,
         batch::events,
         batch_steering::steer,
+        manifest::runtime,
+        manifest::historic,
         history_batch::list,
         history_batch::count,
         history_batch::find,

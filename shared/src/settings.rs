@@ -364,6 +364,9 @@ pub struct BatchSettings {
     pub invocations_per_batch_job: u32,
     /// Batch jobs created by one run of the seed handler.
     pub batch_jobs_per_seed: u32,
+    /// Selections up to this many instances enter the item ledger in the creating
+    /// transaction; larger ones are moved there by the seed handler, this many per run.
+    pub snapshot_chunk_size: u32,
 }
 
 /// The built-in defaults: every setting, in the one place its default is written. Deployment
@@ -495,6 +498,9 @@ impl Settings {
         let priorities = -crate::control::steering::MAX_PRIORITY..=crate::control::steering::MAX_PRIORITY;
         if !priorities.contains(&c.default_priority) {
             return bad("control.default_priority", "must fit in 32 bits");
+        }
+        if !(1..=10_000_000).contains(&self.batch.snapshot_chunk_size) {
+            return bad("batch.snapshot_chunk_size", "must be between 1 and 10000000");
         }
         Ok(())
     }

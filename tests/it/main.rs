@@ -19,6 +19,7 @@ mod outbox;
 mod pipeline;
 mod process_instance_delete;
 mod process_instance_query;
+mod scale;
 mod schema;
 mod steering;
 mod traces;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::events::{self, Event, Notice};
 use super::http::{Api, ApiFailure, Credentials, encode};
 use super::output::{self, Style};
-use super::{CancelArgs, Cli, Command, DeleteArgs, Format, IdsSource, ItemsArgs, Outcome, SteerArgs};
+use super::{CancelArgs, Cli, Command, DeleteArgs, Format, IdsSource, ItemsArgs, ManifestArgs, Outcome, SteerArgs};
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -30,6 +30,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Cancel(args) => cancel(&api, format, &args).await,
         Command::RetryFailed(arg) => retry_failed(&api, format, &arg.id).await,
         Command::Items(args) => items(&api, format, &args).await,
+        Command::Manifest(args) => manifest(&api, &args).await,
     }
 }
 
@@ -298,6 +299,28 @@ async fn describe(api: &Api, format: Format, id: &str) -> anyhow::Result<Outcome
         Format::Json => output::json(&view)?,
         Format::Text => print_card(&view),
     }
+    Ok(Outcome::Done)
+}
+
+/// Copies the manifest's body to stdout or a file chunk by chunk, as it arrives, so a manifest
+/// of millions of lines never sits in memory. The file is written only once the answer is a
+/// success.
+async fn manifest(api: &Api, args: &ManifestArgs) -> anyhow::Result<Outcome> {
+    let accept = if args.csv { "text/csv" } else { "application/x-ndjson" };
+    let request = api.request(Method::GET, &format!("/batch/{}/manifest", encode(&args.id))).header("Accept", accept);
+    let mut response = api.send(request).await?;
+    let mut out: Box<dyn Write> = match &args.file {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| anyhow::anyhow!("reading the manifest: {}", super::http::describe(&e)))?
+    {
+        out.write_all(&chunk).context("writing the manifest")?;
+    }
+    out.flush().context("writing the manifest")?;
     Ok(Outcome::Done)
 }
 

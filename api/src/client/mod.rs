@@ -82,6 +82,22 @@ pub enum Command {
     RetryFailed(IdArg),
     /// List the instances of a batch and their outcomes.
     Items(ItemsArgs),
+    /// Write every instance of a batch with its outcome (NDJSON, or CSV with `--csv`),
+    /// streamed as the API sends it.
+    Manifest(ManifestArgs),
+}
+
+/// Options of `sweep manifest`.
+#[derive(Debug, Clone, Args)]
+pub struct ManifestArgs {
+    /// The batch id.
+    pub id: String,
+    /// CSV (`id,state,reason`) instead of NDJSON.
+    #[arg(long)]
+    pub csv: bool,
+    /// Write to this file instead of stdout (`-o` is the global output format).
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// A batch id.

@@ -126,6 +126,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/batch/{id}/items/count", get(items_count))
         .route("/batch/{id}/retry-failed-items", post(retry_failed_items))
         .route("/batch/{id}/events", get(events))
+        .route("/batch/{id}/manifest", get(super::manifest::runtime))
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -337,13 +338,20 @@ fn item_state(params: &QueryParams) -> Result<Option<ItemState>, ApiError> {
 
 /// The ledger of a runtime or historic batch the principal may read (READ on the runtime
 /// batch, or READ_HISTORY on the historic one).
-async fn known_batch(state: &AppState, principal: &Principal, id: &str) -> Result<(), ApiError> {
+pub(super) async fn known_batch(state: &AppState, principal: &Principal, id: &str) -> Result<(), ApiError> {
     let mut core = filter_core(&QueryParams::default(), principal, Permission::Read)?;
     core.batch_id = Some(id.to_owned());
     let runtime = BatchFilter { core: core.clone(), ..Default::default() };
     if batch::count(&state.db, &runtime).await? > 0 {
         return Ok(());
     }
+    known_historic_batch(state, principal, id).await
+}
+
+/// The ledger of a historic batch the principal may read (READ_HISTORY on it).
+pub(super) async fn known_historic_batch(state: &AppState, principal: &Principal, id: &str) -> Result<(), ApiError> {
+    let mut core = filter_core(&QueryParams::default(), principal, Permission::ReadHistory)?;
+    core.batch_id = Some(id.to_owned());
     core.visible_to = Some((principal.clone(), Permission::ReadHistory));
     let historic = shared::db::historic_batch::HistoricBatchFilter { core, completed: None };
     if shared::db::historic_batch::count(&state.db, &historic).await? > 0 { Ok(()) } else { Err(not_found(id)) }

@@ -51,6 +51,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/history/batch", get(list))
         .route("/history/batch/count", get(count))
         .route("/history/batch/{id}", get(find).delete(delete))
+        .route("/history/batch/{id}/manifest", get(super::manifest::historic))
 }
 
 fn filter(params: &QueryParams, principal: &Principal) -> Result<HistoricBatchFilter, ApiError> {

@@ -11,6 +11,7 @@ pub(crate) mod incident;
 pub(crate) mod job;
 pub(crate) mod job_definition;
 pub(crate) mod job_priority;
+pub(crate) mod manifest;
 pub(crate) mod process_instance;
 pub(crate) mod process_instance_delete;
 mod ui;

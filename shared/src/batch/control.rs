@@ -74,7 +74,9 @@ pub async fn set_suspended(
 
 /// Deletes runtime batch `id` (its jobs with it) and ends its historic batch; with `cascade`,
 /// also deletes the historic batch and the item ledger. `false` when it does not exist. Items
-/// still pending stay pending: the batch will not process them any more.
+/// still pending stay pending: the batch will not process them any more. Instances of a large
+/// selection not yet moved into the ledger are dropped from the batch (README "Large
+/// selections").
 pub async fn delete(
     db: &DatabaseConnection,
     principal: &Principal,
@@ -86,10 +88,17 @@ pub async fn delete(
         return Ok(false);
     }
     let txn = db.begin().await?;
+    let Some(b) = batch::find_for_update(&txn, id).await? else { return Ok(false) };
     // Camunda logs the deletion of every job the batch still had.
     job_log::write(&txn, id, Jobs::Open, LogState::Deleted, None).await?;
-    if !batch::delete(&txn, id).await? {
-        return Ok(false);
+    batch::delete(&txn, id).await?;
+    if b.snapshot_remaining > 0 {
+        // Stopped before its ledger was complete: the ledger keeps the items built so far, and
+        // the historic batch counts only those, so its counters still add up.
+        if let Some(key) = b.key {
+            batch_item::delete_selection(&txn, key).await?;
+        }
+        historic_batch::set_total_items(&txn, id, b.built_items()).await?;
     }
     if let Some(user) = &principal.user_id {
         op_log::write(

@@ -1,7 +1,7 @@
 //! Creating a deletion batch: the request body, its validation, and the one transaction that
-//! writes the batch, snapshots the selection into the item ledger inside the database
-//! (`INSERT … SELECT`, so no id selected by a query passes through this process) and enqueues
-//! the seed message. A dry run ([`preview`]) goes through the same checks and the same
+//! writes the batch, snapshots the selection inside the database (`INSERT … SELECT`, so no id
+//! selected by a query passes through this process; a large one into the selection table, from
+//! which the seed handler builds the item ledger in chunks) and enqueues the seed message. A dry run ([`preview`]) goes through the same checks and the same
 //! selection statement, and only counts.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
@@ -73,6 +73,8 @@ pub struct NewDeletionBatch {
     pub jobs_per_seed: i32,
     /// Retries of each job.
     pub retries: i32,
+    /// Selections up to this size enter the ledger in the creating transaction.
+    pub snapshot_chunk_size: i64,
     /// `Idempotency-Key` header, if any.
     pub idempotency_key: Option<String>,
     /// SHA-256 of the request body (hex).
@@ -159,6 +161,7 @@ impl NewDeletionBatch {
             invocations_per_job,
             jobs_per_seed,
             retries: retries.max(1) as i32,
+            snapshot_chunk_size: i64::from(defaults.snapshot_chunk_size.max(1)),
             idempotency_key,
             request_hash,
             historic_query_based: false,
@@ -230,12 +233,21 @@ pub async fn create(
     window_zone_known(&txn, new).await?;
 
     let batch_id = uuid::Uuid::new_v4().to_string();
-    let snapshot = batch_item::snapshot(&txn, &batch_id, |sql| selection(sql, new, principal, check_delete)).await?;
+    let key = batch::next_key(&txn).await?;
+    let snapshot = batch_item::snapshot(&txn, key, |sql| selection(sql, new, principal, check_delete)).await?;
     let total_items = snapshot.items;
     if total_items == 0 {
         txn.rollback().await?;
         return Err(Error::invalid("processInstanceIds is empty"));
     }
+    // A small selection enters the ledger at once; a large one after the answer, from the
+    // seed handler, in chunks (README "Large selections").
+    let snapshot_remaining = if total_items <= new.snapshot_chunk_size {
+        batch_item::build(&txn, &batch_id, key, (0, total_items)).await?;
+        0
+    } else {
+        total_items
+    };
     let r = &new.request;
     let row = NewBatch {
         id: batch_id.clone(),
@@ -257,6 +269,8 @@ pub async fn create(
         create_user_id: principal.user_id.clone(),
         tenant_ids: snapshot.tenants,
         steering: new.steering.clone(),
+        key,
+        snapshot_remaining,
     };
     let batch = batch::insert(&txn, &row).await?;
     historic_batch::insert_from_runtime(&txn, &batch_id, new.removal_after_start_days).await?;

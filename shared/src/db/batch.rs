@@ -30,7 +30,7 @@ pub(crate) use info_columns;
 pub(crate) const COLUMNS: &str = concat!(
     info_columns!(),
     ", b.jobs_created_, b.suspended_, b.delete_reason_, b.skip_custom_listeners_, b.skip_subprocesses_, \
-     b.skip_io_mappings_, b.fail_if_not_exists_, ",
+     b.skip_io_mappings_, b.fail_if_not_exists_, b.key_, b.snapshot_remaining_, ",
     super::batch_control::steering_columns!()
 );
 
@@ -146,12 +146,25 @@ pub struct Batch {
     /// `skipIoMappings` as requested (no effect in Sweep).
     #[sea_orm(alias = "skip_io_mappings_")]
     pub skip_io_mappings: bool,
+    /// Names the batch's rows of the selection table (see [`super::batch_item::snapshot`]);
+    /// `None` for batches created before that table existed.
+    #[sea_orm(alias = "key_")]
+    pub key: Option<i64>,
+    /// Selected instances not moved into the item ledger yet (the last ones, in sequence
+    /// order); no job is created while it is above 0.
+    #[sea_orm(alias = "snapshot_remaining_")]
+    pub snapshot_remaining: i64,
     /// Its limits (Sweep extension).
     #[sea_orm(nested)]
     pub steering: BatchSteering,
 }
 
 impl Batch {
+    /// Items in the ledger so far: sequence numbers `1..=built_items()`.
+    pub fn built_items(&self) -> i64 {
+        self.info.total_items - self.snapshot_remaining
+    }
+
     /// Camunda's representation, with Sweep's steering fields.
     pub fn to_dto(&self) -> BatchDto {
         let s = &self.steering;
@@ -198,6 +211,10 @@ pub struct NewBatch {
     pub tenant_ids: Vec<String>,
     /// Its limits.
     pub steering: crate::control::Steering,
+    /// Key of its rows in the selection table.
+    pub key: i64,
+    /// Selected instances not in the item ledger yet.
+    pub snapshot_remaining: i64,
 }
 
 fn select(tail: &str) -> String {
@@ -250,15 +267,17 @@ pub async fn insert(txn: &impl ConnectionTrait, new: &NewBatch) -> Result<Batch,
         new.steering.window.as_ref().map(|w| w.0).into(),
         new.steering.window.as_ref().map(|w| w.1).into(),
         new.steering.window.as_ref().map(|w| w.2.clone()).into(),
+        new.key.into(),
+        new.snapshot_remaining.into(),
     ];
     let sql = format!(
         "INSERT INTO sweep_batch AS b (id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_,
              seed_job_def_id_, monitor_job_def_id_, batch_job_def_id_, start_time_, delete_reason_,
              skip_custom_listeners_, skip_subprocesses_, skip_io_mappings_, fail_if_not_exists_,
              total_items_, idempotency_key_, request_hash_, create_user_id_, tenant_ids_,
-             max_rate_, max_concurrent_jobs_, priority_, window_start_, window_end_, window_tz_)
+             max_rate_, max_concurrent_jobs_, priority_, window_start_, window_end_, window_tz_, key_, snapshot_remaining_)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-                 $20, $21, $22, $23, $24, $25)
+                 $20, $21, $22, $23, $24, $25, $26, $27)
          RETURNING {COLUMNS}"
     );
     one(txn, sql, values).await?.ok_or_else(|| DbErr::RecordNotInserted)
@@ -270,6 +289,26 @@ pub async fn set_jobs_created(txn: &impl ConnectionTrait, id: &str, jobs_created
         DbBackend::Postgres,
         "UPDATE sweep_batch SET jobs_created_ = $2 WHERE id_ = $1",
         [id.into(), jobs_created.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// A fresh key for a new batch's rows in the selection table.
+pub async fn next_key(txn: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let row = txn
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT nextval('sweep_batch_key_seq') AS k"))
+        .await?
+        .ok_or(DbErr::RecordNotFound("sweep_batch_key_seq".into()))?;
+    row.try_get("", "k")
+}
+
+/// Records how many selected instances are not in the item ledger yet.
+pub async fn set_snapshot_remaining(txn: &impl ConnectionTrait, id: &str, remaining: i64) -> Result<(), DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE sweep_batch SET snapshot_remaining_ = $2 WHERE id_ = $1",
+        [id.into(), remaining.into()],
     ))
     .await?;
     Ok(())
@@ -438,7 +477,8 @@ struct ProgressRow {
 ///
 /// Job counters read the open-jobs partial index. Instance counters read the partial index of
 /// non-deleted items, and `deleted` is the remainder of `total_items_`: deleted items are
-/// the bulk of a finished batch, so this never scans them.
+/// the bulk of a finished batch, so this never scans them. Selected instances not moved into
+/// the ledger yet (`snapshot_remaining_`) are pending: nothing can have processed them.
 pub async fn list_with_progress(
     db: &impl ConnectionTrait,
     filter: &BatchFilter,
@@ -493,11 +533,11 @@ pub async fn list_with_progress(
             let progress = BatchProgress {
                 remaining_jobs: r.remaining_jobs,
                 failed_jobs: r.failed_jobs,
-                pending: r.pending_items - r.running_items,
+                pending: r.pending_items - r.running_items + r.batch.snapshot_remaining,
                 running: r.running_items,
                 skipped: r.skipped_items,
                 failed: r.failed_items,
-                deleted: r.batch.info.total_items - r.pending_items - r.skipped_items - r.failed_items,
+                deleted: r.batch.built_items() - r.pending_items - r.skipped_items - r.failed_items,
             };
             (r.batch, progress)
         })

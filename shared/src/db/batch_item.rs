@@ -1,7 +1,8 @@
 //! `SWEEP_BATCH_ITEM`: the per-instance ledger of a batch, numbered 1..total in selection
-//! order, and every statement on that table — the snapshot at creation, a job's pending ids
-//! and outcomes, reopening failed items, and the ledger endpoints. It outlives the runtime
-//! batch and goes with the historic one.
+//! order, and every statement on that table and on `SWEEP_BATCH_SELECTION`, the snapshot it
+//! is built from — the snapshot at creation, building the ledger from it, a job's pending ids
+//! and outcomes, reopening failed items, the ledger endpoints and the manifest. It outlives
+//! the runtime batch and goes with the historic one.
 
 use sea_orm::{
     ActiveEnum, ConnectionTrait, DbBackend, DbErr, DeriveActiveEnum, EnumIter, FromQueryResult, Statement, Value,
@@ -60,33 +61,76 @@ pub const ITEMS_OF_JOB: &str =
 /// What [`snapshot`] took.
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct Snapshot {
-    /// The number of items.
+    /// The number of selected instances.
     pub items: i64,
     /// The distinct tenants of their instances, sorted.
     pub tenants: Vec<String>,
 }
 
-/// Inserts the selection `selection` pushes (a statement yielding distinct `id`s with their
-/// instance's `tenant`) as the numbered items of `batch_id`, inside the database, in one
-/// statement.
+/// Takes the snapshot of a selection: the distinct `id`s (with their instance's `tenant`) that
+/// `selection` pushes, numbered 1.. in selection order, into the selection table under
+/// `batch_key`, inside the database, in one statement. Only ids and their numbers are written
+/// there (a row of ~60 bytes, one append-only index), a fraction of what ledger items cost:
+/// [`build`] moves them into the ledger afterwards, in chunks.
+///
+/// Rows written by the creating transaction are the snapshot: instances started after it are
+/// not in them, whatever their ids or start times, and none the transaction saw is missing.
 pub async fn snapshot(
     txn: &impl ConnectionTrait,
-    batch_id: &str,
+    batch_key: i64,
     selection: impl FnOnce(&mut SqlBuilder) -> Result<(), crate::Error>,
 ) -> Result<Snapshot, crate::Error> {
+    // The selection streams into the insert (never materialised); the tenants come from what
+    // the insert returns, so both answers describe exactly the rows written.
     let mut sql = SqlBuilder::new();
-    sql.push("WITH s AS (");
+    sql.push(
+        "WITH inserted AS (INSERT INTO sweep_batch_selection (batch_key_, ord_, proc_inst_id_, tenant_id_) SELECT ",
+    )
+    .bind(batch_key)
+    .push(", row_number() OVER (), s.id, s.tenant FROM (");
     selection(&mut sql)?;
-    sql.push("), inserted AS (INSERT INTO sweep_batch_item (batch_id_, seq_, proc_inst_id_) SELECT ")
-        .bind(batch_id.to_owned())
-        .push(
-            ", row_number() OVER (), s.id FROM s RETURNING 1)
-             SELECT (SELECT count(*) FROM inserted) AS items,
-                    coalesce((SELECT array_agg(t.tenant ORDER BY t.tenant)
-                                FROM (SELECT DISTINCT tenant FROM s WHERE tenant IS NOT NULL) t), '{}')::varchar[] AS tenants",
-        );
+    sql.push(
+        ") s RETURNING tenant_id_)
+         SELECT (SELECT count(*) FROM inserted) AS items,
+                coalesce((SELECT array_agg(t.tenant ORDER BY t.tenant)
+                            FROM (SELECT DISTINCT tenant_id_ AS tenant FROM inserted WHERE tenant_id_ IS NOT NULL) t), '{}')::varchar[] AS tenants",
+    );
     let row = txn.query_one_raw(sql.into_statement()).await?.ok_or(DbErr::RecordNotInserted)?;
     Ok(Snapshot::from_query_result(&row, "")?)
+}
+
+/// Moves the snapshotted ids `(after, upto]` of `batch_key` from the selection table into the
+/// ledger of `batch_id` as pending items of the same numbers, in one statement; returns how
+/// many moved. Idempotent: moved rows are gone from the selection table, so a repeated call
+/// moves nothing twice.
+pub async fn build(
+    txn: &impl ConnectionTrait,
+    batch_id: &str,
+    batch_key: i64,
+    (after, upto): (i64, i64),
+) -> Result<u64, DbErr> {
+    let result = txn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "WITH moved AS (
+                 DELETE FROM sweep_batch_selection WHERE batch_key_ = $1 AND ord_ > $2 AND ord_ <= $3
+                 RETURNING ord_, proc_inst_id_)
+             INSERT INTO sweep_batch_item (batch_id_, seq_, proc_inst_id_) SELECT $4, ord_, proc_inst_id_ FROM moved",
+            [batch_key.into(), after.into(), upto.into(), batch_id.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// Drops what is left of the snapshot of `batch_key` in the selection table.
+pub async fn delete_selection(db: &impl ConnectionTrait, batch_key: i64) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "DELETE FROM sweep_batch_selection WHERE batch_key_ = $1",
+        [batch_key.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Process-instance ids of the pending items `(low, high]` of `batch_id`, in sequence order.
@@ -308,6 +352,46 @@ fn filter(sql: &mut SqlBuilder, batch_id: &str, state: Option<ItemState>) {
     if let Some(state) = state {
         sql.push(" AND i.state_ = ").bind(state);
     }
+}
+
+/// One line of a batch's manifest: a selected instance and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct ManifestEntry {
+    /// Position in the batch, from 1.
+    pub seq: i64,
+    /// The selected process instance.
+    pub id: String,
+    /// `pending`, `deleted`, `skipped` or `failed`.
+    pub state: String,
+    /// Why it failed (or was deleted along with its caller), if so.
+    pub reason: Option<String>,
+}
+
+/// Entries of the manifest of `batch_id` after sequence number `after`, at most `limit`, in
+/// sequence order: its ledger items and, while a runtime batch's ledger is still being built,
+/// the snapshotted ids not moved yet (pending). One statement, so one database snapshot: an
+/// id moved from the snapshot to the ledger meanwhile is seen exactly once. Callers page
+/// with the last `seq` they got (keyset pagination: each page costs the same however far in).
+pub async fn manifest_page(
+    db: &impl ConnectionTrait,
+    batch_id: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<ManifestEntry>, DbErr> {
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT seq, id, state, reason FROM (
+                 (SELECT seq_ AS seq, proc_inst_id_ AS id, state_ AS state, reason_ AS reason FROM sweep_batch_item
+                   WHERE batch_id_ = $1 AND seq_ > $2 ORDER BY seq_ LIMIT $3)
+                 UNION ALL
+                 (SELECT ord_, proc_inst_id_, $4, NULL FROM sweep_batch_selection
+                   WHERE batch_key_ = (SELECT key_ FROM sweep_batch WHERE id_ = $1) AND ord_ > $2 ORDER BY ord_ LIMIT $3)
+             ) m ORDER BY seq LIMIT $3",
+            [batch_id.into(), after.into(), limit.into(), ItemState::Pending.into()],
+        ))
+        .await?;
+    rows.iter().map(|r| ManifestEntry::from_query_result(r, "")).collect()
 }
 
 /// The progress of a batch whose runtime row is gone, from its ledger alone, in one statement:

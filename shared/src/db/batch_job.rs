@@ -218,7 +218,23 @@ pub struct Summary {
     pub failed: i64,
 }
 
-/// Open jobs and item counters of `batch_id`, in one statement.
+/// Number of jobs of `batch_id` not done, read through the open-jobs partial index: the
+/// monitor asks after every job, so this must not cost more as the batch's done jobs pile up.
+pub async fn open_count(db: &impl ConnectionTrait, batch_id: &str) -> Result<i64, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT count(*) AS n FROM sweep_batch_job WHERE batch_id_ = $1 AND state_ <> {}",
+                JobState::Done.literal()
+            ),
+            [batch_id.into()],
+        ))
+        .await?;
+    row.map_or(Ok(0), |r| r.try_get("", "n"))
+}
+
+/// Open jobs and item counters of `batch_id`, in one statement (reads every job of the batch).
 pub async fn summary(db: &impl ConnectionTrait, batch_id: &str) -> Result<Summary, DbErr> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(

@@ -152,6 +152,18 @@ pub async fn add_items(txn: &impl ConnectionTrait, id: &str, n: i64) -> Result<(
     Ok(())
 }
 
+/// Sets the number of selected instances of `id` (a batch stopped before its ledger was
+/// complete keeps only the items built).
+pub async fn set_total_items(txn: &impl ConnectionTrait, id: &str, total_items: i64) -> Result<(), DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE sweep_hi_batch SET total_items_ = $2 WHERE id_ = $1",
+        [id.into(), total_items.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Deletes the historic row of `id`; `false` when there is none.
 pub async fn delete(db: &impl ConnectionTrait, id: &str) -> Result<bool, DbErr> {
     let result = db

@@ -110,6 +110,7 @@ pub const SWEEP_MIGRATIONS: &[(&str, &str)] = &[
     ("m0005_batch_tenants", include_str!("sql/m0005_batch_tenants.sql")),
     ("m0007_job_log", include_str!("sql/m0007_job_log.sql")),
     ("m0008_batch_control", include_str!("sql/m0008_batch_control.sql")),
+    ("m0009_snapshot_in_chunks", include_str!("sql/m0009_snapshot_in_chunks.sql")),
 ];
 
 /// Name of the migration that creates the process-engine tables: a database where it ran is

@@ -3,9 +3,10 @@
 //!
 //! ```text
 //! sweep-bench core     [--instances N] [--chunk C] [--engine-sample M] [--seed S]
-//! sweep-bench pipeline [--instances N] [--chunk C] [--seed S] [--workers 1,2] [--skip-custom-listeners true]
-//! sweep-bench snapshot [--instances N]
+//! sweep-bench pipeline [--instances N] [--chunk C] [--seed S] [--workers 1,2,4] [--prefetch P] [--core false] [--skip-custom-listeners true]
+//! sweep-bench snapshot [--sizes 10000,100000,1000000] [--ids seq,uuid] [--dry-run true]
 //! sweep-bench auth     [--instances N] [--chunk C] [--pollers P] [--poll-interval-ms MS] [--rounds R]
+//! sweep-bench protect  [--instances N] [--seconds S] [--clients C] [--workers W] [--prefetch P] [--target-latency D]
 //! ```
 //! `auth` runs the same deletion (API + 1 worker) on identical data with `auth.mode = none`
 //! and as a non-admin user checked by Basic authentication, Camunda authorizations on every
@@ -16,10 +17,16 @@
 //! `core` deletes identical copies of generated data three ways — engine-style (one statement
 //! per row, one transaction per instance, as an ORM-driven engine does), hand-written set-based
 //! SQL with one statement per table, and Sweep's deletion core — and prints instances/s and
-//! rows/s. `pipeline` times request → batch complete with one and with two worker processes
-//! against the core alone on a copy, and the workers' peak memory. `snapshot` times the dry run and
-//! then the POST of a deletion selecting N instances (a fifth of which call a sub-instance), and
-//! the API's peak memory before and after.
+//! rows/s. `pipeline` times request → batch complete with each number of worker processes
+//! (`--workers 1,2,4`, each with `--prefetch` concurrent jobs, default 2), with p99 job duration
+//! and peak memory of workers and API, then the core alone on an identical copy with as many
+//! connections as the pipeline ran jobs at once, and prints `pipeline/core at equal connections`.
+//! `snapshot` times the POST of a deletion selecting N instances by query (`--sizes`, default
+//! 10 000, 100 000 and 1 000 000; `--ids seq,uuid`; a fifth call a sub-instance; `--dry-run true`
+//! times the dry run first), the API's peak memory before and after, and how long a worker then
+//! takes to complete the item ledger.
+//! `protect` runs pgbench's TPC-B-like load alone and then beside a running batch, with
+//! `control.adaptive` off and on, and prints pgbench's latency both times (needs `pgbench`).
 //! Databases are created on `TEST_DATABASE_URL`'s server (default 127.0.0.1:5432) and dropped.
 
 use std::collections::HashMap;
@@ -71,8 +78,9 @@ async fn main() {
         "pipeline" => pipeline(&args).await,
         "snapshot" => snapshot(&args).await,
         "auth" => auth(&args).await,
+        "protect" => protect(&args).await,
         _ => eprintln!(
-            "usage: sweep-bench core|pipeline|snapshot [--instances N] [--chunk C] [--engine-sample M] [--seed S]"
+            "usage: sweep-bench core|pipeline|snapshot|auth|protect [options] (see the module documentation)"
         ),
     }
 }
@@ -480,17 +488,75 @@ fn exe_beside(name: &str) -> String {
     me.with_file_name(name).to_string_lossy().into_owned()
 }
 
+/// Deletes `ids` with the deletion core alone over `connections` connections, each taking the
+/// next chunk as a worker takes the next job.
+async fn core_with_connections(db: &TestDb, ids: &[String], chunk: usize, connections: usize) -> Figures {
+    let pool = sea_orm::Database::connect(
+        sea_orm::ConnectOptions::new(db.url.clone()).max_connections(connections as u32).sqlx_logging(false).to_owned(),
+    )
+    .await
+    .expect("connect");
+    let chunks: Vec<Vec<String>> = ids.chunks(chunk).map(<[String]>::to_vec).collect();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(chunks.into_iter()));
+    let opts =
+        DeleteOptions { delete_reason: Some("benchmark".into()), fail_if_not_exists: true, ..Default::default() };
+    measure("deletion core", db, ids, |_, _| async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..connections {
+            let (pool, queue, o) = (pool.clone(), queue.clone(), opts.clone());
+            tasks.spawn(async move {
+                loop {
+                    let Some(c) = queue.lock().unwrap().next() else { break };
+                    let txn = pool.begin().await.unwrap();
+                    delete_chunk(&txn, &c, &o, shared::camunda::now_naive(), None, &bench_history()).await.unwrap();
+                    txn.commit().await.unwrap();
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    })
+    .await
+}
+
+/// p99 of a Prometheus histogram summed over `scrapes`: the upper bound of the first bucket
+/// holding 99 % of the observations.
+fn histogram_p99(scrapes: &[String], name: &str) -> Option<f64> {
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
+    for text in scrapes {
+        for line in text.lines().filter(|l| l.starts_with(&format!("{name}_bucket{{"))) {
+            let le = line.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            let n: f64 = line.rsplit(' ').next()?.parse().ok()?;
+            match buckets.iter_mut().find(|(b, _)| *b == le) {
+                Some(entry) => entry.1 += n,
+                None => buckets.push((le, n)),
+            }
+        }
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last()?.1;
+    buckets.iter().find(|(_, n)| *n >= 0.99 * total).map(|(le, _)| *le)
+}
+
+async fn scrape(port: u16) -> String {
+    match reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
 async fn pipeline(args: &Args) {
     let n = args.num("instances", 100_000);
     let chunk = args.num("chunk", 100);
     let seed = args.num("seed", 11);
+    let prefetch = args.num("prefetch", 2) as usize;
     let skip_listeners = args.opts.get("skip-custom-listeners").is_some_and(|v| v == "true");
     let worker_counts: Vec<usize> = args
         .opts
         .get("workers")
         .map(|w| w.split(',').map(|n| n.parse().expect("--workers 1,2")).collect())
         .unwrap_or_else(|| vec![1, 2]);
-    let mut results = Vec::new();
+    let with_core = args.opts.get("core").is_none_or(|v| v != "false");
     for workers in worker_counts {
         println!("generating {n} roots for {workers} worker(s) ...");
         let db = generated(n, seed).await;
@@ -500,14 +566,21 @@ async fn pipeline(args: &Args) {
             ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", &chunk.to_string()),
             ("SWEEP__TELEMETRY__FILTER", "warn"),
             ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
+            ("SWEEP__AMQP__PREFETCH", &prefetch.to_string()),
+            ("SWEEP__DATABASE__MAX_CONNECTIONS", &(prefetch + 3).to_string()),
         ]);
         let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
         let http = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).expect("settings"));
         http.wait_ready(Duration::from_secs(30)).await;
-        let mut worker_env = env.clone();
-        worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
-        let mut procs: Vec<Proc> =
-            (0..workers).map(|_| Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env)).collect();
+        let metrics_ports: Vec<u16> = (0..workers).map(|_| free_port()).collect();
+        let mut procs: Vec<Proc> = metrics_ports
+            .iter()
+            .map(|p| {
+                let mut worker_env = env.clone();
+                worker_env.insert("SWEEP__HTTP__BIND".into(), format!("127.0.0.1:{p}"));
+                Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env)
+            })
+            .collect();
         tokio::time::sleep(Duration::from_secs(1)).await;
         let started = Instant::now();
         let id = http
@@ -529,87 +602,123 @@ async fn pipeline(args: &Args) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let secs = started.elapsed().as_secs_f64();
+        let mut scrapes = Vec::new();
+        for p in &metrics_ports {
+            scrapes.push(scrape(*p).await);
+        }
+        let p99 = histogram_p99(&scrapes, "sweep_worker_job_duration_seconds");
         let rss: Vec<f64> = procs.iter().map(|p| peak_rss_mib(p.child.id().unwrap_or(0))).collect();
+        let api_rss = peak_rss_mib(api.child.id().unwrap_or(0));
         for p in &mut procs {
             p.terminate().await;
         }
         api.terminate().await;
-        println!("  POST answered in {post_ms} ms; batch complete after {secs:.2} s; worker peak RSS {rss:.1?} MiB");
-        results.push((workers, secs, rss));
-    }
-    if args.opts.get("core").is_some_and(|v| v == "false") {
-        for (workers, secs, _) in results {
-            println!("pipeline, {workers} worker(s): {:.0} roots/s", n as f64 / secs);
-        }
-        return;
-    }
-    println!("generating {n} roots for the core alone ...");
-    let db = generated(n, seed).await;
-    let ids = roots(&db.db, n).await;
-    let opts =
-        DeleteOptions { delete_reason: Some("benchmark".into()), fail_if_not_exists: true, ..Default::default() };
-    let core = measure("deletion core, 1 connection", &db, &ids, |db, ids| async move {
-        for c in ids.chunks(chunk as usize) {
-            let txn = db.begin().await.unwrap();
-            delete_chunk(&txn, c, &opts, shared::camunda::now_naive(), None, &bench_history()).await.unwrap();
-            txn.commit().await.unwrap();
-        }
-    })
-    .await;
-    println!("\n{n} roots, invocationsPerBatchJob {chunk}:");
-    core.print(None);
-    for (workers, secs, rss) in results {
+        drop(db);
         let rate = n as f64 / secs;
         println!(
-            "pipeline, {workers} worker(s){:<17} {n:>8} roots {secs:>8.2} s {rate:>10.0} roots/s  pipeline/core {:.2}  worker peak RSS max {:.1} MiB",
-            "",
-            rate / core.rate(),
-            rss.iter().cloned().fold(0.0, f64::max)
+            "pipeline, {workers} worker(s) × prefetch {prefetch}: {n} roots in {secs:.2} s = {rate:.0} roots/s; POST {post_ms} ms; \
+             job p99 ≤ {} s; worker peak RSS {rss:.1?} MiB; API peak RSS {api_rss:.1} MiB",
+            p99.map_or("?".into(), |v| format!("{v}"))
         );
+        if with_core {
+            let connections = workers * prefetch;
+            println!("generating {n} roots for the core alone on {connections} connection(s) ...");
+            let copy = generated(n, seed).await;
+            let ids = roots(&copy.db, n).await;
+            let core = core_with_connections(&copy, &ids, chunk as usize, connections).await;
+            println!("deletion core, {connections} connection(s): {:.0} roots/s", core.rate());
+            println!("pipeline/core at equal connections ({connections} conn): {:.2}", rate / core.rate());
+        }
     }
 }
 
-async fn snapshot(args: &Args) {
-    let n = args.num("instances", 1_000_000);
-    let db = TestDb::new().await;
-    println!("inserting {n} minimal process instances ...");
-    // A fifth of them call a sub-instance of another definition, which the dry run counts.
+/// Minimal running instances `1..=n` of definition `bench`, ids sequential (`pi-<n>`) or random
+/// UUIDs as Camunda generates them; a fifth call a sub-instance of `bench-sub`.
+async fn minimal_instances(db: &TestDb, n: u64, uuid_ids: bool) {
+    let id = if uuid_ids { "gen_random_uuid()::varchar" } else { "'pi-' || g" };
     db.exec(&format!(
         "INSERT INTO act_re_procdef (id_, key_, version_) VALUES ('bench:1', 'bench', 1), ('bench-sub:1', 'bench-sub', 1);
+         CREATE TEMP TABLE ids AS SELECT g, {id} AS id FROM generate_series(1, {n}) g;
          INSERT INTO act_ru_execution (id_, rev_, proc_inst_id_, root_proc_inst_id_, proc_def_id_, suspension_state_)
-         SELECT 'pi-' || g, 1, 'pi-' || g, 'pi-' || g, 'bench:1', 1 FROM generate_series(1, {n}) g;
+         SELECT id, 1, id, id, 'bench:1', 1 FROM ids;
          INSERT INTO act_ru_execution (id_, rev_, proc_inst_id_, root_proc_inst_id_, proc_def_id_, super_exec_, suspension_state_)
-         SELECT 'c-' || g, 1, 'c-' || g, 'pi-' || g, 'bench-sub:1', 'pi-' || g, 1 FROM generate_series(1, {n} / 5) g;
-         ANALYZE act_ru_execution;"
+         SELECT 'c-' || id, 1, 'c-' || id, id, 'bench-sub:1', id, 1 FROM ids WHERE g % 5 = 0;
+         DROP TABLE ids;"
     ))
     .await;
-    let port = free_port();
-    let env = db.env(&[("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")), ("SWEEP__TELEMETRY__FILTER", "warn")]);
-    let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
-    let http = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).expect("settings"));
-    http.wait_ready(Duration::from_secs(30)).await;
-    let pid = api.child.id().unwrap_or(0);
-    let rss_before = peak_rss_mib(pid);
-    let body = serde_json::json!({"processInstanceQuery": {"processDefinitionKey": "bench"}});
-    let started = Instant::now();
-    let (status, preview) = http.post("/process-instance/delete?dryRun=true", &body).await;
-    assert_eq!(status, 200, "{preview}");
-    println!(
-        "POST /process-instance/delete?dryRun=true: {} ms, instances {}, calledInstances {}, totalJobs {}",
-        started.elapsed().as_millis(),
-        preview["instances"],
-        preview["calledInstances"],
-        preview["totalJobs"]
-    );
-    let started = Instant::now();
-    let (_, resp) = http.post("/process-instance/delete", &body).await;
-    let ms = started.elapsed().as_millis();
-    let rss_after = peak_rss_mib(pid);
-    api.terminate().await;
-    println!(
-        "POST /process-instance/delete selecting {n} instances by query: {ms} ms, totalJobs {}; API peak RSS {rss_before:.1} MiB before, {rss_after:.1} MiB after",
-        resp["totalJobs"]
-    );
+    db.exec("VACUUM ANALYZE act_ru_execution").await;
+}
+
+async fn snapshot(args: &Args) {
+    let sizes: Vec<u64> = args
+        .opts
+        .get("sizes")
+        .or(args.opts.get("instances"))
+        .map(|w| w.split(',').map(|n| n.parse().expect("--sizes 10000,100000")).collect())
+        .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
+    let kinds: Vec<String> = args
+        .opts
+        .get("ids")
+        .map_or_else(|| vec!["seq".into(), "uuid".into()], |v| v.split(',').map(str::to_owned).collect());
+    let dry_run = args.opts.get("dry-run").is_some_and(|v| v == "true");
+    for kind in &kinds {
+        for &n in &sizes {
+            let db = TestDb::new().await;
+            minimal_instances(&db, n, kind == "uuid").await;
+            let port = free_port();
+            let env =
+                db.env(&[("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")), ("SWEEP__TELEMETRY__FILTER", "warn")]);
+            let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
+            let http = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).expect("settings"));
+            http.wait_ready(Duration::from_secs(30)).await;
+            let pid = api.child.id().unwrap_or(0);
+            let rss_before = peak_rss_mib(pid);
+            let body = serde_json::json!({"processInstanceQuery": {"processDefinitionKey": "bench"}});
+            if dry_run {
+                let started = Instant::now();
+                let (status, preview) = http.post("/process-instance/delete?dryRun=true", &body).await;
+                assert_eq!(status, 200, "{preview}");
+                println!(
+                    "  dry run, {n} {kind} ids: {} ms, instances {}, calledInstances {}",
+                    started.elapsed().as_millis(),
+                    preview["instances"],
+                    preview["calledInstances"]
+                );
+            }
+            let started = Instant::now();
+            let (status, resp) = http.post("/process-instance/delete", &body).await;
+            assert_eq!(status, 200, "{resp}");
+            let ms = started.elapsed().as_millis();
+            let rss_after = peak_rss_mib(pid);
+            let id = resp["id"].as_str().unwrap_or_default().to_owned();
+            // The rest of the snapshot, built by a worker after the answer.
+            let mut worker_env = env.clone();
+            worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
+            let mut worker = Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env);
+            let built = Instant::now();
+            while db.scalar(&format!("SELECT snapshot_remaining_ FROM sweep_batch WHERE id_ = '{id}'")).await > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let build_secs = built.elapsed().as_secs_f64();
+            worker.terminate().await;
+            api.terminate().await;
+            // The way before: the whole selection as ledger rows, in one statement.
+            let started = Instant::now();
+            db.exec(
+                "INSERT INTO sweep_batch_item (batch_id_, seq_, proc_inst_id_)
+                 SELECT 'baseline', row_number() OVER (), e.id_ FROM act_ru_execution e JOIN act_re_procdef d ON d.id_ = e.proc_def_id_
+                  WHERE d.key_ = 'bench' AND e.id_ = e.proc_inst_id_",
+            )
+            .await;
+            let full_ms = started.elapsed().as_millis();
+            println!(
+                "POST /process-instance/delete, {n} {kind} ids: {ms} ms (totalJobs {}); ledger complete {build_secs:.1} s after; \
+                 API peak RSS {rss_before:.1} MiB before, {rss_after:.1} MiB after; the whole ledger in one statement: {full_ms} ms ({:.1}x the POST)",
+                resp["totalJobs"],
+                full_ms as f64 / ms.max(1) as f64
+            );
+        }
+    }
 }
 
 /// One `auth` run: mode, POST ms, statistics p99 ms, instances/s.
@@ -736,4 +845,103 @@ async fn auth(args: &Args) {
 /// How the benchmark's deletions write history: Camunda's defaults on a standalone schema.
 fn bench_history() -> History {
     History::new(RemovalTimeStrategy::End, HistoryTables::ALL, "sweep-bench")
+}
+
+/// pgbench's summary of one run: average latency (ms) and transactions per second.
+struct PgbenchFigures {
+    latency_ms: f64,
+    tps: f64,
+}
+
+/// Runs pgbench against `db` with `args` (its database URL appended) and parses its summary.
+async fn pgbench(db: &TestDb, args: &[&str]) -> PgbenchFigures {
+    let out = tokio::process::Command::new("pgbench")
+        .args(args)
+        .arg(&db.url)
+        .output()
+        .await
+        .expect("pgbench (Debian package postgresql-client or postgresql-contrib) on PATH");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "pgbench {args:?} failed:\n{text}");
+    let figure = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    PgbenchFigures { latency_ms: figure("latency average = "), tps: figure("tps = ") }
+}
+
+/// `protect`: what a running batch costs other traffic on the same database, with
+/// `control.adaptive` off and on. Per mode, on identical generated data: pgbench's TPC-B-like
+/// load alone for `--seconds`, then the same load beside a batch deleting every root (API +
+/// `--workers` workers, `--prefetch` jobs each); prints pgbench's latency and throughput both
+/// times, the instances Sweep deleted meanwhile, and the adaptive limit at the end.
+async fn protect(args: &Args) {
+    let n = args.num("instances", 60_000);
+    let seconds = args.num("seconds", 20).to_string();
+    let clients = args.num("clients", 4).to_string();
+    let workers = args.num("workers", 2) as usize;
+    let prefetch = args.num("prefetch", 2) as usize;
+    let seed = args.num("seed", 11);
+    let target = args.opts.get("target-latency").cloned().unwrap_or_else(|| "250ms".into());
+    let load = ["-n", "-c", clients.as_str(), "-j", "2", "-T", seconds.as_str()];
+    println!(
+        "pgbench -c {clients} for {seconds} s beside a batch of {n} roots ({workers} workers × prefetch {prefetch}, \
+         control.max_concurrency {}, control.target_latency {target})",
+        workers * prefetch
+    );
+    for adaptive in [false, true] {
+        let db = generated(n, seed).await;
+        pgbench(&db, &["-i", "-q", "-s", "10"]).await;
+        let alone = pgbench(&db, &load).await;
+        let port = free_port();
+        let env = db.env(&[
+            ("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")),
+            ("SWEEP__TELEMETRY__FILTER", "warn"),
+            ("SWEEP__AMQP__PREFETCH", &prefetch.to_string()),
+            ("SWEEP__DATABASE__MAX_CONNECTIONS", &(2 * prefetch + 3).to_string()),
+            ("SWEEP__CONTROL__ADAPTIVE", if adaptive { "true" } else { "false" }),
+            ("SWEEP__CONTROL__MAX_CONCURRENCY", &(workers * prefetch).to_string()),
+            ("SWEEP__CONTROL__TARGET_LATENCY", &target),
+            ("SWEEP__CONTROL__ADJUST_INTERVAL", "500ms"),
+        ]);
+        let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
+        let http = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).expect("settings"));
+        http.wait_ready(Duration::from_secs(30)).await;
+        let mut procs: Vec<Proc> = (0..workers)
+            .map(|_| {
+                let mut worker_env = env.clone();
+                worker_env.insert("SWEEP__HTTP__BIND".into(), format!("127.0.0.1:{}", free_port()));
+                Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env)
+            })
+            .collect();
+        let deleted = || db.scalar("SELECT count(*) FROM act_hi_procinst WHERE state_ = 'EXTERNALLY_TERMINATED'");
+        http.start_deletion(&serde_json::json!({
+            "processInstanceQuery": {"rootProcessInstances": true},
+            "deleteReason": "benchmark"
+        }))
+        .await;
+        while deleted().await == 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (before, started) = (deleted().await, Instant::now());
+        let beside = pgbench(&db, &load).await;
+        let rate = (deleted().await - before) as f64 / started.elapsed().as_secs_f64();
+        let limit = db.scalar("SELECT coalesce(max(limit_), -1) FROM sweep_control WHERE id_ = 'global'").await;
+        for p in &mut procs {
+            p.terminate().await;
+        }
+        api.terminate().await;
+        println!(
+            "control.adaptive = {adaptive:<5}: pgbench alone {:.2} ms ({:.0} tps), beside the batch {:.2} ms ({:.0} tps) = {:.2}× latency; \
+             Sweep {rate:.0} instances/s meanwhile; limit at the end {limit}",
+            alone.latency_ms,
+            alone.tps,
+            beside.latency_ms,
+            beside.tps,
+            beside.latency_ms / alone.latency_ms
+        );
+    }
 }

@@ -11,6 +11,13 @@ use crate::{Ctx, Disposition};
 
 /// Handles one monitor message.
 pub async fn handle(ctx: &Ctx, batch_id: &str) -> Result<Disposition, shared::Error> {
+    // Every job sends a monitor message, and all but the last find open jobs: answer those
+    // without a transaction or a row lock (the open-jobs partial index, no write, no commit to
+    // wait for). The job that sent this message committed before sending it, so the last one
+    // sees no open job here and goes on to the locked check.
+    if batch_job::open_count(&ctx.db, batch_id).await? > 0 {
+        return Ok(Disposition::DONE);
+    }
     let txn = ctx.db.begin().await?;
     let Some(b) = batch::find_for_update(&txn, batch_id).await? else {
         return Ok(Disposition::DONE); // already completed or deleted
