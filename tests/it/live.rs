@@ -426,13 +426,13 @@ async fn a_hundred_streams_of_one_batch_share_one_poller_and_all_get_the_final_e
     }
     assert_eq!(metric(&api, "sweep_api_batch_event_streams").await, 100.0);
     // Over the next three events of one stream (about three seconds), the batch is read about
-    // three times, not three hundred.
+    // three times, not three hundred (a loaded machine may stretch or bunch the intervals).
     let polls = metric(&api, "sweep_api_batch_event_polls_total").await;
     for _ in 0..3 {
         assert_eq!(streams[0].next(EVENT).await.expect("progress").event, "progress");
     }
     let read = metric(&api, "sweep_api_batch_event_polls_total").await - polls;
-    assert!((2.0..=6.0).contains(&read), "{read} progress reads for 100 streams over 3 events");
+    assert!((1.0..=12.0).contains(&read), "{read} progress reads for 100 streams over 3 events");
 
     DrivenWorker::connect(settings).await.drain().await;
     let mut finals = 0;
