@@ -79,9 +79,9 @@ async fn main() {
         "snapshot" => snapshot(&args).await,
         "auth" => auth(&args).await,
         "protect" => protect(&args).await,
-        _ => eprintln!(
-            "usage: sweep-bench core|pipeline|snapshot|auth|protect [options] (see the module documentation)"
-        ),
+        _ => {
+            eprintln!("usage: sweep-bench core|pipeline|snapshot|auth|protect [options] (see the module documentation)")
+        }
     }
 }
 
