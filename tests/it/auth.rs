@@ -510,6 +510,15 @@ async fn each_instance_of_a_thousand_instance_batch_gets_one_operation_log_row_w
         ["pi-1"],
         "a called instance's row names its root"
     );
+    // Ids are time-ordered UUIDs (version 7: the first 48 bits are the Unix milliseconds of
+    // the insert), so consecutive rows append to the primary key's index.
+    let untimed = format!(
+        "SELECT count(*) {of_batch} AND NOT (
+            id_ ~ '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-7[0-9a-f]{{3}}-[89ab][0-9a-f]{{3}}-[0-9a-f]{{12}}$'
+            AND abs(('x' || lpad(replace(left(id_, 13), '-', ''), 16, '0'))::bit(64)::bigint
+                    - (extract(epoch from timestamp_) * 1000)::bigint) < 60000)"
+    );
+    assert_eq!(db.scalar(&untimed).await, 0, "every id carries the moment of its insert");
 }
 
 #[tokio::test]

@@ -1512,3 +1512,33 @@ fn a_non_postgres_database_url_is_rejected_naming_the_setting() {
     let err = shared::Settings::load_from(env).expect_err("mysql URL must be rejected");
     assert!(err.to_string().contains("database.url"), "{err}");
 }
+
+#[tokio::test]
+async fn sweeps_sessions_run_without_jit_compilation_and_with_custom_plans() {
+    let db = TestDb::new().await;
+    let settings = db.settings(&[]);
+    let pool = shared::db::connect(&settings.database, "sweep-test").await.unwrap();
+    let row = pool
+        .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, "SHOW jit"))
+        .await
+        .unwrap()
+        .expect("one row");
+    assert_eq!(
+        row.try_get::<String>("", "jit").unwrap(),
+        "off",
+        "JIT costs the deletion statements more than it saves"
+    );
+    let row = pool
+        .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, "SHOW plan_cache_mode"))
+        .await
+        .unwrap()
+        .expect("one row");
+    assert_eq!(row.try_get::<String>("", "plan_cache_mode").unwrap(), "force_custom_plan");
+    // The statement timeout of the settings still applies beside it.
+    let row = pool
+        .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, "SHOW statement_timeout"))
+        .await
+        .unwrap()
+        .expect("one row");
+    assert_ne!(row.try_get::<String>("", "statement_timeout").unwrap(), "0");
+}

@@ -238,30 +238,73 @@ impl TestDb {
     }
 }
 
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop cannot be async: use a short-lived runtime on its own thread.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async {
-                if let Ok(admin) = sea_orm::Database::connect(database_url("postgres")).await {
-                    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
-                    admin.close().await.ok();
-                }
-            });
-        })
-        .join();
+/// A database kept as a template for identical copies ([`TestDb::into_template`]), dropped
+/// when the value is dropped. Named `bt_<unix seconds>_<uuid>`; leftovers of crashed runs go
+/// after a day, not an hour, since a long benchmark copies it for hours.
+pub struct TemplateDb {
+    name: String,
+}
+
+impl TestDb {
+    /// Turns this database into a template for identical copies: its pool closes (a template
+    /// may have no sessions) and it is renamed so that the hourly sweep of test leftovers leaves
+    /// it alone while a long benchmark still copies it.
+    pub async fn into_template(self) -> TemplateDb {
+        self.db.clone().close().await.ok();
+        let name = format!("bt_{}_{}", unix_now(), uuid::Uuid::new_v4().simple());
+        let admin = admin().await;
+        exec(&admin, &format!("ALTER DATABASE \"{}\" RENAME TO \"{name}\"", self.name)).await;
+        admin.close().await.ok();
+        // `self` now names no database: its drop finds nothing to drop.
+        TemplateDb { name }
     }
 }
 
-/// Drops test databases left behind by crashed runs (older than an hour).
+impl TemplateDb {
+    /// An identical copy, as a test database of its own. File by file: a checkpoint and a
+    /// copy, much faster than the default for the gigabytes of a large benchmark.
+    pub async fn copy(&self) -> TestDb {
+        let admin = admin().await;
+        let name = TestDb::create(&admin, &format!(" TEMPLATE \"{}\" STRATEGY FILE_COPY", self.name)).await;
+        admin.close().await.ok();
+        TestDb::connect(name).await
+    }
+}
+
+impl Drop for TemplateDb {
+    fn drop(&mut self) {
+        drop_database(self.name.clone());
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        drop_database(self.name.clone());
+    }
+}
+
+/// Drops database `name` (forcibly), from a drop: on a short-lived runtime of its own.
+fn drop_database(name: String) {
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            if let Ok(admin) = sea_orm::Database::connect(database_url("postgres")).await {
+                let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                admin.close().await.ok();
+            }
+        });
+    })
+    .join();
+}
+
+/// Drops test databases left behind by crashed runs (older than an hour; templates of
+/// benchmarks older than a day).
 async fn sweep_leftovers(admin: &DatabaseConnection) {
     let cutoff = unix_now().saturating_sub(3600);
     let Ok(rows) = admin
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT datname FROM pg_database WHERE datname ~ '^t_[0-9]+_[0-9a-f]{32}$'".to_owned(),
+            "SELECT datname FROM pg_database WHERE datname ~ '^b?t_[0-9]+_[0-9a-f]{32}$'".to_owned(),
         ))
         .await
     else {
@@ -270,6 +313,7 @@ async fn sweep_leftovers(admin: &DatabaseConnection) {
     for row in rows {
         let Ok(name) = row.try_get::<String>("", "datname") else { continue };
         let ts: u64 = name.split('_').nth(1).and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
+        let cutoff = if name.starts_with("bt_") { cutoff.saturating_sub(23 * 3600) } else { cutoff };
         if ts < cutoff {
             let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
         }

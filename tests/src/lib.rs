@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 pub use api::{ApiClient, TEST_USER, TestApi};
-pub use db::{TestDb, template_name};
+pub use db::{TemplateDb, TestDb, template_name};
 pub use mq::{CapturedEvent, EventTap, TestMq};
 pub use process::{Finished, Proc, run};
 pub use sse::{EventStream, SseEvent};

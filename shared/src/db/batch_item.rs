@@ -99,6 +99,16 @@ pub async fn snapshot(
     Ok(Snapshot::from_query_result(&row, "")?)
 }
 
+/// Refreshes PostgreSQL's statistics of the ledger. A large batch adds its whole ledger at
+/// once, long before autovacuum (if it runs at all) notices; planned on the statistics of an
+/// emptier table, a job's lookups by instance id can walk every unfinished item of the batch
+/// instead of using the index on instance ids. Sampling costs a fraction of a second, once per
+/// large batch.
+pub async fn analyze(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    db.execute_unprepared("ANALYZE sweep_batch_item").await?;
+    Ok(())
+}
+
 /// Moves the snapshotted ids `(after, upto]` of `batch_key` from the selection table into the
 /// ledger of `batch_id` as pending items of the same numbers, in one statement; returns how
 /// many moved. Idempotent: moved rows are gone from the selection table, so a repeated call
@@ -133,24 +143,8 @@ pub async fn delete_selection(db: &impl ConnectionTrait, batch_key: i64) -> Resu
     Ok(())
 }
 
-/// Process-instance ids of the pending items `(low, high]` of `batch_id`, in sequence order.
-pub async fn pending_ids(
-    txn: &impl ConnectionTrait,
-    batch_id: &str,
-    (low, high): (i64, i64),
-) -> Result<Vec<String>, DbErr> {
-    let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT proc_inst_id_ FROM sweep_batch_item
-              WHERE batch_id_ = $1 AND seq_ > $2 AND seq_ <= $3 AND state_ = $4 ORDER BY seq_",
-            [batch_id.into(), low.into(), high.into(), ItemState::Pending.into()],
-        ))
-        .await?;
-    rows.iter().map(|r| r.try_get("", "proc_inst_id_")).collect()
-}
-
-/// Writes one outcome per id to the pending items `(low, high]` of `batch_id`.
+/// Writes one outcome per id to the pending items `(low, high]` of `batch_id`. Bounded by the
+/// job's range whatever the plan: at worst each item of the range meets each id once.
 pub async fn record_outcomes(
     txn: &impl ConnectionTrait,
     batch_id: &str,
@@ -185,6 +179,17 @@ pub async fn record_outcomes(
     Ok(())
 }
 
+/// The rows (`ctid`s) of the instances `$2` in the ledger of batch `$1`, as an array: one
+/// lookup in the instance-id index per id, whatever PostgreSQL believes about the ledger. An
+/// update that selects its rows by `ctid = ANY (…)` and nothing else can only fetch those rows;
+/// given a condition on the batch (or on the state) as well, it was planned — on statistics that
+/// lag behind a ledger a batch adds at once — as a walk over every unfinished item of the batch
+/// for each id. Each such update therefore tests the item's state in its `SET` list, and a
+/// concurrent change of a row is seen there (PostgreSQL re-reads the newest version).
+const ROWS_OF_IDS: &str =
+    "ARRAY(SELECT (SELECT i.ctid FROM sweep_batch_item i WHERE i.batch_id_ = $1 AND i.proc_inst_id_ = u.id LIMIT 1)
+                  FROM unnest($2::varchar[]) AS u(id))";
+
 /// Marks the pending items of `ids` anywhere in `batch_id` deleted along with their caller:
 /// called instances selected themselves, in another job, that will find nothing left to do.
 pub async fn mark_deleted_with_caller(txn: &impl ConnectionTrait, batch_id: &str, ids: &[String]) -> Result<(), DbErr> {
@@ -193,8 +198,13 @@ pub async fn mark_deleted_with_caller(txn: &impl ConnectionTrait, batch_id: &str
     }
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE sweep_batch_item SET state_ = $3, reason_ = 'deleted with its calling instance', updated_ = now()
-          WHERE batch_id_ = $1 AND proc_inst_id_ = ANY($2) AND state_ = $4",
+        format!(
+            "UPDATE sweep_batch_item
+                SET state_ = CASE WHEN state_ = $4 THEN $3 ELSE state_ END,
+                    reason_ = CASE WHEN state_ = $4 THEN 'deleted with its calling instance' ELSE reason_ END,
+                    updated_ = CASE WHEN state_ = $4 THEN now() ELSE updated_ END
+              WHERE ctid = ANY ({ROWS_OF_IDS})"
+        ),
         [batch_id.into(), Value::from(ids.to_vec()), ItemState::Deleted.into(), ItemState::Pending.into()],
     ))
     .await?;
@@ -213,13 +223,18 @@ pub async fn record_ended_callers(txn: &impl ConnectionTrait, batch_id: &str, id
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "WITH marked AS (
-                 UPDATE sweep_batch_item SET state_ = $3, reason_ = $4, updated_ = now()
-                  WHERE batch_id_ = $1 AND proc_inst_id_ = ANY($2) AND state_ IN ($5, $6)
-                 RETURNING proc_inst_id_)
+            format!(
+                "WITH marked AS (
+                 UPDATE sweep_batch_item
+                    SET state_ = CASE WHEN state_ IN ($5, $6) THEN $3 ELSE state_ END,
+                        reason_ = CASE WHEN state_ IN ($5, $6) THEN $4 ELSE reason_ END,
+                        updated_ = CASE WHEN state_ IN ($5, $6) THEN now() ELSE updated_ END
+                  WHERE ctid = ANY ({ROWS_OF_IDS})
+                 RETURNING 1)
              SELECT u.id FROM unnest($2::varchar[]) AS u(id)
               WHERE NOT EXISTS (SELECT 1 FROM sweep_batch_item i WHERE i.batch_id_ = $1 AND i.proc_inst_id_ = u.id)
-              ORDER BY u.id",
+              ORDER BY u.id"
+            ),
             [
                 batch_id.into(),
                 Value::from(ids.to_vec()),

@@ -122,18 +122,40 @@ pub async fn readiness(db: &impl ConnectionTrait, batch_id: &str, seq: i32) -> R
     Ok(row.map(|r| Readiness::from_query_result(&r, "")).transpose()?.unwrap_or_default())
 }
 
-/// Locks a running job for the caller's transaction. `SKIP LOCKED`: a duplicate delivery
-/// running concurrently leaves the job to its twin, and gets `false`.
-pub async fn claim(txn: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Result<bool, DbErr> {
-    let row = txn
-        .query_one_raw(Statement::from_sql_and_values(
+/// Locks a running job for the caller's transaction and returns the ids of its pending items
+/// `(low, high]`, in ledger order, in one statement. `SKIP LOCKED`: a duplicate delivery
+/// running concurrently leaves the job to its twin, and gets `None`.
+pub async fn claim(
+    txn: &impl ConnectionTrait,
+    batch_id: &str,
+    seq: i32,
+    (low, high): (i64, i64),
+) -> Result<Option<Vec<String>>, DbErr> {
+    // One row per pending item, or one row with a null id when there is none; no row at all
+    // when the job was not claimed.
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT seq_ FROM sweep_batch_job WHERE batch_id_ = $1 AND seq_ = $2 AND state_ = $3
-               FOR UPDATE SKIP LOCKED",
-            [batch_id.into(), seq.into(), JobState::Running.into()],
+            "WITH job AS (SELECT seq_ FROM sweep_batch_job WHERE batch_id_ = $1 AND seq_ = $2 AND state_ = $3
+                            FOR UPDATE SKIP LOCKED)
+             SELECT i.proc_inst_id_ FROM job
+               LEFT JOIN sweep_batch_item i ON i.batch_id_ = $1 AND i.seq_ > $4 AND i.seq_ <= $5 AND i.state_ = $6
+              ORDER BY i.seq_",
+            [
+                batch_id.into(),
+                seq.into(),
+                JobState::Running.into(),
+                low.into(),
+                high.into(),
+                super::batch_item::ItemState::Pending.into(),
+            ],
         ))
         .await?;
-    Ok(row.is_some())
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let ids = rows.iter().map(|r| r.try_get::<Option<String>>("", "proc_inst_id_")).collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(ids.into_iter().flatten().collect()))
 }
 
 /// Sets a job's final state and recounts its items `(low, high]` from the ledger, in the
@@ -218,20 +240,21 @@ pub struct Summary {
     pub failed: i64,
 }
 
-/// Number of jobs of `batch_id` not done, read through the open-jobs partial index: the
-/// monitor asks after every job, so this must not cost more as the batch's done jobs pile up.
-pub async fn open_count(db: &impl ConnectionTrait, batch_id: &str) -> Result<i64, DbErr> {
+/// Whether `batch_id` has a job not done, read through the open-jobs partial index and
+/// stopping at the first: the monitor asks after every job, so this must cost the same at the
+/// first job of a batch as at its ten-thousandth.
+pub async fn any_open(db: &impl ConnectionTrait, batch_id: &str) -> Result<bool, DbErr> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
-                "SELECT count(*) AS n FROM sweep_batch_job WHERE batch_id_ = $1 AND state_ <> {}",
+                "SELECT EXISTS (SELECT 1 FROM sweep_batch_job WHERE batch_id_ = $1 AND state_ <> {}) AS open",
                 JobState::Done.literal()
             ),
             [batch_id.into()],
         ))
         .await?;
-    row.map_or(Ok(0), |r| r.try_get("", "n"))
+    row.map_or(Ok(false), |r| r.try_get("", "open"))
 }
 
 /// Open jobs and item counters of `batch_id`, in one statement (reads every job of the batch).

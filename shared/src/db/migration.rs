@@ -111,6 +111,8 @@ pub const SWEEP_MIGRATIONS: &[(&str, &str)] = &[
     ("m0007_job_log", include_str!("sql/m0007_job_log.sql")),
     ("m0008_batch_control", include_str!("sql/m0008_batch_control.sql")),
     ("m0009_snapshot_in_chunks", include_str!("sql/m0009_snapshot_in_chunks.sql")),
+    ("m0010_time_ordered_ids", include_str!("sql/m0010_time_ordered_ids.sql")),
+    ("m0011_ledger_open_index", include_str!("sql/m0011_ledger_open_index.sql")),
 ];
 
 /// Name of the migration that creates the process-engine tables: a database where it ran is

@@ -24,7 +24,7 @@ pub async fn write(
         DbBackend::Postgres,
         "INSERT INTO act_hi_op_log (id_, batch_id_, user_id_, timestamp_, operation_type_, operation_id_,
                                     entity_type_, property_, new_value_, category_)
-         SELECT gen_random_uuid()::varchar, $1, $2, localtimestamp, $3, o.id, $4, c.p, c.v, 'Operator'
+         SELECT sweep_uuid_v7(), $1, $2, localtimestamp, $3, o.id, $4, c.p, c.v, 'Operator'
            FROM (SELECT gen_random_uuid()::varchar AS id) o,
                 jsonb_to_recordset($5::jsonb) AS c(p varchar, v varchar)",
         [batch_id.map(str::to_owned).into(), user_id.into(), operation.into(), entity.into(), changes.into()],

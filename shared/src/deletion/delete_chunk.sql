@@ -207,7 +207,7 @@ op_log AS (
     INSERT INTO act_hi_op_log (id_, proc_def_id_, proc_def_key_, root_proc_inst_id_, proc_inst_id_, batch_id_,
                                user_id_, timestamp_, operation_type_, operation_id_, entity_type_, tenant_id_,
                                category_, removal_time_)
-    SELECT gen_random_uuid()::varchar, h.proc_def_id_, h.proc_def_key_, h.root_proc_inst_id_, h.id_, $7,
+    SELECT sweep_uuid_v7(), h.proc_def_id_, h.proc_def_key_, h.root_proc_inst_id_, h.id_, $7,
            $6, $3, 'Delete', gen_random_uuid()::varchar, 'ProcessInstance', h.tenant_id_, 'Operator',
            (SELECT r.removal FROM new_rt r WHERE r.root = h.root_proc_inst_id_)
       FROM h_pi h

@@ -8,7 +8,7 @@ job_log AS (
                                 execution_id_, root_proc_inst_id_, process_instance_id_, process_def_id_,
                                 process_def_key_, deployment_id_, sequence_counter_, tenant_id_, hostname_,
                                 removal_time_)
-    SELECT gen_random_uuid()::varchar, $3, j.id_, j.duedate_, j.retries_, j.priority_, 3,
+    SELECT sweep_uuid_v7(), $3, j.id_, j.duedate_, j.retries_, j.priority_, 3,
            j.job_def_id_, coalesce(jd.job_type_, j.handler_type_), jd.job_configuration_, jd.act_id_, j.failed_act_id_,
            j.execution_id_, j.root_proc_inst_id_, j.process_instance_id_, j.process_def_id_,
            j.process_def_key_, j.deployment_id_, coalesce(j.sequence_counter_, 0) + 1, j.tenant_id_, $13,

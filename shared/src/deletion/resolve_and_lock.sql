@@ -33,6 +33,8 @@ SELECT pi.id_ AS id, pd.key_ AS definition_key, pi.business_key_ AS business_key
        pi.id_ IN (SELECT id FROM tree) AS deleted
   FROM act_ru_execution pi
   LEFT JOIN act_re_procdef pd ON pd.id_ = pi.proc_def_id_
- WHERE pi.id_ IN (SELECT id FROM tree UNION SELECT id FROM callers)
+ -- an array, not a join: PostgreSQL cannot estimate recursive CTEs, and a join planned for
+ -- their guess scans the whole execution table
+ WHERE pi.id_ = ANY (ARRAY(SELECT id FROM tree UNION SELECT id FROM callers))
  ORDER BY pi.id_
    FOR UPDATE OF pi

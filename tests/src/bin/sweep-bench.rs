@@ -4,14 +4,16 @@
 //! ```text
 //! sweep-bench core     [--instances N] [--chunk C] [--engine-sample M] [--seed S]
 //! sweep-bench pipeline [--instances N] [--chunk C] [--seed S] [--workers 1,2,4] [--prefetch P] [--core false] [--skip-custom-listeners true]
+//!                      [--data generated|minimal] [--audit false]
 //! sweep-bench snapshot [--sizes 10000,100000,1000000] [--ids seq,uuid] [--dry-run true]
-//! sweep-bench auth     [--instances N] [--chunk C] [--pollers P] [--poll-interval-ms MS] [--rounds R]
+//! sweep-bench auth     [--instances N] [--chunk C] [--pollers P] [--poll-interval-ms MS] [--rounds R] [--posts K]
 //! sweep-bench protect  [--instances N] [--seconds S] [--clients C] [--workers W] [--prefetch P] [--target-latency D]
 //! ```
 //! `auth` runs the same deletion (API + 1 worker) on identical data with `auth.mode = none`
 //! and as a non-admin user checked by Basic authentication, Camunda authorizations on every
 //! selected instance and the per-instance operation log — while `P` clients poll the batch's
-//! statistics (each once per `MS`, default 1000; 0: back to back) — and prints POST latency,
+//! statistics (each once per `MS`, default 1000; 0: back to back) — and prints POST latency
+//! (the median of `K` requests, default 5, all but the last batch deleted before a worker runs),
 //! statistics p50/p99 and instances/s of both: medians over `R` rounds (default 2) that
 //! alternate the order of the two modes.
 //! `core` deletes identical copies of generated data three ways — engine-style (one statement
@@ -21,6 +23,10 @@
 //! (`--workers 1,2,4`, each with `--prefetch` concurrent jobs, default 2), with p99 job duration
 //! and peak memory of workers and API, then the core alone on an identical copy with as many
 //! connections as the pipeline ran jobs at once, and prints `pipeline/core at equal connections`.
+//! Every run deletes an identical copy of one generated database; both write the per-instance
+//! operation log of the batch's creator unless `--audit false`. `--data minimal` deletes
+//! minimal instances (one execution each, a fifth calling one more), which weighs the
+//! pipeline's bookkeeping rather than the deletion statements.
 //! `snapshot` times the POST of a deletion selecting N instances by query (`--sizes`, default
 //! 10 000, 100 000 and 1 000 000; `--ids seq,uuid`; a fifth call a sub-instance; `--dry-run true`
 //! times the dry run first), the API's peak memory before and after, and how long a worker then
@@ -33,8 +39,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait, Value};
-use shared::deletion::{DeleteOptions, History, HistoryTables, RemovalTimeStrategy, delete_chunk};
-use system_tests::{ApiClient, Proc, TestDb, free_port};
+use shared::deletion::{DeleteOptions, History, HistoryTables, InstanceAudit, RemovalTimeStrategy, delete_chunk};
+use system_tests::{ApiClient, Proc, TEST_USER, TemplateDb, TestDb, free_port};
 
 const RUNTIME_TABLES: &[&str] = &[
     "act_ru_execution",
@@ -490,12 +496,19 @@ fn exe_beside(name: &str) -> String {
 
 /// Deletes `ids` with the deletion core alone over `connections` connections, each taking the
 /// next chunk as a worker takes the next job.
-async fn core_with_connections(db: &TestDb, ids: &[String], chunk: usize, connections: usize) -> Figures {
-    let pool = sea_orm::Database::connect(
-        sea_orm::ConnectOptions::new(db.url.clone()).max_connections(connections as u32).sqlx_logging(false).to_owned(),
-    )
-    .await
-    .expect("connect");
+/// The deletion core alone on `connections` connections, chunks of `chunk` in a transaction
+/// each; `audit`: the per-instance operation-log rows the pipeline's deletion statements write
+/// for its batch's creator, so that both do the same deletion work.
+async fn core_with_connections(
+    db: &TestDb,
+    ids: &[String],
+    chunk: usize,
+    connections: usize,
+    audit: Option<InstanceAudit>,
+) -> Figures {
+    // Sessions set up as Sweep's own are.
+    let pool =
+        shared::db::connect_with(&db.settings(&[]).database, "sweep-bench", connections as u32).await.expect("connect");
     let chunks: Vec<Vec<String>> = ids.chunks(chunk).map(<[String]>::to_vec).collect();
     let queue = std::sync::Arc::new(std::sync::Mutex::new(chunks.into_iter()));
     let opts =
@@ -503,12 +516,13 @@ async fn core_with_connections(db: &TestDb, ids: &[String], chunk: usize, connec
     measure("deletion core", db, ids, |_, _| async move {
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..connections {
-            let (pool, queue, o) = (pool.clone(), queue.clone(), opts.clone());
+            let (pool, queue, o, audit) = (pool.clone(), queue.clone(), opts.clone(), audit.clone());
             tasks.spawn(async move {
                 loop {
                     let Some(c) = queue.lock().unwrap().next() else { break };
                     let txn = pool.begin().await.unwrap();
-                    delete_chunk(&txn, &c, &o, shared::camunda::now_naive(), None, &bench_history()).await.unwrap();
+                    let now = shared::camunda::now_naive();
+                    delete_chunk(&txn, &c, &o, now, audit.as_ref(), &bench_history()).await.unwrap();
                     txn.commit().await.unwrap();
                 }
             });
@@ -557,9 +571,12 @@ async fn pipeline(args: &Args) {
         .map(|w| w.split(',').map(|n| n.parse().expect("--workers 1,2")).collect())
         .unwrap_or_else(|| vec![1, 2]);
     let with_core = args.opts.get("core").is_none_or(|v| v != "false");
+    let minimal = args.opts.get("data").is_some_and(|v| v == "minimal");
+    let audit = args.opts.get("audit").is_none_or(|v| v != "false");
+    println!("generating {n} {} roots ...", if minimal { "minimal" } else { "generated" });
+    let source = if minimal { minimal_roots(n).await } else { generated(n, seed).await.into_template().await };
     for workers in worker_counts {
-        println!("generating {n} roots for {workers} worker(s) ...");
-        let db = generated(n, seed).await;
+        let db = source.copy().await;
         let port = free_port();
         let env = db.env(&[
             ("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")),
@@ -568,6 +585,7 @@ async fn pipeline(args: &Args) {
             ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
             ("SWEEP__AMQP__PREFETCH", &prefetch.to_string()),
             ("SWEEP__DATABASE__MAX_CONNECTIONS", &(prefetch + 3).to_string()),
+            ("SWEEP__AUDIT__PER_INSTANCE", &audit.to_string()),
         ]);
         let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
         let http = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).expect("settings"));
@@ -622,10 +640,11 @@ async fn pipeline(args: &Args) {
         );
         if with_core {
             let connections = workers * prefetch;
-            println!("generating {n} roots for the core alone on {connections} connection(s) ...");
-            let copy = generated(n, seed).await;
+            let copy = source.copy().await;
             let ids = roots(&copy.db, n).await;
-            let core = core_with_connections(&copy, &ids, chunk as usize, connections).await;
+            // The same per-instance audit rows as the pipeline's batch, created by the test user.
+            let audit = audit.then(|| InstanceAudit { user_id: TEST_USER.0.into(), batch_id: "sweep-bench".into() });
+            let core = core_with_connections(&copy, &ids, chunk as usize, connections, audit).await;
             println!("deletion core, {connections} connection(s): {:.0} roots/s", core.rate());
             println!("pipeline/core at equal connections ({connections} conn): {:.2}", rate / core.rate());
         }
@@ -647,6 +666,13 @@ async fn minimal_instances(db: &TestDb, n: u64, uuid_ids: bool) {
     ))
     .await;
     db.exec("VACUUM ANALYZE act_ru_execution").await;
+}
+
+/// A template holding `n` minimal running roots ([`minimal_instances`], sequential ids).
+async fn minimal_roots(n: u64) -> TemplateDb {
+    let db = TestDb::new().await;
+    minimal_instances(&db, n, false).await;
+    db.into_template().await
 }
 
 async fn snapshot(args: &Args) {
@@ -736,11 +762,14 @@ async fn auth(args: &Args) {
     // Rounds alternate the order (none, user; user, none; …) so that drift in the machine's
     // load falls on both modes alike; each figure is the median over the rounds.
     let rounds = args.num("rounds", 2).max(1);
+    let posts = args.num("posts", 5).max(1);
     let mut rows: Vec<AuthRun> = Vec::new();
     let modes = (0..rounds).flat_map(|r| if r % 2 == 0 { ["none", "user"] } else { ["user", "none"] });
+    println!("generating {n} roots ...");
+    let source = generated(n, seed).await.into_template().await;
     for mode in modes {
-        println!("generating {n} roots for auth {mode} ...");
-        let db = generated(n, seed).await;
+        println!("auth {mode} ...");
+        let db = source.copy().await;
         let port = free_port();
         let auth_mode = if mode == "none" { "none" } else { "basic" };
         let env = db.env(&[
@@ -766,15 +795,27 @@ async fn auth(args: &Args) {
         }
         let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
         http.wait_ready(Duration::from_secs(30)).await;
+        let request =
+            serde_json::json!({"processInstanceQuery": {"rootProcessInstances": true}, "deleteReason": "benchmark"});
+        // POST latency: the median of `posts` requests, each batch deleted again before any
+        // worker runs, and of the one that then runs (a single request is too noisy to compare).
+        let mut post_times = Vec::new();
+        for _ in 1..posts {
+            let t = Instant::now();
+            let id = http.start_deletion(&request).await;
+            post_times.push(t.elapsed().as_secs_f64() * 1000.0);
+            let (status, body) = http.delete(&format!("/batch/{id}")).await;
+            assert_eq!(status, 204, "{body}");
+        }
         let mut worker_env = env.clone();
         worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
         let mut worker = Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env);
         tokio::time::sleep(Duration::from_secs(1)).await;
         let started = Instant::now();
-        let id = http
-            .start_deletion(&serde_json::json!({"processInstanceQuery": {"rootProcessInstances": true}, "deleteReason": "benchmark"}))
-            .await;
-        let post_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let id = http.start_deletion(&request).await;
+        post_times.push(started.elapsed().as_secs_f64() * 1000.0);
+        post_times.sort_by(f64::total_cmp);
+        let post_ms = post_times[post_times.len() / 2];
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let polls: Vec<_> = (0..pollers)
             .map(|i| {

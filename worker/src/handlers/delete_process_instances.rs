@@ -89,10 +89,9 @@ async fn execute(
 ) -> Result<Option<(u64, Vec<StoredMessage>)>, shared::Error> {
     let id = &b.info.id;
     let range = b.job_range(job_seq);
-    if !batch_job::claim(&txn, id, job_seq).await? {
+    let Some(ids) = batch_job::claim(&txn, id, job_seq, range).await? else {
         return Ok(None);
-    }
-    let ids = batch_item::pending_ids(&txn, id, range).await?;
+    };
     // Who deleted which instance, when, why and in which batch, in the same statement.
     let audit = match (ctx.settings.audit.per_instance, &b.info.create_user_id) {
         (true, Some(user)) => Some(InstanceAudit { user_id: user.clone(), batch_id: id.clone() }),

@@ -15,7 +15,7 @@ pub async fn handle(ctx: &Ctx, batch_id: &str) -> Result<Disposition, shared::Er
     // without a transaction or a row lock (the open-jobs partial index, no write, no commit to
     // wait for). The job that sent this message committed before sending it, so the last one
     // sees no open job here and goes on to the locked check.
-    if batch_job::open_count(&ctx.db, batch_id).await? > 0 {
+    if batch_job::any_open(&ctx.db, batch_id).await? {
         return Ok(Disposition::DONE);
     }
     let txn = ctx.db.begin().await?;

@@ -29,7 +29,14 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, seen_jobs_created: i32) -> Result
         let moved = build_chunk(ctx, &txn, &b).await?;
         let next = ctx.outbox.work(&WorkMessage::SeedV1 { batch_id: batch_id.to_owned(), jobs_created: 0 });
         let stored = ctx.outbox.commit(txn, vec![next]).await?;
-        tracing::info!(batch.id = %batch_id, items = moved, remaining = b.snapshot_remaining - moved, "Built {moved} ledger items of batch {batch_id}");
+        let remaining = b.snapshot_remaining - moved;
+        tracing::info!(batch.id = %batch_id, items = moved, remaining, "Built {moved} ledger items of batch {batch_id}");
+        if remaining == 0 {
+            // Before the first job: plans that fit the ledger's new size (batch_item::analyze).
+            if let Err(e) = batch_item::analyze(&ctx.db).await {
+                tracing::warn!(batch.id = %batch_id, error = %e, "Could not refresh the ledger's statistics");
+            }
+        }
         return Ok(Disposition::Ack(stored));
     }
     let first = b.jobs_created + 1;
