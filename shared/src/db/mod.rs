@@ -65,11 +65,6 @@ pub async fn connect_with(
         // No JIT compilation: the deletion statements' estimated cost (recursive call trees
         // are guessed large) crosses PostgreSQL's default threshold, and compiling them took
         // longer than running them — about 50 ms a job.
-        //
-        // Custom plans only: a job's statements are planned for the ids and the batch they
-        // carry. A cached generic plan knows neither, and on a ledger whose statistics lag
-        // behind (a batch adds its ledger at once) it walked every unfinished item of the batch
-        // for each of a job's ids.
-        .map_sqlx_postgres_opts(|o| o.options([("jit", "off"), ("plan_cache_mode", "force_custom_plan")]));
+        .map_sqlx_postgres_opts(|o| o.options([("jit", "off")]));
     Database::connect(options).await
 }
