@@ -229,8 +229,7 @@ pub async fn record_ended_callers(txn: &impl ConnectionTrait, batch_id: &str, id
                     SET state_ = CASE WHEN state_ IN ($5, $6) THEN $3 ELSE state_ END,
                         reason_ = CASE WHEN state_ IN ($5, $6) THEN $4 ELSE reason_ END,
                         updated_ = CASE WHEN state_ IN ($5, $6) THEN now() ELSE updated_ END
-                  WHERE ctid = ANY ({ROWS_OF_IDS})
-                 RETURNING 1)
+                  WHERE ctid = ANY ({ROWS_OF_IDS}))
              SELECT u.id FROM unnest($2::varchar[]) AS u(id)
               WHERE NOT EXISTS (SELECT 1 FROM sweep_batch_item i WHERE i.batch_id_ = $1 AND i.proc_inst_id_ = u.id)
               ORDER BY u.id"
