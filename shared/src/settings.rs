@@ -309,8 +309,12 @@ pub struct AmqpSettings {
     pub url: String,
     /// Prefix of every exchange and queue name, so several installations share a broker.
     pub prefix: String,
-    /// Unacknowledged deliveries one consumer may hold.
+    /// Unacknowledged deliveries one consumer may hold; for the job queue, the jobs one
+    /// worker runs at once.
     pub prefetch: u16,
+    /// Job deliveries a worker holds beyond `prefetch`, read and checked while its jobs run,
+    /// so that the next deletion starts the moment one ends (0: none).
+    pub lookahead: u16,
     /// When set, queues expire after being unused this long and exchanges auto-delete
     /// (tests and ephemeral environments only).
     #[serde(default, with = "humantime_serde")]

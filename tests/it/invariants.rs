@@ -265,3 +265,91 @@ async fn sigterm_finishes_in_flight_jobs_before_the_worker_exits() {
     wait_completed(&db, &id, Duration::from_secs(60)).await;
     assert!(next.terminate().await.success());
 }
+
+/// Monitor messages among the rows a handler committed.
+fn monitors(disposition: worker::Disposition) -> usize {
+    match disposition {
+        worker::Disposition::Ack(stored) => {
+            stored.iter().filter(|s| s.message.routing_key == shared::messages::ROUTE_MONITOR).count()
+        }
+        other => panic!("expected an ack, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn only_a_job_finding_no_open_job_sends_the_monitor_and_a_crash_before_it_asks_is_repaired() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 40).await;
+    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5")]);
+    let api = TestApi::spawn(settings.clone()).await;
+    // The 20 instances of `other`: four jobs.
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "other"}})).await;
+    let ctx = worker::Ctx::connect(settings.clone()).await.unwrap();
+    let job = |job_seq| WorkMessage::DeleteProcessInstancesV1 { batch_id: id.clone(), job_seq };
+    worker::dispatch(&ctx, &WorkMessage::SeedV1 { batch_id: id.clone(), jobs_created: 0 }).await.unwrap();
+    assert_eq!(db.scalar("SELECT count(*) FROM sweep_batch_job").await, 4);
+    for seq in 1..=3 {
+        assert_eq!(monitors(worker::dispatch(&ctx, &job(seq)).await.unwrap()), 0, "job {seq} is not the last");
+    }
+    assert_eq!(monitors(worker::dispatch(&ctx, &job(4)).await.unwrap()), 1, "the last job sends the monitor");
+
+    // A worker that died after the last job's commit, before it asked: no monitor message
+    // exists anywhere, and the job's message, never acked, comes back.
+    db.exec("DELETE FROM sweep_outbox WHERE routing_key_ = 'monitor'").await;
+    assert!(!batch_completed(&db, &id).await);
+    assert_eq!(monitors(worker::dispatch(&ctx, &job(4)).await.unwrap()), 1, "the redelivered job asks again");
+    worker::dispatch(&ctx, &WorkMessage::MonitorV1 { batch_id: id.clone() }).await.unwrap();
+    assert!(batch_completed(&db, &id).await);
+    assert_eq!(deleted_items(&db, &id).await, 20);
+}
+
+#[tokio::test]
+async fn a_worker_runs_prefetch_jobs_at_once_and_holds_lookahead_more_ready() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 40).await;
+    let settings = db.settings(&[
+        ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "5"),
+        ("SWEEP__AMQP__PREFETCH", "1"),
+        ("SWEEP__AMQP__LOOKAHEAD", "1"),
+    ]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let mq = system_tests::TestMq::declare(&settings).await;
+    // Hold the selection's rows, so that a job that starts deleting waits for them.
+    let blocker = sea_orm::TransactionTrait::begin(&db.db).await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &blocker,
+        "SELECT id_ FROM act_ru_execution WHERE proc_def_id_ = 'pd2' FOR UPDATE",
+    )
+    .await
+    .unwrap();
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "other"}})).await;
+    let worker = TestWorker::spawn(settings.clone()).await;
+
+    // Four jobs: one deleting (waiting for the rows), one more delivered and ready, two queued.
+    let queue = mq.topology.queue(shared::messages::ROUTE_JOB);
+    let ready = || async {
+        let passive = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+        mq.channel.queue_declare(queue.as_str().into(), passive, Default::default()).await.unwrap().message_count()
+    };
+    let state = || async {
+        (
+            ready().await,
+            db.scalar("SELECT count(*) FROM sweep_batch_job WHERE state_ = 'running'").await,
+            db.scalar("SELECT count(*) FROM sweep_batch_job WHERE state_ = 'done'").await,
+            db.scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .await,
+        )
+    };
+    eventually(Duration::from_secs(20), || async { (state().await == (2, 1, 0, 1)).then_some(()) }).await;
+    // And it stays so: the delivery held ready does not start while the permit is taken.
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(state().await, (2, 1, 0, 1), "(ready in the queue, running, done, waiting for a lock)");
+    }
+    blocker.rollback().await.unwrap();
+    wait_completed(&db, &id, Duration::from_secs(30)).await;
+    assert_eq!(deleted_items(&db, &id).await, 20);
+    drop(worker);
+}

@@ -33,11 +33,12 @@ pub async fn consume(
         let context = format!("{what} {queue}");
         move |e: lapin::Error| shared::Error::amqp(context, e)
     };
-    // Per-consumer limit: bounds the deliveries (and so DB connections) in flight.
-    channel
-        .basic_qos(ctx.settings.amqp.prefetch, BasicQosOptions { global: false })
-        .await
-        .map_err(failed("setting the prefetch of"))?;
+    // Per-consumer limit: bounds the deliveries (and so DB connections) in flight. The job
+    // consumer holds `lookahead` more than it runs at once (`Ctx::running`).
+    let amqp = &ctx.settings.amqp;
+    let prefetch =
+        if route == shared::messages::ROUTE_JOB { amqp.prefetch.saturating_add(amqp.lookahead) } else { amqp.prefetch };
+    channel.basic_qos(prefetch, BasicQosOptions { global: false }).await.map_err(failed("setting the prefetch of"))?;
     let tag = format!("{queue}.{}", std::process::id());
     let mut consumer = channel
         .basic_consume(queue.clone().into(), tag.clone().into(), BasicConsumeOptions::default(), FieldTable::default())

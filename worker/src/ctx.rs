@@ -25,6 +25,9 @@ pub struct Ctx {
     pub history: shared::deletion::History,
     /// The cluster-wide concurrency limit as last read, and this worker's observations.
     pub control: crate::control::ControlState,
+    /// This worker's deletions at once: `amqp.prefetch` permits. A job takes one after its
+    /// first checks, so the deliveries held beyond it (`amqp.lookahead`) wait ready to run.
+    pub running: tokio::sync::Semaphore,
 }
 
 impl Ctx {
@@ -37,7 +40,18 @@ impl Ctx {
         // Which optional history tables the database has is read once per process.
         let history = shared::deletion::History::detect(&db, settings.history.removal_time_strategy).await?;
         let control = crate::control::ControlState::new(settings.control.ceiling());
-        Ok(Self { db, amqp, publisher, outbox, settings, shutting_down: AtomicBool::new(false), history, control })
+        let running = tokio::sync::Semaphore::new(usize::from(settings.amqp.prefetch));
+        Ok(Self {
+            db,
+            amqp,
+            publisher,
+            outbox,
+            settings,
+            shutting_down: AtomicBool::new(false),
+            history,
+            control,
+            running,
+        })
     }
 
     /// Exchange and queue names.

@@ -14,6 +14,7 @@ use shared::db::batch::Batch;
 use shared::db::batch_control::{self, RateDecision};
 use shared::db::outbox::OutboxMessage;
 use shared::messages::WorkMessage;
+use tokio::sync::SemaphorePermit;
 
 use crate::{Ctx, Disposition};
 
@@ -21,16 +22,17 @@ use crate::{Ctx, Disposition};
 const SLOT_POLL: Duration = Duration::from_millis(100);
 
 /// What the gates decided.
-pub enum Pass {
-    /// Run now, in this transaction: it holds the job's slots until it ends.
-    Run(DatabaseTransaction),
+pub enum Pass<'a> {
+    /// Run now, in this transaction: it holds the job's slots until it ends, and the permit
+    /// one of this worker's running jobs ([`Ctx::running`]) until it is dropped.
+    Run(DatabaseTransaction, SemaphorePermit<'a>),
     /// Not now: acknowledge with these (committed) messages.
     Park(Disposition),
 }
 
 /// Runs the gates for job `job_seq` of `b`; `outranked`: a job of the batch with a higher
 /// priority waits ([`shared::db::batch_job::Readiness`]).
-pub async fn pass(ctx: &Ctx, b: &Batch, job_seq: i32, outranked: bool) -> Result<Pass, shared::Error> {
+pub async fn pass<'a>(ctx: &'a Ctx, b: &Batch, job_seq: i32, outranked: bool) -> Result<Pass<'a>, shared::Error> {
     let id = &b.info.id;
     if !b.steering.window_open {
         let wait = Duration::from_secs_f64(b.steering.window_opens_in.max(0.0));
@@ -39,12 +41,16 @@ pub async fn pass(ctx: &Ctx, b: &Batch, job_seq: i32, outranked: bool) -> Result
     if outranked {
         return park(ctx, id, job_seq, Duration::ZERO, "priority").await;
     }
-    let Some(txn) = take_slots(ctx, b).await? else {
+    // Read before waiting for a permit, so that only the slots are left to take once one is free.
+    let total = batch_control::runnable_weight(&ctx.db).await?;
+    let permit = ctx.running.acquire().await.map_err(|_| shared::Error::Internal("the worker is stopping".into()))?;
+    let Some(txn) = take_slots(ctx, b, total).await? else {
+        drop(permit);
         return park(ctx, id, job_seq, Duration::ZERO, "concurrency").await;
     };
     if b.steering.max_rate.is_none() {
         // Unlimited as of this job's read of the batch: no need to lock the batch row.
-        return Ok(Pass::Run(txn));
+        return Ok(Pass::Run(txn, permit));
     }
     let (low, high) = b.job_range(job_seq);
     match batch_control::reserve_rate(&ctx.db, id, high - low, ctx.settings.control.max_wait).await? {
@@ -52,22 +58,23 @@ pub async fn pass(ctx: &Ctx, b: &Batch, job_seq: i32, outranked: bool) -> Result
         RateDecision::Wait(wait) => tokio::time::sleep(wait).await,
         RateDecision::Later(wait) => {
             txn.rollback().await?;
+            drop(permit);
             return park(ctx, id, job_seq, wait, "rate").await;
         }
     }
-    Ok(Pass::Run(txn))
+    Ok(Pass::Run(txn, permit))
 }
 
 /// Opens the deletion transaction holding a slot of the batch — of `maxConcurrentJobs` and
 /// its fair share, whichever is smaller — and one of the cluster-wide limit. A batch at its
 /// share gives way at once, so that jobs of other batches queued behind this one are reached;
 /// a free global slot is waited for up to `control.max_wait`, since every job needs one.
-/// `None` when the job may not run now.
-async fn take_slots(ctx: &Ctx, b: &Batch) -> Result<Option<DatabaseTransaction>, shared::Error> {
+/// `total`: the weight of the runnable batches, as read last. `None` when the job may not run
+/// now.
+async fn take_slots(ctx: &Ctx, b: &Batch, mut total: f64) -> Result<Option<DatabaseTransaction>, shared::Error> {
     let deadline = Instant::now() + ctx.settings.control.max_wait;
     loop {
         let global = ctx.control.limit();
-        let total = batch_control::runnable_weight(&ctx.db).await?;
         let share = control::share(global, control::weight(b.steering.priority), total);
         let batch_limit = b.steering.max_concurrent_jobs.map_or(share, |max| max.min(share));
         let txn = ctx.db.begin().await?;
@@ -85,6 +92,7 @@ async fn take_slots(ctx: &Ctx, b: &Batch) -> Result<Option<DatabaseTransaction>,
             return Ok(None);
         }
         tokio::time::sleep(SLOT_POLL).await;
+        total = batch_control::runnable_weight(&ctx.db).await?;
     }
 }
 
@@ -96,7 +104,7 @@ async fn park(
     job_seq: i32,
     wanted: Duration,
     reason: &'static str,
-) -> Result<Pass, shared::Error> {
+) -> Result<Pass<'static>, shared::Error> {
     let message = WorkMessage::DeleteProcessInstancesV1 { batch_id: batch_id.to_owned(), job_seq };
     let (row, delay) = OutboxMessage::parked(ctx.topology(), &message, wanted);
     let txn = ctx.db.begin().await?;

@@ -81,12 +81,18 @@ pub async fn insert_range(
 
 /// Marks a pending (or interrupted running) job running and counts the attempt. `false` when
 /// the job is not there to run (done, failed or unknown).
-pub async fn start(txn: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Result<bool, DbErr> {
-    let result = txn
+///
+/// A progress marker only: losing it in a database crash loses nothing (the job's message is
+/// still unacknowledged), so the transaction it runs in — the caller's, or its own when `db`
+/// is a pool — commits without waiting for the disk (`synchronous_commit` off, set by the
+/// statement itself so that it takes a single round trip).
+pub async fn start(db: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Result<bool, DbErr> {
+    let result = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE sweep_batch_job SET state_ = $3, attempts_ = attempts_ + 1
-              WHERE batch_id_ = $1 AND seq_ = $2 AND state_ IN ($4, $3)",
+              WHERE batch_id_ = $1 AND seq_ = $2 AND state_ IN ($4, $3)
+                AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL",
             [batch_id.into(), seq.into(), JobState::Running.into(), JobState::Pending.into()],
         ))
         .await?;

@@ -100,60 +100,123 @@ impl Publisher {
     }
 }
 
+/// One AMQP message to send: a row, or one part of a split row.
+struct Outgoing {
+    row: usize,
+    part: usize,
+    payload: Vec<u8>,
+}
+
 async fn publish_on(channel: &Channel, messages: &[StoredMessage], optional: &[String]) -> Result<(), Error> {
-    // Build every publish first and drive them together: lapin then writes the frames in one
-    // go instead of one socket round of its I/O thread per message.
-    let mut outgoing = Vec::with_capacity(messages.len());
-    // One PRODUCER span per row (a row's parts share it), ended once its confirm is in.
-    let mut spans = Vec::with_capacity(messages.len());
-    for stored in messages {
+    let mut outgoing = Vec::new();
+    for (row, stored) in messages.iter().enumerate() {
         let m = &stored.message;
-        let parts: Vec<Vec<u8>> = if m.split {
-            let items: Vec<serde_json::Value> = serde_json::from_slice(&m.payload)?;
-            items.iter().map(serde_json::to_vec).collect::<Result<_, _>>()?
+        if m.split {
+            let items: Vec<&serde_json::value::RawValue> = serde_json::from_slice(&m.payload)?;
+            outgoing.extend(items.iter().enumerate().map(|(part, item)| Outgoing {
+                row,
+                part,
+                payload: item.get().as_bytes().to_vec(),
+            }));
         } else {
-            vec![m.payload.clone()]
-        };
-        let (span, traceparent) = trace::send_span(m.traceparent.as_deref(), &m.exchange, &m.routing_key);
-        spans.push(span);
-        let mut headers = FieldTable::default();
-        if let Some(tp) = traceparent {
-            headers.insert(trace::TRACEPARENT.into(), AMQPValue::LongString(tp.into()));
-        }
-        let exchange = crate::mq::topology::short(&m.exchange)?;
-        let routing_key = crate::mq::topology::short(&m.routing_key)?;
-        // mandatory: an unroutable message comes back instead of vanishing
-        let options = BasicPublishOptions { mandatory: !optional.contains(&m.exchange), ..Default::default() };
-        for (i, payload) in parts.into_iter().enumerate() {
-            let properties = BasicProperties::default()
-                .with_delivery_mode(2) // persistent
-                .with_content_type("application/json".into())
-                .with_message_id(format!("{}.{i}", stored.id).into())
-                .with_headers(headers.clone());
-            let (exchange, routing_key) = (exchange.clone(), routing_key.clone());
-            outgoing
-                .push(async move { channel.basic_publish(exchange, routing_key, options, &payload, properties).await });
+            outgoing.push(Outgoing { row, part: 0, payload: m.payload.clone() });
         }
     }
+    // Nobody may listen on an optional exchange. A row of many events there first sends one of
+    // them alone and waits for its confirm: when the broker could route it nowhere, no queue is
+    // bound for the row's routing key, and the rest of the row is not sent, as the broker would
+    // drop it too. A queue bound later gets the events of rows committed after its binding.
+    let probes: Vec<usize> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.message.split && optional.contains(&s.message.exchange))
+        .filter_map(|(row, _)| outgoing.iter().position(|o| o.row == row))
+        .collect();
+    let mut skipped_rows = Vec::new();
+    let mut sent = Vec::new();
+    for probe in probes {
+        let row = outgoing[probe].row;
+        if send(channel, messages, &outgoing[probe..=probe], optional, true).await? == 1 {
+            skipped_rows.push(row);
+            tracing::debug!(outbox.row = messages[row].id, "events nobody listens to are not sent");
+        }
+        sent.push(probe);
+    }
+    let rest: Vec<Outgoing> = outgoing
+        .into_iter()
+        .enumerate()
+        .filter(|(i, o)| !sent.contains(i) && !skipped_rows.contains(&o.row))
+        .map(|(_, o)| o)
+        .collect();
+    send(channel, messages, &rest, optional, false).await.map(|_| ())
+}
+
+/// Publishes `outgoing` (parts of `messages`) and waits for every confirm. Messages to an
+/// `optional` exchange may be unroutable, unless `probe`: then every message is mandatory, and
+/// the number that came back unroutable is returned.
+async fn send(
+    channel: &Channel,
+    messages: &[StoredMessage],
+    outgoing: &[Outgoing],
+    optional: &[String],
+    probe: bool,
+) -> Result<usize, Error> {
+    // Build every publish first and drive them together: lapin then writes the frames in one
+    // go instead of one socket round of its I/O thread per message.
+    let mut publishes = Vec::with_capacity(outgoing.len());
+    // One PRODUCER span per row (a row's parts share it), ended once its confirms are in.
+    let mut spans: Vec<(usize, tracing::Span, FieldTable)> = Vec::new();
+    for o in outgoing {
+        let m = &messages[o.row].message;
+        let headers = match spans.iter().find(|(row, _, _)| *row == o.row) {
+            Some((_, _, headers)) => headers.clone(),
+            None => {
+                let (span, traceparent) = trace::send_span(m.traceparent.as_deref(), &m.exchange, &m.routing_key);
+                let mut headers = FieldTable::default();
+                if let Some(tp) = traceparent {
+                    headers.insert(trace::TRACEPARENT.into(), AMQPValue::LongString(tp.into()));
+                }
+                spans.push((o.row, span, headers.clone()));
+                headers
+            }
+        };
+        let exchange = crate::mq::topology::short(&m.exchange)?;
+        let routing_key = crate::mq::topology::short(&m.routing_key)?;
+        let optional = !probe && optional.contains(&m.exchange);
+        // mandatory: an unroutable message comes back instead of vanishing
+        let options = BasicPublishOptions { mandatory: !optional, ..Default::default() };
+        let properties = BasicProperties::default()
+            .with_delivery_mode(2) // persistent
+            .with_content_type("application/json".into())
+            .with_message_id(format!("{}.{}", messages[o.row].id, o.part).into())
+            .with_headers(headers);
+        let payload = &o.payload;
+        publishes.push(async move { channel.basic_publish(exchange, routing_key, options, payload, properties).await });
+    }
     let confirmed = async {
-        let confirms = futures_util::future::try_join_all(outgoing).await.map_err(|e| Error::amqp("publishing", e))?;
+        let confirms = futures_util::future::try_join_all(publishes).await.map_err(|e| Error::amqp("publishing", e))?;
+        let mut unroutable = 0;
         for confirm in confirms {
             let confirmation = confirm.await.map_err(|e| Error::amqp("waiting for a confirm", e))?;
             if !confirmation.is_ack() {
                 return Err(Error::broker("broker nacked a message"));
             }
             if let Some(returned) = confirmation.take_message() {
+                if probe {
+                    unroutable += 1;
+                    continue;
+                }
                 return Err(Error::broker(format!(
                     "message to {} / {} was unroutable ({})",
                     returned.delivery.exchange, returned.delivery.routing_key, returned.reply_text
                 )));
             }
         }
-        Ok(())
+        Ok(unroutable)
     }
     .await;
     if let Err(e) = &confirmed {
-        spans.iter().for_each(|span| trace::failed(span, e));
+        spans.iter().for_each(|(_, span, _)| trace::failed(span, e));
     }
     confirmed
 }

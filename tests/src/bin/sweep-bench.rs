@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! sweep-bench core     [--instances N] [--chunk C] [--engine-sample M] [--seed S]
-//! sweep-bench pipeline [--instances N] [--chunk C] [--seed S] [--workers 1,2,4] [--prefetch P] [--core false] [--skip-custom-listeners true]
-//!                      [--data generated|minimal] [--audit false]
+//! sweep-bench pipeline [--instances N] [--chunk C] [--seed S] [--workers 1,2,4] [--prefetch P] [--lookahead L] [--core false] [--skip-custom-listeners true]
+//!                      [--data generated|minimal] [--audit false] [--rounds R]
 //! sweep-bench snapshot [--sizes 10000,100000,1000000] [--ids seq,uuid] [--dry-run true]
 //! sweep-bench auth     [--instances N] [--chunk C] [--pollers P] [--poll-interval-ms MS] [--rounds R] [--posts K]
 //! sweep-bench protect  [--instances N] [--seconds S] [--clients C] [--workers W] [--prefetch P] [--target-latency D]
@@ -22,7 +22,8 @@
 //! rows/s. `pipeline` times request → batch complete with each number of worker processes
 //! (`--workers 1,2,4`, each with `--prefetch` concurrent jobs, default 2), with p99 job duration
 //! and peak memory of workers and API, then the core alone on an identical copy with as many
-//! connections as the pipeline ran jobs at once, and prints `pipeline/core at equal connections`.
+//! connections as the pipeline ran jobs at once, and prints `pipeline/core at equal connections`:
+//! with `--rounds R`, the median of R such pairs, every other one with the core first.
 //! Every run deletes an identical copy of one generated database; both write the per-instance
 //! operation log of the batch's creator unless `--audit false`. `--data minimal` deletes
 //! minimal instances (one execution each, a fifth calling one more), which weighs the
@@ -559,12 +560,33 @@ async fn scrape(port: u16) -> String {
     }
 }
 
+/// What the pipeline bench varies and holds fixed.
+struct PipelineRun {
+    n: u64,
+    chunk: u64,
+    prefetch: usize,
+    lookahead: u64,
+    skip_listeners: bool,
+    audit: bool,
+}
+
+/// One pipeline run's figures.
+struct PipelineFigures {
+    rate: f64,
+    line: String,
+}
+
 async fn pipeline(args: &Args) {
-    let n = args.num("instances", 100_000);
-    let chunk = args.num("chunk", 100);
     let seed = args.num("seed", 11);
-    let prefetch = args.num("prefetch", 2) as usize;
-    let skip_listeners = args.opts.get("skip-custom-listeners").is_some_and(|v| v == "true");
+    let run = PipelineRun {
+        n: args.num("instances", 100_000),
+        chunk: args.num("chunk", 100),
+        prefetch: args.num("prefetch", 2) as usize,
+        lookahead: args.num("lookahead", 1),
+        skip_listeners: args.opts.get("skip-custom-listeners").is_some_and(|v| v == "true"),
+        audit: args.opts.get("audit").is_none_or(|v| v != "false"),
+    };
+    let rounds = args.num("rounds", 1).max(1) as usize;
     let worker_counts: Vec<usize> = args
         .opts
         .get("workers")
@@ -572,83 +594,109 @@ async fn pipeline(args: &Args) {
         .unwrap_or_else(|| vec![1, 2]);
     let with_core = args.opts.get("core").is_none_or(|v| v != "false");
     let minimal = args.opts.get("data").is_some_and(|v| v == "minimal");
-    let audit = args.opts.get("audit").is_none_or(|v| v != "false");
-    println!("generating {n} {} roots ...", if minimal { "minimal" } else { "generated" });
-    let source = if minimal { minimal_roots(n).await } else { generated(n, seed).await.into_template().await };
+    println!("generating {} {} roots ...", run.n, if minimal { "minimal" } else { "generated" });
+    let source = if minimal { minimal_roots(run.n).await } else { generated(run.n, seed).await.into_template().await };
     for workers in worker_counts {
-        let db = source.copy().await;
-        let port = free_port();
-        let env = db.env(&[
-            ("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")),
-            ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", &chunk.to_string()),
-            ("SWEEP__TELEMETRY__FILTER", "warn"),
-            ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
-            ("SWEEP__AMQP__PREFETCH", &prefetch.to_string()),
-            ("SWEEP__DATABASE__MAX_CONNECTIONS", &(prefetch + 3).to_string()),
-            ("SWEEP__AUDIT__PER_INSTANCE", &audit.to_string()),
-        ]);
-        let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
-        let http = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).expect("settings"));
-        http.wait_ready(Duration::from_secs(30)).await;
-        let metrics_ports: Vec<u16> = (0..workers).map(|_| free_port()).collect();
-        let mut procs: Vec<Proc> = metrics_ports
-            .iter()
-            .map(|p| {
-                let mut worker_env = env.clone();
-                worker_env.insert("SWEEP__HTTP__BIND".into(), format!("127.0.0.1:{p}"));
-                Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env)
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let started = Instant::now();
-        let id = http
-            .start_deletion(&serde_json::json!({
-                "processInstanceQuery": {"rootProcessInstances": true},
-                "deleteReason": "benchmark",
-                "skipCustomListeners": skip_listeners
-            }))
-            .await;
-        let post_ms = started.elapsed().as_millis();
-        loop {
-            if db
-                .scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL"))
-                .await
-                == 1
-            {
-                break;
+        let connections = workers * run.prefetch;
+        let mut ratios = Vec::new();
+        for round in 0..rounds {
+            // Alternate which side goes first, so that a drift of the machine falls on both.
+            let core_first = with_core && round % 2 == 1;
+            let core_rate = if core_first { Some(core_run(&source, &run, connections).await) } else { None };
+            let figures = pipeline_run(&source, &run, workers).await;
+            println!("{}", figures.line);
+            let core_rate = match core_rate {
+                Some(rate) => Some(rate),
+                None if with_core => Some(core_run(&source, &run, connections).await),
+                None => None,
+            };
+            if let Some(core) = core_rate {
+                println!("deletion core, {connections} connection(s): {core:.0} roots/s");
+                ratios.push(figures.rate / core);
+                if rounds > 1 {
+                    println!("  round {}: pipeline/core {:.2}", round + 1, figures.rate / core);
+                }
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let secs = started.elapsed().as_secs_f64();
-        let mut scrapes = Vec::new();
-        for p in &metrics_ports {
-            scrapes.push(scrape(*p).await);
-        }
-        let p99 = histogram_p99(&scrapes, "sweep_worker_job_duration_seconds");
-        let rss: Vec<f64> = procs.iter().map(|p| peak_rss_mib(p.child.id().unwrap_or(0))).collect();
-        let api_rss = peak_rss_mib(api.child.id().unwrap_or(0));
-        for p in &mut procs {
-            p.terminate().await;
-        }
-        api.terminate().await;
-        drop(db);
-        let rate = n as f64 / secs;
-        println!(
-            "pipeline, {workers} worker(s) × prefetch {prefetch}: {n} roots in {secs:.2} s = {rate:.0} roots/s; POST {post_ms} ms; \
-             job p99 ≤ {} s; worker peak RSS {rss:.1?} MiB; API peak RSS {api_rss:.1} MiB",
-            p99.map_or("?".into(), |v| format!("{v}"))
-        );
-        if with_core {
-            let connections = workers * prefetch;
-            let copy = source.copy().await;
-            let ids = roots(&copy.db, n).await;
-            // The same per-instance audit rows as the pipeline's batch, created by the test user.
-            let audit = audit.then(|| InstanceAudit { user_id: TEST_USER.0.into(), batch_id: "sweep-bench".into() });
-            let core = core_with_connections(&copy, &ids, chunk as usize, connections, audit).await;
-            println!("deletion core, {connections} connection(s): {:.0} roots/s", core.rate());
-            println!("pipeline/core at equal connections ({connections} conn): {:.2}", rate / core.rate());
+        if !ratios.is_empty() {
+            ratios.sort_by(f64::total_cmp);
+            let median = ratios[ratios.len() / 2];
+            let of = if rounds > 1 { format!(" (median of {rounds} rounds)") } else { String::new() };
+            println!("pipeline/core at equal connections ({connections} conn): {median:.2}{of}");
         }
     }
+}
+
+/// Request → batch complete on a fresh copy of `source` with `workers` worker processes.
+async fn pipeline_run(source: &TemplateDb, run: &PipelineRun, workers: usize) -> PipelineFigures {
+    let (n, prefetch) = (run.n, run.prefetch);
+    let db = source.copy().await;
+    let port = free_port();
+    let env = db.env(&[
+        ("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")),
+        ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", &run.chunk.to_string()),
+        ("SWEEP__TELEMETRY__FILTER", "warn"),
+        ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
+        ("SWEEP__AMQP__PREFETCH", &prefetch.to_string()),
+        ("SWEEP__AMQP__LOOKAHEAD", &run.lookahead.to_string()),
+        ("SWEEP__DATABASE__MAX_CONNECTIONS", &(prefetch + 3).to_string()),
+        ("SWEEP__AUDIT__PER_INSTANCE", &run.audit.to_string()),
+    ]);
+    let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
+    let http = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).expect("settings"));
+    http.wait_ready(Duration::from_secs(30)).await;
+    let metrics_ports: Vec<u16> = (0..workers).map(|_| free_port()).collect();
+    let mut procs: Vec<Proc> = metrics_ports
+        .iter()
+        .map(|p| {
+            let mut worker_env = env.clone();
+            worker_env.insert("SWEEP__HTTP__BIND".into(), format!("127.0.0.1:{p}"));
+            Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env)
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = Instant::now();
+    let id = http
+        .start_deletion(&serde_json::json!({
+            "processInstanceQuery": {"rootProcessInstances": true},
+            "deleteReason": "benchmark",
+            "skipCustomListeners": run.skip_listeners
+        }))
+        .await;
+    let post_ms = started.elapsed().as_millis();
+    let done = format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL");
+    while db.scalar(&done).await != 1 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let mut scrapes = Vec::new();
+    for p in &metrics_ports {
+        scrapes.push(scrape(*p).await);
+    }
+    let p99 = histogram_p99(&scrapes, "sweep_worker_job_duration_seconds");
+    let rss: Vec<f64> = procs.iter().map(|p| peak_rss_mib(p.child.id().unwrap_or(0))).collect();
+    let api_rss = peak_rss_mib(api.child.id().unwrap_or(0));
+    for p in &mut procs {
+        p.terminate().await;
+    }
+    api.terminate().await;
+    drop(db);
+    let rate = n as f64 / secs;
+    let line = format!(
+        "pipeline, {workers} worker(s) × prefetch {prefetch}: {n} roots in {secs:.2} s = {rate:.0} roots/s; POST {post_ms} ms; \
+         job p99 ≤ {} s; worker peak RSS {rss:.1?} MiB; API peak RSS {api_rss:.1} MiB",
+        p99.map_or("?".into(), |v| format!("{v}"))
+    );
+    PipelineFigures { rate, line }
+}
+
+/// The deletion core alone on a fresh copy of `source`, over `connections` connections; roots/s.
+async fn core_run(source: &TemplateDb, run: &PipelineRun, connections: usize) -> f64 {
+    let copy = source.copy().await;
+    let ids = roots(&copy.db, run.n).await;
+    // The same per-instance audit rows as the pipeline's batch, created by the test user.
+    let audit = run.audit.then(|| InstanceAudit { user_id: TEST_USER.0.into(), batch_id: "sweep-bench".into() });
+    core_with_connections(&copy, &ids, run.chunk as usize, connections, audit).await.rate()
 }
 
 /// Minimal running instances `1..=n` of definition `bench`, ids sequential (`pi-<n>`) or random

@@ -2,6 +2,12 @@
 //! transaction — the instances (set-based, `shared::deletion`), their ledger entries, the job's
 //! counters and the messages it causes (monitor update, deletion events) commit together.
 //!
+//! A job sends no monitor message of its own: once its transaction has committed, it asks
+//! whether any job of the batch is still open, and only a job that finds none (one of the
+//! last) sends the monitor update that completes the batch. The job committing last always
+//! finds none, however the last jobs interleave. Should a worker die between that commit and
+//! the question, the job's message is redelivered, finds its job done and asks again.
+//!
 //! A failure rolls the deletion back and is recorded in a transaction of its own: the job loses
 //! one retry and is sent through a delay queue for back-off, or, out of retries, is marked
 //! failed with its error and its items failed in the ledger; the batch then stays open, as in
@@ -14,7 +20,7 @@
 //! Before any of it, the job passes the steering gates (`crate::gates`): a job that may not run
 //! now is parked, without losing a retry.
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseTransaction, TransactionTrait};
 use shared::db::batch::Batch;
 use shared::db::batch_job::{self, JobState};
 use shared::db::job_log::{self, Jobs, LogState};
@@ -35,23 +41,31 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Dispositi
     }
     let readiness = batch_job::readiness(&ctx.db, batch_id, job_seq).await?;
     if !readiness.open {
-        return Ok(Disposition::DONE); // done, failed, or unknown: nothing to do
+        // Done, failed, or unknown: nothing to do, but a job that finished in a worker that
+        // died before asking is completed here.
+        return Ok(Disposition::Ack(completion(ctx, batch_id).await?));
     }
     if let Some(wait) = readiness.due_date.and_then(|due| (due - chrono::Utc::now()).to_std().ok()) {
         return Ok(Disposition::Ack(redelay(ctx, batch_id, job_seq, wait).await?));
     }
-    let txn = match gates::pass(ctx, &b, job_seq, readiness.outranked).await? {
-        gates::Pass::Run(txn) => txn,
+    // `running` is this worker's permit to run the job: held until the job is recorded.
+    let (txn, running) = match gates::pass(ctx, &b, job_seq, readiness.outranked).await? {
+        gates::Pass::Run(txn, permit) => (txn, permit),
         gates::Pass::Park(disposition) => return Ok(disposition),
     };
     if !start(ctx, &b, job_seq).await? {
         return Ok(Disposition::DONE); // done, failed, or unknown: nothing to do
     }
     let started = std::time::Instant::now();
-    match execute(ctx, txn, &b, job_seq).await {
-        Ok(Some((deleted, messages))) => {
+    let executed = execute(ctx, txn, &b, job_seq).await;
+    if executed.is_ok() {
+        drop(running); // the next job may start its deletion
+    }
+    match executed {
+        Ok(Some((deleted, mut messages))) => {
             ctx.control.observe(started.elapsed());
             shared::metrics::job_succeeded(deleted, started.elapsed());
+            messages.extend(completion(ctx, batch_id).await?);
             Ok(Disposition::Ack(messages))
         }
         Ok(None) => Ok(Disposition::DONE),
@@ -63,15 +77,15 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Dispositi
     }
 }
 
-/// Marks the job running (a committed, visible step) and stamps the batch's execution start.
-/// Returns false when the job is not there to run.
+/// Marks the job running (a committed, visible step) and, for the batch's first job, stamps
+/// its execution start in the same transaction. Returns false when the job is not there to run.
 async fn start(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<bool, shared::Error> {
+    if b.info.exec_start_time.is_some() {
+        return Ok(batch_job::start(&ctx.db, &b.info.id, job_seq).await?); // one round trip
+    }
     let txn = ctx.db.begin().await?;
-    // A progress marker only: losing it in a database crash loses nothing (the message is
-    // still unacked), so it need not wait for the disk.
-    txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
     let started = batch_job::start(&txn, &b.info.id, job_seq).await?;
-    if started && b.info.exec_start_time.is_none() && batch::mark_execution_started(&txn, &b.info.id).await? {
+    if started && batch::mark_execution_started(&txn, &b.info.id).await? {
         historic_batch::mark_execution_started(&txn, &b.info.id).await?;
     }
     txn.commit().await?;
@@ -108,7 +122,7 @@ async fn execute(
     batch_job::finish(&txn, id, job_seq, range, JobState::Done, None).await?;
     job_log::write(&txn, id, Jobs::Seqs(&[job_seq]), LogState::Successful, None).await?;
 
-    let mut messages = vec![ctx.outbox.work(&WorkMessage::MonitorV1 { batch_id: id.clone() })];
+    let mut messages = Vec::new();
     if !result.events.is_empty() {
         let events: Vec<ProcessInstanceDeletedEvent> = result
             .events
@@ -128,6 +142,17 @@ async fn execute(
     let stored = ctx.outbox.commit(txn, messages).await?;
     tracing::debug!(batch.id = %id, job.seq = job_seq, instances = result.instances_deleted, "Job {job_seq} done");
     Ok(Some((result.instances_deleted, stored)))
+}
+
+/// Once a job's work has committed: when no job of `batch_id` is open any more, the committed
+/// monitor message that completes it (several of the last jobs may each send one; the monitor
+/// completes a batch once).
+async fn completion(ctx: &Ctx, batch_id: &str) -> Result<Vec<StoredMessage>, shared::Error> {
+    if batch_job::any_open(&ctx.db, batch_id).await? {
+        return Ok(Vec::new());
+    }
+    let monitor = ctx.outbox.work(&WorkMessage::MonitorV1 { batch_id: batch_id.to_owned() });
+    Ok(ctx.outbox.commit(ctx.db.begin().await?, vec![monitor]).await?)
 }
 
 /// Records a failed attempt: one retry less and a delayed redelivery, or, without retries left,

@@ -11,10 +11,9 @@ use crate::{Ctx, Disposition};
 
 /// Handles one monitor message.
 pub async fn handle(ctx: &Ctx, batch_id: &str) -> Result<Disposition, shared::Error> {
-    // Every job sends a monitor message, and all but the last find open jobs: answer those
-    // without a transaction or a row lock (the open-jobs partial index, no write, no commit to
-    // wait for). The job that sent this message committed before sending it, so the last one
-    // sees no open job here and goes on to the locked check.
+    // Monitor messages come from the last jobs (each found no open job once it had committed),
+    // from the seed once every job exists, and from a job failing for good; several may arrive
+    // for one batch. Those finding open jobs are answered without a transaction or a row lock.
     if batch_job::any_open(&ctx.db, batch_id).await? {
         return Ok(Disposition::DONE);
     }
