@@ -11,8 +11,7 @@
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, FromQueryResult, Statement,
-    TransactionTrait, Value,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, FromQueryResult, Statement, Value,
 };
 use serde::Serialize;
 
@@ -230,21 +229,20 @@ async fn insert(
 
 /// Deletes published rows, without waiting for the commit to reach disk: if the database loses
 /// this commit in a crash, the relay publishes those messages again, which consumers tolerate.
-/// Saves a disk flush per publish on the hot path.
+/// Saves a disk flush per publish on the hot path; the statement turns `synchronous_commit`
+/// off for its own transaction, so it takes a single round trip.
 pub async fn remove_published(db: &DatabaseConnection, ids: &[i64]) -> Result<u64, DbErr> {
     if ids.is_empty() {
         return Ok(0);
     }
-    let txn = db.begin().await?;
-    txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
-    let result = txn
+    let result = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "DELETE FROM sweep_outbox WHERE id_ = ANY($1)",
+            "DELETE FROM sweep_outbox
+              WHERE id_ = ANY($1) AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL",
             [Value::from(ids.to_vec())],
         ))
         .await?;
-    txn.commit().await?;
     Ok(result.rows_affected())
 }
 

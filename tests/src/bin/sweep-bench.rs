@@ -669,6 +669,16 @@ async fn pipeline_run(source: &TemplateDb, run: &PipelineRun, workers: usize) ->
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs = started.elapsed().as_secs_f64();
+    // Where the time outside the jobs went: creation → first job's start, and the last job's
+    // log entry → completion.
+    let phase =
+        |sql: &str| format!("SELECT (extract(epoch FROM {sql}) * 1000)::bigint FROM sweep_hi_batch WHERE id_ = '{id}'");
+    let startup_ms = db.scalar(&phase("exec_start_time_ - start_time_")).await;
+    let last_ms = db
+        .scalar(&phase(&format!(
+            "end_time_ - (SELECT max(timestamp_) FROM sweep_hi_job_log WHERE job_state_ = 2 AND batch_id_ = '{id}')"
+        )))
+        .await;
     let mut scrapes = Vec::new();
     for p in &metrics_ports {
         scrapes.push(scrape(*p).await);
@@ -684,7 +694,8 @@ async fn pipeline_run(source: &TemplateDb, run: &PipelineRun, workers: usize) ->
     let rate = n as f64 / secs;
     let line = format!(
         "pipeline, {workers} worker(s) × prefetch {prefetch}: {n} roots in {secs:.2} s = {rate:.0} roots/s; POST {post_ms} ms; \
-         job p99 ≤ {} s; worker peak RSS {rss:.1?} MiB; API peak RSS {api_rss:.1} MiB",
+         job p99 ≤ {} s; worker peak RSS {rss:.1?} MiB; API peak RSS {api_rss:.1} MiB; \
+         creation → first job {startup_ms} ms, last job → completion {last_ms} ms",
         p99.map_or("?".into(), |v| format!("{v}"))
     );
     PipelineFigures { rate, line }
