@@ -244,7 +244,19 @@ impl Principal {
                 InstanceRow::EXECUTION_E
             }
         };
-        self.push_tenant_check(sql, row.tenant_id);
+        // With both checks, the tenant test is the first branch of one clause with the
+        // authorization sets: PostgreSQL orders a row's conditions by their estimated cost, and
+        // on its own the cheap-looking tenant test went before the row's other conditions (the
+        // root test of a selection), so it ran on every execution row, not only on the instances.
+        let combined = self.tenant_check && self.authorization;
+        if combined {
+            let t = row.tenant_id;
+            sql.push(&format!(" AND CASE WHEN ({t} IS NULL OR {t} = ANY("))
+                .bind(self.tenants.clone())
+                .push("::varchar[])) THEN");
+        } else {
+            self.push_tenant_check(sql, row.tenant_id);
+        }
         if self.authorization {
             // (permission on the definition key, alternative permission on the instance)
             let mut checks = vec![if historic {
@@ -255,7 +267,7 @@ impl Principal {
             if delete {
                 checks.push((Permission::DeleteInstance, Some(Permission::Delete)));
             }
-            sql.push(&format!(" AND (({} NOT IN (", row.id));
+            sql.push(&format!("{} (({} NOT IN (", if combined { "" } else { " AND" }, row.id));
             self.push_instances_with_own_authorizations(sql);
             sql.push(&format!(") AND {} IN (SELECT d.id_ FROM act_re_procdef d WHERE ", row.definition_id));
             for (i, (on_definition, on_instance)) in checks.iter().enumerate() {
@@ -284,6 +296,9 @@ impl Principal {
                 sql.push(")");
             }
             sql.push("))");
+            if combined {
+                sql.push(" ELSE false END");
+            }
         }
         if matches!(instance, Instance::Id(_)) {
             sql.push(")");
