@@ -247,8 +247,8 @@ pub struct Summary {
 }
 
 /// Whether `batch_id` has a job not done, read through the open-jobs partial index and
-/// stopping at the first: the monitor asks after every job, so this must cost the same at the
-/// first job of a batch as at its ten-thousandth.
+/// stopping at the first: every job asks once it has committed, so this must cost the same at
+/// the first job of a batch as at its ten-thousandth.
 pub async fn any_open(db: &impl ConnectionTrait, batch_id: &str) -> Result<bool, DbErr> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(

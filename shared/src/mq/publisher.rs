@@ -122,10 +122,23 @@ async fn publish_on(channel: &Channel, messages: &[StoredMessage], optional: &[S
             outgoing.push(Outgoing { row, part: 0, payload: m.payload.clone() });
         }
     }
+    // One PRODUCER span per row (a row's parts share it), ended once all its confirms are in.
+    let rows: Vec<(tracing::Span, FieldTable)> = messages
+        .iter()
+        .map(|stored| {
+            let m = &stored.message;
+            let (span, traceparent) = trace::send_span(m.traceparent.as_deref(), &m.exchange, &m.routing_key);
+            let mut headers = FieldTable::default();
+            if let Some(tp) = traceparent {
+                headers.insert(trace::TRACEPARENT.into(), AMQPValue::LongString(tp.into()));
+            }
+            (span, headers)
+        })
+        .collect();
     // Nobody may listen on an optional exchange. A row of many events there first sends one of
     // them alone and waits for its confirm: when the broker could route it nowhere, no queue is
     // bound for the row's routing key, and the rest of the row is not sent, as the broker would
-    // drop it too. A queue bound later gets the events of rows committed after its binding.
+    // drop it too. A queue bound later gets the events of rows published after its binding.
     let probes: Vec<usize> = messages
         .iter()
         .enumerate()
@@ -133,30 +146,29 @@ async fn publish_on(channel: &Channel, messages: &[StoredMessage], optional: &[S
         .filter_map(|(row, _)| outgoing.iter().position(|o| o.row == row))
         .collect();
     let mut skipped_rows = Vec::new();
-    let mut sent = Vec::new();
-    for probe in probes {
+    for &probe in &probes {
         let row = outgoing[probe].row;
-        if send(channel, messages, &outgoing[probe..=probe], optional, true).await? == 1 {
+        if send(channel, messages, &rows, &outgoing[probe..=probe], optional, true).await? == 1 {
             skipped_rows.push(row);
             tracing::debug!(outbox.row = messages[row].id, "events nobody listens to are not sent");
         }
-        sent.push(probe);
     }
     let rest: Vec<Outgoing> = outgoing
         .into_iter()
         .enumerate()
-        .filter(|(i, o)| !sent.contains(i) && !skipped_rows.contains(&o.row))
+        .filter(|(i, o)| !probes.contains(i) && !skipped_rows.contains(&o.row))
         .map(|(_, o)| o)
         .collect();
-    send(channel, messages, &rest, optional, false).await.map(|_| ())
+    send(channel, messages, &rows, &rest, optional, false).await.map(|_| ())
 }
 
-/// Publishes `outgoing` (parts of `messages`) and waits for every confirm. Messages to an
-/// `optional` exchange may be unroutable, unless `probe`: then every message is mandatory, and
-/// the number that came back unroutable is returned.
+/// Publishes `outgoing` (parts of `messages`, whose spans and headers are `rows`) and waits for
+/// every confirm. Messages to an `optional` exchange may be unroutable, unless `probe`: then
+/// every message is mandatory, and the number that came back unroutable is returned.
 async fn send(
     channel: &Channel,
     messages: &[StoredMessage],
+    rows: &[(tracing::Span, FieldTable)],
     outgoing: &[Outgoing],
     optional: &[String],
     probe: bool,
@@ -164,22 +176,8 @@ async fn send(
     // Build every publish first and drive them together: lapin then writes the frames in one
     // go instead of one socket round of its I/O thread per message.
     let mut publishes = Vec::with_capacity(outgoing.len());
-    // One PRODUCER span per row (a row's parts share it), ended once its confirms are in.
-    let mut spans: Vec<(usize, tracing::Span, FieldTable)> = Vec::new();
     for o in outgoing {
         let m = &messages[o.row].message;
-        let headers = match spans.iter().find(|(row, _, _)| *row == o.row) {
-            Some((_, _, headers)) => headers.clone(),
-            None => {
-                let (span, traceparent) = trace::send_span(m.traceparent.as_deref(), &m.exchange, &m.routing_key);
-                let mut headers = FieldTable::default();
-                if let Some(tp) = traceparent {
-                    headers.insert(trace::TRACEPARENT.into(), AMQPValue::LongString(tp.into()));
-                }
-                spans.push((o.row, span, headers.clone()));
-                headers
-            }
-        };
         let exchange = crate::mq::topology::short(&m.exchange)?;
         let routing_key = crate::mq::topology::short(&m.routing_key)?;
         let optional = !probe && optional.contains(&m.exchange);
@@ -189,7 +187,7 @@ async fn send(
             .with_delivery_mode(2) // persistent
             .with_content_type("application/json".into())
             .with_message_id(format!("{}.{}", messages[o.row].id, o.part).into())
-            .with_headers(headers);
+            .with_headers(rows[o.row].1.clone());
         let payload = &o.payload;
         publishes.push(async move { channel.basic_publish(exchange, routing_key, options, payload, properties).await });
     }
@@ -216,7 +214,7 @@ async fn send(
     }
     .await;
     if let Err(e) = &confirmed {
-        spans.iter().for_each(|(_, span, _)| trace::failed(span, e));
+        outgoing.iter().for_each(|o| trace::failed(&rows[o.row].0, e));
     }
     confirmed
 }

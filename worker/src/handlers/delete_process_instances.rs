@@ -48,7 +48,7 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Dispositi
     if let Some(wait) = readiness.due_date.and_then(|due| (due - chrono::Utc::now()).to_std().ok()) {
         return Ok(Disposition::Ack(redelay(ctx, batch_id, job_seq, wait).await?));
     }
-    // `running` is this worker's permit to run the job: held until the job is recorded.
+    // `running` is this worker's permit to run the job, held until its deletion ends.
     let (txn, running) = match gates::pass(ctx, &b, job_seq, readiness.outranked).await? {
         gates::Pass::Run(txn, permit) => (txn, permit),
         gates::Pass::Park(disposition) => return Ok(disposition),
@@ -58,9 +58,7 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Dispositi
     }
     let started = std::time::Instant::now();
     let executed = execute(ctx, txn, &b, job_seq).await;
-    if executed.is_ok() {
-        drop(running); // the next job may start its deletion
-    }
+    drop(running); // the deletion transaction has ended: the next job may start its own
     match executed {
         Ok(Some((deleted, mut messages))) => {
             ctx.control.observe(started.elapsed());
