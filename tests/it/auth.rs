@@ -210,6 +210,10 @@ async fn authorizations_on_single_instances_grant_and_revoke_within_the_selectio
     assert_eq!(selected(id).await, ["c-1", "pi-1", "pi-2", "pi-3", "pi-4", "pi-6"], "the revoke hides pi-5");
     let (status, body) = ivy.post("/process-instance/delete", &json!({"processInstanceIds": ["pi-5"]})).await;
     assert_eq!(status, 400, "{body}");
+    // ivy's revoke is no concern of jay's: no instance has an authorization for jay, so its
+    // selection is decided by the `*` grants alone.
+    let id = jay.start_deletion(&json!({"processInstanceQuery": {}})).await;
+    assert_eq!(selected(id).await, ["c-1", "pi-1", "pi-2", "pi-3", "pi-4", "pi-5", "pi-6"]);
 
     // Without the global grant, jay's own grant on pi-3 is all there is: READ lists it, and
     // deleting needs DELETE too.

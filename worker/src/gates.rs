@@ -31,8 +31,16 @@ pub enum Pass<'a> {
 }
 
 /// Runs the gates for job `job_seq` of `b`; `outranked`: a job of the batch with a higher
-/// priority waits ([`shared::db::batch_job::Readiness`]).
-pub async fn pass<'a>(ctx: &'a Ctx, b: &Batch, job_seq: i32, outranked: bool) -> Result<Pass<'a>, shared::Error> {
+/// priority waits ([`shared::db::batch_job::Readiness`]); `total`: the weight of the runnable
+/// batches, read with the batch ([`shared::db::batch_job::context`]), before waiting for a
+/// permit, so that only the slots are left to take once one is free.
+pub async fn pass<'a>(
+    ctx: &'a Ctx,
+    b: &Batch,
+    job_seq: i32,
+    outranked: bool,
+    total: f64,
+) -> Result<Pass<'a>, shared::Error> {
     let id = &b.info.id;
     if !b.steering.window_open {
         let wait = Duration::from_secs_f64(b.steering.window_opens_in.max(0.0));
@@ -41,8 +49,6 @@ pub async fn pass<'a>(ctx: &'a Ctx, b: &Batch, job_seq: i32, outranked: bool) ->
     if outranked {
         return park(ctx, id, job_seq, Duration::ZERO, "priority").await;
     }
-    // Read before waiting for a permit, so that only the slots are left to take once one is free.
-    let total = batch_control::runnable_weight(&ctx.db).await?;
     let permit = ctx.running.acquire().await.map_err(|_| shared::Error::Internal("the worker is stopping".into()))?;
     let Some(txn) = take_slots(ctx, b, total).await? else {
         drop(permit);

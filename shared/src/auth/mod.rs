@@ -139,6 +139,10 @@ pub struct Principal {
     pub authorization: bool,
     /// Tenant checks apply (authenticated, and the user is not an admin).
     pub tenant_check: bool,
+    /// Known, from a read at the start of the request ([`Principal::check_narrowing`]), to be
+    /// concerned by no authorization of a single process instance: instance checks then leave
+    /// out their per-instance branches. `false` (the default) keeps them.
+    pub no_instance_authorizations: bool,
 }
 
 impl Principal {
@@ -157,7 +161,31 @@ impl Principal {
         authorization: bool,
     ) -> Self {
         let admin = groups.iter().any(|g| g == admin_group);
-        Self { user_id: Some(user_id), groups, tenants, authorization: authorization && !admin, tenant_check: !admin }
+        Self {
+            user_id: Some(user_id),
+            groups,
+            tenants,
+            authorization: authorization && !admin,
+            tenant_check: !admin,
+            no_instance_authorizations: false,
+        }
+    }
+
+    /// The placeholder of the user id in `sql`, bound once per statement.
+    fn user_param(&self, sql: &mut SqlBuilder) -> String {
+        sql.named_param("principal.user", || self.user_id.clone().unwrap_or_default().into())
+    }
+
+    /// The placeholder of the groups (`varchar[]`) in `sql`, bound once per statement.
+    fn groups_param(&self, sql: &mut SqlBuilder) -> String {
+        let groups = sql.named_param("principal.groups", || self.groups.clone().into());
+        format!("{groups}::varchar[]")
+    }
+
+    /// The placeholder of the tenants (`varchar[]`) in `sql`, bound once per statement.
+    fn tenants_param(&self, sql: &mut SqlBuilder) -> String {
+        let tenants = sql.named_param("principal.tenants", || self.tenants.clone().into());
+        format!("{tenants}::varchar[]")
     }
 
     /// Appends a boolean SQL expression: the principal holds `permission` on `resource` with id
@@ -179,15 +207,10 @@ impl Principal {
             Some(id) => format!("a.resource_id_ IN ({id}, '*')"),
             None => "a.resource_id_ = '*'".to_owned(),
         };
+        let (user, groups) = (self.user_param(sql), self.groups_param(sql));
         sql.push(&format!(
             "coalesce((SELECT a.type_ <> 2 AND (a.perms_ & {p}) = {p} FROM act_ru_authorization a
-                 WHERE a.resource_type_ = {r} AND {ids} AND (a.type_ = 0 OR a.user_id_ = "
-        ))
-        .bind(self.user_id.clone().unwrap_or_default())
-        .push(" OR a.group_id_ = ANY(")
-        .bind(self.groups.clone())
-        .push(&format!(
-            "::varchar[]))
+                 WHERE a.resource_type_ = {r} AND {ids} AND (a.type_ = 0 OR a.user_id_ = {user} OR a.group_id_ = ANY({groups}))
                    AND CASE WHEN a.type_ = 2 THEN (a.perms_ & {p}) <> {p} ELSE true END
                  ORDER BY CASE WHEN a.type_ = 0 THEN 2 WHEN a.user_id_ IS NOT NULL THEN 0 ELSE 1 END,
                           a.resource_id_ = '*',
@@ -199,9 +222,8 @@ impl Principal {
     /// Appends ` AND …` restricting `tenant_expr` to the principal's tenants or none.
     pub fn push_tenant_check(&self, sql: &mut SqlBuilder, tenant_expr: &str) {
         if self.tenant_check {
-            sql.push(&format!(" AND ({tenant_expr} IS NULL OR {tenant_expr} = ANY("))
-                .bind(self.tenants.clone())
-                .push("::varchar[]))");
+            let tenants = self.tenants_param(sql);
+            sql.push(&format!(" AND ({tenant_expr} IS NULL OR {tenant_expr} = ANY({tenants}))"));
         }
     }
 
@@ -210,7 +232,8 @@ impl Principal {
     pub fn push_batch_visible(&self, sql: &mut SqlBuilder, permission: Permission) {
         self.push_tenant_check(sql, "b.tenant_id_");
         if self.tenant_check {
-            sql.push(" AND b.tenant_ids_ <@ ").bind(self.tenants.clone()).push("::varchar[]");
+            let tenants = self.tenants_param(sql);
+            sql.push(&format!(" AND b.tenant_ids_ <@ {tenants}"));
         }
         if self.authorization {
             sql.push(" AND ");
@@ -250,10 +273,8 @@ impl Principal {
         // root test of a selection), so it ran on every execution row, not only on the instances.
         let combined = self.tenant_check && self.authorization;
         if combined {
-            let t = row.tenant_id;
-            sql.push(&format!(" AND CASE WHEN ({t} IS NULL OR {t} = ANY("))
-                .bind(self.tenants.clone())
-                .push("::varchar[])) THEN");
+            let (t, tenants) = (row.tenant_id, self.tenants_param(sql));
+            sql.push(&format!(" AND CASE WHEN ({t} IS NULL OR {t} = ANY({tenants})) THEN"));
         } else {
             self.push_tenant_check(sql, row.tenant_id);
         }
@@ -267,7 +288,30 @@ impl Principal {
             if delete {
                 checks.push((Permission::DeleteInstance, Some(Permission::Delete)));
             }
-            sql.push(&format!("{} (({} NOT IN (", if combined { "" } else { " AND" }, row.id));
+            let and = if combined { "" } else { " AND" };
+            if self.no_instance_authorizations {
+                // No instance has authorizations of its own for the principal: the definition's
+                // key and `*` on instances decide, the same for every instance of a definition.
+                sql.push(&format!("{and} {} IN (SELECT d.id_ FROM act_re_procdef d WHERE ", row.definition_id));
+                for (i, (on_definition, on_instance)) in checks.iter().enumerate() {
+                    sql.push(if i == 0 { "(" } else { " AND (" });
+                    self.push_permitted(sql, Resource::ProcessDefinition, *on_definition, Some("d.key_"));
+                    if let Some(on_instance) = on_instance {
+                        sql.push(" OR ");
+                        self.push_permitted(sql, Resource::ProcessInstance, *on_instance, None);
+                    }
+                    sql.push(")");
+                }
+                sql.push(")");
+                if combined {
+                    sql.push(" ELSE false END");
+                }
+                if matches!(instance, Instance::Id(_)) {
+                    sql.push(")");
+                }
+                return;
+            }
+            sql.push(&format!("{and} (({} NOT IN (", row.id));
             self.push_instances_with_own_authorizations(sql);
             sql.push(&format!(") AND {} IN (SELECT d.id_ FROM act_re_procdef d WHERE ", row.definition_id));
             for (i, (on_definition, on_instance)) in checks.iter().enumerate() {
@@ -308,15 +352,12 @@ impl Principal {
     /// The ids of process instances with authorizations of their own that concern the
     /// principal (its user, its groups, or global ones), as a subquery.
     fn push_instances_with_own_authorizations(&self, sql: &mut SqlBuilder) {
+        let (user, groups) = (self.user_param(sql), self.groups_param(sql));
         sql.push(&format!(
             "SELECT a.resource_id_ FROM act_ru_authorization a
-              WHERE a.resource_type_ = {} AND a.resource_id_ <> '*' AND (a.type_ = 0 OR a.user_id_ = ",
+              WHERE a.resource_type_ = {} AND a.resource_id_ <> '*' AND (a.type_ = 0 OR a.user_id_ = {user} OR a.group_id_ = ANY({groups}))",
             Resource::ProcessInstance.code()
-        ))
-        .bind(self.user_id.clone().unwrap_or_default())
-        .push(" OR a.group_id_ = ANY(")
-        .bind(self.groups.clone())
-        .push("::varchar[]))");
+        ));
     }
 
     /// Whether the principal holds one of `alternatives`; `Ok(None)` when it does, otherwise
@@ -326,8 +367,21 @@ impl Principal {
         db: &impl ConnectionTrait,
         alternatives: &[(Permission, Resource, Option<&str>)],
     ) -> Result<Option<Denied>, DbErr> {
+        Ok(self.check_narrowing(db, alternatives).await?.0)
+    }
+
+    /// [`Principal::check`], and in the same round trip whether any authorization of a single
+    /// process instance concerns the principal: the principal returned knows when none does
+    /// ([`Principal::no_instance_authorizations`]), so that the statements it then checks
+    /// instances in stay small. An authorization added after this read and before those
+    /// statements is one the request did not see, as if it had come a moment later.
+    pub async fn check_narrowing(
+        &self,
+        db: &impl ConnectionTrait,
+        alternatives: &[(Permission, Resource, Option<&str>)],
+    ) -> Result<(Option<Denied>, Principal), DbErr> {
         if !self.authorization {
-            return Ok(None);
+            return Ok((None, self.clone()));
         }
         let mut sql = SqlBuilder::new();
         sql.push("SELECT ");
@@ -338,10 +392,16 @@ impl Principal {
             let id = id.map(|id| format!("{}::varchar", sql.param(id.to_owned())));
             self.push_permitted(&mut sql, *resource, *permission, id.as_deref());
         }
-        sql.push(" AS permitted");
+        sql.push(" AS permitted, EXISTS (");
+        self.push_instances_with_own_authorizations(&mut sql);
+        sql.push(") AS instance_authorizations");
         let row = db.query_one_raw(sql.into_statement()).await?;
-        let permitted: bool = row.map_or(Ok(false), |r| r.try_get("", "permitted"))?;
-        Ok((!permitted).then(|| Denied {
+        let (permitted, instance_authorizations): (bool, bool) = match row {
+            Some(r) => (r.try_get("", "permitted")?, r.try_get("", "instance_authorizations")?),
+            None => (false, true),
+        };
+        let narrowed = Principal { no_instance_authorizations: !instance_authorizations, ..self.clone() };
+        let denied = (!permitted).then(|| Denied {
             user_id: self.user_id.clone().unwrap_or_default(),
             missing: alternatives
                 .iter()
@@ -351,7 +411,8 @@ impl Principal {
                     resource_id: id.map(str::to_owned),
                 })
                 .collect(),
-        }))
+        });
+        Ok((denied, narrowed))
     }
 }
 

@@ -213,7 +213,7 @@ pub async fn create(
     principal: &Principal,
     check_delete: bool,
 ) -> Result<Created, Error> {
-    may_create(db, principal).await?;
+    let principal = &may_create(db, principal).await?;
     let txn = db.begin().await?;
     if let Some(key) = &new.idempotency_key {
         // Serialises requests carrying the same key.
@@ -289,14 +289,15 @@ pub async fn create(
 
 /// The permission check of batch creation, shared by [`create`] and [`preview`]: BATCH `CREATE`
 /// or `CREATE_BATCH_DELETE_RUNNING_PROCESS_INSTANCES`.
-async fn may_create(db: &impl ConnectionTrait, principal: &Principal) -> Result<(), Error> {
+/// Returns the principal narrowed for the selection ([`Principal::check_narrowing`]).
+async fn may_create(db: &impl ConnectionTrait, principal: &Principal) -> Result<Principal, Error> {
     let alternatives = [
         (Permission::Create, Resource::Batch, None),
         (Permission::CreateBatchDeleteRunningProcessInstances, Resource::Batch, None),
     ];
-    match principal.check(db, &alternatives).await? {
-        Some(denied) => Err(Error::Forbidden(denied)),
-        None => Ok(()),
+    match principal.check_narrowing(db, &alternatives).await? {
+        (Some(denied), _) => Err(Error::Forbidden(denied)),
+        (None, narrowed) => Ok(narrowed),
     }
 }
 
@@ -355,7 +356,7 @@ pub async fn preview(
     principal: &Principal,
     check_delete: bool,
 ) -> Result<DeletionPreviewDto, Error> {
-    may_create(db, principal).await?;
+    let principal = &may_create(db, principal).await?;
     explicit_ids_exist(db, new, principal, check_delete).await?;
     window_zone_known(db, new).await?;
     let mut sql = SqlBuilder::new();

@@ -112,16 +112,21 @@ pub async fn reserve_rate(
 /// The summed weight ([`crate::control::weight`]) of the runnable batches: active, inside their
 /// window, with jobs to create or to run.
 pub async fn runnable_weight(db: &impl ConnectionTrait) -> Result<f64, DbErr> {
-    let sql = format!(
-        "SELECT coalesce(sum(power(2::float8, greatest(-10, least(10, b.priority_)))), 0)::float8 AS total
-           FROM sweep_batch b
-          WHERE NOT b.suspended_ AND {open}
-            AND (b.jobs_created_ < b.total_jobs_
-                 OR EXISTS (SELECT 1 FROM sweep_batch_job j WHERE j.batch_id_ = b.id_ AND j.state_ IN ('pending', 'running')))",
-        open = crate::control::window::window_open_sql!()
-    );
+    let sql = format!("SELECT {} AS total", runnable_weight_sql());
     let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await?;
     row.map_or(Ok(0.0), |r| r.try_get("", "total"))
+}
+
+/// SQL: [`runnable_weight`] as a scalar subquery (`float8`), for statements that read it along.
+pub(crate) fn runnable_weight_sql() -> String {
+    format!(
+        "(SELECT coalesce(sum(power(2::float8, greatest(-10, least(10, b.priority_)))), 0)::float8
+            FROM sweep_batch b
+           WHERE NOT b.suspended_ AND {open}
+             AND (b.jobs_created_ < b.total_jobs_
+                  OR EXISTS (SELECT 1 FROM sweep_batch_job j WHERE j.batch_id_ = b.id_ AND j.state_ IN ('pending', 'running'))))",
+        open = crate::control::window::window_open_sql!()
+    )
 }
 
 /// Applies `patch` to runtime batch `id` (a cleared priority becomes `default_priority`) and

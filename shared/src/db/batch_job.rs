@@ -112,20 +112,42 @@ pub struct Readiness {
     pub outranked: bool,
 }
 
-/// The [`Readiness`] of job `seq` of `batch_id`; an unknown job is not open.
-pub async fn readiness(db: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Result<Readiness, DbErr> {
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT me.state_ IN ($3, $4) AS open, me.duedate_ AS due_date,
-                    EXISTS (SELECT 1 FROM sweep_batch_job o
-                             WHERE o.batch_id_ = me.batch_id_ AND o.state_ = $3 AND o.priority_ > me.priority_
-                               AND o.attempts_ = 0) AS outranked
-               FROM sweep_batch_job me WHERE me.batch_id_ = $1 AND me.seq_ = $2",
-            [batch_id.into(), seq.into(), JobState::Pending.into(), JobState::Running.into()],
-        ))
-        .await?;
-    Ok(row.map(|r| Readiness::from_query_result(&r, "")).transpose()?.unwrap_or_default())
+/// What a job's handler reads before the gates, in one statement.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    /// The job's batch.
+    pub batch: super::batch::Batch,
+    /// The job's [`Readiness`] (not open when the job is unknown).
+    pub readiness: Readiness,
+    /// The weight of the runnable batches ([`super::batch_control::runnable_weight`]).
+    pub runnable_weight: f64,
+}
+
+/// The [`JobContext`] of job `seq` of `batch_id`; `None` when the batch is gone (deleted or
+/// completed).
+pub async fn context(db: &impl ConnectionTrait, batch_id: &str, seq: i32) -> Result<Option<JobContext>, DbErr> {
+    let sql = format!(
+        "SELECT {columns}, coalesce(me.open, false) AS open, me.due_date, coalesce(me.outranked, false) AS outranked,
+                {weight} AS runnable_weight
+           FROM sweep_batch b
+           LEFT JOIN LATERAL (
+                SELECT j.state_ IN ($3, $4) AS open, j.duedate_ AS due_date,
+                       EXISTS (SELECT 1 FROM sweep_batch_job o
+                                WHERE o.batch_id_ = j.batch_id_ AND o.state_ = $3 AND o.priority_ > j.priority_
+                                  AND o.attempts_ = 0) AS outranked
+                  FROM sweep_batch_job j WHERE j.batch_id_ = b.id_ AND j.seq_ = $2) me ON true
+          WHERE b.id_ = $1",
+        columns = super::batch::COLUMNS,
+        weight = super::batch_control::runnable_weight_sql(),
+    );
+    let values = [batch_id.into(), seq.into(), JobState::Pending.into(), JobState::Running.into()];
+    let row = db.query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(JobContext {
+        batch: super::batch::Batch::from_query_result(&row, "")?,
+        readiness: Readiness::from_query_result(&row, "")?,
+        runnable_weight: row.try_get("", "runnable_weight")?,
+    }))
 }
 
 /// Locks a running job for the caller's transaction and returns the ids of its pending items

@@ -29,6 +29,8 @@ pub const MAX_PARAMETERS: usize = 65_535;
 pub struct SqlBuilder {
     sql: String,
     values: Vec<Value>,
+    /// Placeholders of [`SqlBuilder::named_param`], by name.
+    named: Vec<(&'static str, String)>,
 }
 
 impl SqlBuilder {
@@ -40,7 +42,7 @@ impl SqlBuilder {
     /// A builder whose first `values.len()` parameters are already bound; the caller's SQL text
     /// that refers to them (`$1` …) is pushed separately.
     pub fn with_values(values: Vec<Value>) -> Self {
-        Self { sql: String::new(), values }
+        Self { sql: String::new(), values, named: Vec::new() }
     }
 
     /// Appends raw SQL text. Only ever pass literals written in code here, never input.
@@ -62,6 +64,19 @@ impl SqlBuilder {
     pub fn param(&mut self, value: impl Into<Value>) -> String {
         self.values.push(value.into());
         format!("${}", self.values.len())
+    }
+
+    /// The placeholder of the value called `name` in this statement: bound (from `value`) the
+    /// first time the name is asked for, the same placeholder afterwards. For a value a
+    /// statement compares many times, such as the caller's user id: one parameter, not one per
+    /// comparison.
+    pub fn named_param(&mut self, name: &'static str, value: impl FnOnce() -> Value) -> String {
+        if let Some((_, placeholder)) = self.named.iter().find(|(n, _)| *n == name) {
+            return placeholder.clone();
+        }
+        let placeholder = self.param(value());
+        self.named.push((name, placeholder.clone()));
+        placeholder
     }
 
     /// Appends `(SELECT unnest(CAST($n AS text[])))`, the right-hand side of `x IN …` or
@@ -113,6 +128,17 @@ mod tests {
         assert_eq!(b.values().len(), 3);
         assert_eq!(b.values()[1], Value::from(vec!["p".to_owned(), "q".to_owned()]));
         assert_eq!(b.values()[2], Value::from(3_i64));
+    }
+
+    #[test]
+    fn a_named_value_is_bound_once() {
+        let mut b = SqlBuilder::new();
+        b.bind(1_i64);
+        let first = b.named_param("user", || "u".into());
+        let again = b.named_param("user", || unreachable!("bound already"));
+        assert_eq!((first.as_str(), again.as_str()), ("$2", "$2"));
+        assert_eq!(b.named_param("groups", || vec!["g".to_owned()].into()), "$3");
+        assert_eq!(b.values().len(), 3);
     }
 
     #[test]

@@ -13,9 +13,9 @@
 //! and as a non-admin user checked by Basic authentication, Camunda authorizations on every
 //! selected instance and the per-instance operation log — while `P` clients poll the batch's
 //! statistics (each once per `MS`, default 1000; 0: back to back) — and prints POST latency
-//! (the median of `K` requests, default 5, all but the last batch deleted before a worker runs),
-//! statistics p50/p99 and instances/s of both: medians over `R` rounds (default 2) that
-//! alternate the order of the two modes.
+//! (the median of `K` requests, default 5, all but the last batch deleted before a worker runs;
+//! both modes' APIs run side by side and take turns), statistics p50/p99 and instances/s of
+//! both: medians over `R` rounds (default 2) that alternate the order of the two modes.
 //! `core` deletes identical copies of generated data three ways — engine-style (one statement
 //! per row, one transaction per instance, as an ORM-driven engine does), hand-written set-based
 //! SQL with one statement per table, and Sweep's deletion core — and prints instances/s and
@@ -490,6 +490,53 @@ fn peak_rss_mib(pid: u32) -> f64 {
         / 1024.0
 }
 
+/// CPU seconds (user + system) process `pid` has used so far; 0 when it is gone. Linux's
+/// `/proc/<pid>/stat` counts in clock ticks of 1/100 s.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start at the state, field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The pids of RabbitMQ's Erlang VM on this machine (none when the broker runs elsewhere).
+fn broker_pids() -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "beam.smp"))
+        .collect()
+}
+
+/// The machine's CPU time so far, in clock ticks: (busy, idle) summed over all cores.
+fn machine_ticks() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<f64> =
+        stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
+    (v.iter().sum::<f64>() - idle, idle)
+}
+
+/// Where a run's CPU went: the share of the machine left idle, and the seconds of the broker.
+struct CpuWatch {
+    machine: (f64, f64),
+    broker: f64,
+}
+
+impl CpuWatch {
+    fn start() -> Self {
+        Self { machine: machine_ticks(), broker: broker_pids().into_iter().map(cpu_secs).sum() }
+    }
+
+    /// (idle share of the machine, broker CPU seconds) since [`CpuWatch::start`].
+    fn stop(&self) -> (f64, f64) {
+        let (busy, idle) = machine_ticks();
+        let (busy, idle) = (busy - self.machine.0, idle - self.machine.1);
+        let broker: f64 = broker_pids().into_iter().map(cpu_secs).sum();
+        (idle / (busy + idle).max(1.0), broker - self.broker)
+    }
+}
+
 fn exe_beside(name: &str) -> String {
     let me = std::env::current_exe().expect("own path");
     me.with_file_name(name).to_string_lossy().into_owned()
@@ -651,10 +698,16 @@ async fn pipeline_run(source: &TemplateDb, run: &PipelineRun, workers: usize) ->
         .map(|p| {
             let mut worker_env = env.clone();
             worker_env.insert("SWEEP__HTTP__BIND".into(), format!("127.0.0.1:{p}"));
+            if let Ok(t) = std::env::var("TOKIO_WORKER_THREADS") {
+                worker_env.insert("TOKIO_WORKER_THREADS".into(), t);
+            }
             Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env)
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let pids: Vec<u32> = procs.iter().chain([&api]).map(|p| p.child.id().unwrap_or(0)).collect();
+    let cpu_before: Vec<f64> = pids.iter().map(|p| cpu_secs(*p)).collect();
+    let watch = CpuWatch::start();
     let started = Instant::now();
     let id = http
         .start_deletion(&serde_json::json!({
@@ -669,6 +722,10 @@ async fn pipeline_run(source: &TemplateDb, run: &PipelineRun, workers: usize) ->
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs = started.elapsed().as_secs_f64();
+    let (idle, broker_secs) = watch.stop();
+    let cpu: Vec<f64> = pids.iter().zip(&cpu_before).map(|(p, before)| cpu_secs(*p) - before).collect();
+    let jobs = db.scalar(&format!("SELECT total_jobs_ FROM sweep_hi_batch WHERE id_ = '{id}'")).await.max(1) as f64;
+    let worker_ms_per_job = cpu[..workers].iter().sum::<f64>() * 1000.0 / jobs;
     // Where the time outside the jobs went: creation → first job's start, and the last job's
     // log entry → completion.
     let phase =
@@ -695,8 +752,11 @@ async fn pipeline_run(source: &TemplateDb, run: &PipelineRun, workers: usize) ->
     let line = format!(
         "pipeline, {workers} worker(s) × prefetch {prefetch}: {n} roots in {secs:.2} s = {rate:.0} roots/s; POST {post_ms} ms; \
          job p99 ≤ {} s; worker peak RSS {rss:.1?} MiB; API peak RSS {api_rss:.1} MiB; \
-         creation → first job {startup_ms} ms, last job → completion {last_ms} ms",
-        p99.map_or("?".into(), |v| format!("{v}"))
+         creation → first job {startup_ms} ms, last job → completion {last_ms} ms; \
+         CPU: workers {worker_ms_per_job:.1} ms a job, API {:.2} s, broker {broker_secs:.2} s, machine idle {:.1} %",
+        p99.map_or("?".into(), |v| format!("{v}")),
+        cpu[workers],
+        idle * 100.0
     );
     PipelineFigures { rate, line }
 }
@@ -707,7 +767,11 @@ async fn core_run(source: &TemplateDb, run: &PipelineRun, connections: usize) ->
     let ids = roots(&copy.db, run.n).await;
     // The same per-instance audit rows as the pipeline's batch, created by the test user.
     let audit = run.audit.then(|| InstanceAudit { user_id: TEST_USER.0.into(), batch_id: "sweep-bench".into() });
-    core_with_connections(&copy, &ids, run.chunk as usize, connections, audit).await.rate()
+    let watch = CpuWatch::start();
+    let rate = core_with_connections(&copy, &ids, run.chunk as usize, connections, audit).await.rate();
+    let (idle, _) = watch.stop();
+    println!("deletion core: machine idle {:.1} %", idle * 100.0);
+    rate
 }
 
 /// Minimal running instances `1..=n` of definition `bench`, ids sequential (`pi-<n>`) or random
@@ -811,6 +875,134 @@ type AuthRun = (&'static str, f64, f64, f64);
 /// One figure of an [`AuthRun`].
 type Figure = fn(&AuthRun) -> f64;
 
+/// One mode of an `auth` round: its copy of the data, its API and a client calling it.
+struct AuthSide {
+    mode: &'static str,
+    db: TestDb,
+    env: HashMap<String, String>,
+    http: ApiClient,
+    api: Proc,
+}
+
+/// Starts `mode`'s API on a fresh copy of `source`: `none` without authentication, `user` with
+/// Basic authentication as a user who is no admin, so that every selected instance is checked
+/// (global grants and membership of every tenant of the data, so all pass).
+async fn auth_side(source: &TemplateDb, mode: &'static str, chunk: u64) -> AuthSide {
+    let db = source.copy().await;
+    let port = free_port();
+    let env = db.env(&[
+        ("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")),
+        ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", &chunk.to_string()),
+        ("SWEEP__TELEMETRY__FILTER", "warn"),
+        ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
+        ("SWEEP__AUTH__MODE", if mode == "none" { "none" } else { "basic" }),
+    ]);
+    let mut http = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).expect("settings"));
+    if mode == "user" {
+        let tenants = db.strings("SELECT DISTINCT tenant_id_ FROM act_ru_execution WHERE tenant_id_ IS NOT NULL").await;
+        shared::db::identity::upsert_user(&db.db, "bench", "bench", &[], &tenants).await.unwrap();
+        db.exec(
+            "INSERT INTO act_ru_authorization (id_, rev_, type_, user_id_, resource_type_, resource_id_, perms_)
+             VALUES ('b1', 1, 0, '*', 13, '*', 2147483647), ('b2', 1, 0, '*', 6, '*', 2147483647)",
+        )
+        .await;
+        http = http.as_user("bench", "bench");
+    }
+    let api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
+    http.wait_ready(Duration::from_secs(30)).await;
+    AuthSide { mode, db, env, http, api }
+}
+
+/// The request every `auth` POST sends.
+fn auth_request() -> serde_json::Value {
+    serde_json::json!({"processInstanceQuery": {"rootProcessInstances": true}, "deleteReason": "benchmark"})
+}
+
+/// One POST of `side`, in milliseconds; its batch is deleted again before any worker runs.
+async fn auth_post(side: &AuthSide) -> f64 {
+    let t = Instant::now();
+    let id = side.http.start_deletion(&auth_request()).await;
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    let (status, body) = side.http.delete(&format!("/batch/{id}")).await;
+    assert_eq!(status, 204, "{body}");
+    ms
+}
+
+/// `side`'s batch run to completion with one worker and `pollers` clients polling its
+/// statistics: the last POST (ms), statistics p99 (ms) and instances/s.
+async fn auth_run(side: &mut AuthSide, pollers: usize, poll_interval: Duration) -> (f64, f64, f64) {
+    let mut worker_env = side.env.clone();
+    worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
+    let mut worker = Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (http, db) = (&side.http, &side.db);
+    let started = Instant::now();
+    let id = http.start_deletion(&auth_request()).await;
+    let post_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let polls: Vec<_> = (0..pollers)
+        .map(|i| {
+            let (http, done, id) = (http.clone(), done.clone(), id.clone());
+            // Spread the pollers evenly over the interval.
+            let first = tokio::time::Instant::now() + poll_interval * i as u32 / pollers as u32;
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut ticks = tokio::time::interval_at(first, poll_interval.max(Duration::from_nanos(1)));
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    if !poll_interval.is_zero() {
+                        ticks.tick().await;
+                    }
+                    let t = Instant::now();
+                    let (status, _) = http.get(&format!("/batch/statistics?batchId={id}")).await;
+                    assert_eq!(status, 200);
+                    latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                latencies
+            })
+        })
+        .collect();
+    while db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await
+        != 1
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut latencies: Vec<f64> = Vec::new();
+    for p in polls {
+        latencies.extend(p.await.unwrap());
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let pct = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let deleted = db
+        .scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+        .await;
+    let audit = db.scalar("SELECT count(*) FROM act_hi_op_log WHERE proc_inst_id_ IS NOT NULL").await;
+    worker.terminate().await;
+    println!(
+        "  auth {}: statistics p50 {:.1} ms p99 {:.1} ms over {} polls, {:.0} instances/s ({deleted} deleted, {audit} audit rows)",
+        side.mode,
+        pct(0.5),
+        pct(0.99),
+        latencies.len(),
+        deleted as f64 / secs
+    );
+    (post_ms, pct(0.99), deleted as f64 / secs)
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
+}
+
+/// `auth`: authentication, authorization and per-instance audit against `auth.mode = none`.
+/// Each round starts both modes' APIs on identical copies of one generated database and sends
+/// their POSTs in turns (so that drift in the machine's load falls on both alike), then runs
+/// one batch of each mode to completion, one after the other, in an order that alternates
+/// between rounds. Every figure is the median over the rounds.
 async fn auth(args: &Args) {
     let n = args.num("instances", 20_000);
     let chunk = args.num("chunk", 100);
@@ -818,126 +1010,43 @@ async fn auth(args: &Args) {
     // Each poller asks once per interval, as a dashboard does; 0 polls back to back.
     let poll_interval = Duration::from_millis(args.num("poll-interval-ms", 1000));
     let seed = args.num("seed", 11);
-    // Rounds alternate the order (none, user; user, none; …) so that drift in the machine's
-    // load falls on both modes alike; each figure is the median over the rounds.
     let rounds = args.num("rounds", 2).max(1);
-    let posts = args.num("posts", 5).max(1);
+    let posts = args.num("posts", 5).max(1) as usize;
     let mut rows: Vec<AuthRun> = Vec::new();
-    let modes = (0..rounds).flat_map(|r| if r % 2 == 0 { ["none", "user"] } else { ["user", "none"] });
     println!("generating {n} roots ...");
     let source = generated(n, seed).await.into_template().await;
-    for mode in modes {
-        println!("auth {mode} ...");
-        let db = source.copy().await;
-        let port = free_port();
-        let auth_mode = if mode == "none" { "none" } else { "basic" };
-        let env = db.env(&[
-            ("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")),
-            ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", &chunk.to_string()),
-            ("SWEEP__TELEMETRY__FILTER", "warn"),
-            ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
-            ("SWEEP__AUTH__MODE", auth_mode),
-        ]);
-        let mut http = ApiClient::for_settings(&shared::Settings::load_from(env.clone()).expect("settings"));
-        if mode == "user" {
-            // Not an admin: every selected instance is checked (global grants and membership of
-            // every tenant of the data, so all pass).
-            let tenants =
-                db.strings("SELECT DISTINCT tenant_id_ FROM act_ru_execution WHERE tenant_id_ IS NOT NULL").await;
-            shared::db::identity::upsert_user(&db.db, "bench", "bench", &[], &tenants).await.unwrap();
-            db.exec(
-                "INSERT INTO act_ru_authorization (id_, rev_, type_, user_id_, resource_type_, resource_id_, perms_)
-                 VALUES ('b1', 1, 0, '*', 13, '*', 2147483647), ('b2', 1, 0, '*', 6, '*', 2147483647)",
-            )
-            .await;
-            http = http.as_user("bench", "bench");
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { ["none", "user"] } else { ["user", "none"] };
+        println!("round {} ({} first) ...", round + 1, order[0]);
+        let mut sides = Vec::new();
+        for mode in order {
+            sides.push(auth_side(&source, mode, chunk).await);
         }
-        let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
-        http.wait_ready(Duration::from_secs(30)).await;
-        let request =
-            serde_json::json!({"processInstanceQuery": {"rootProcessInstances": true}, "deleteReason": "benchmark"});
-        // POST latency: the median of `posts` requests, each batch deleted again before any
-        // worker runs, and of the one that then runs (a single request is too noisy to compare).
-        let mut post_times = Vec::new();
+        // POST latency: the median of `posts` requests per mode, in turns — all but the last
+        // deleted again, the last one the batch that then runs (one request is too noisy).
+        let mut post_times = vec![Vec::new(), Vec::new()];
         for _ in 1..posts {
-            let t = Instant::now();
-            let id = http.start_deletion(&request).await;
-            post_times.push(t.elapsed().as_secs_f64() * 1000.0);
-            let (status, body) = http.delete(&format!("/batch/{id}")).await;
-            assert_eq!(status, 204, "{body}");
+            for (side, times) in sides.iter().zip(&mut post_times) {
+                times.push(auth_post(side).await);
+            }
         }
-        let mut worker_env = env.clone();
-        worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
-        let mut worker = Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env);
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let started = Instant::now();
-        let id = http.start_deletion(&request).await;
-        post_times.push(started.elapsed().as_secs_f64() * 1000.0);
-        post_times.sort_by(f64::total_cmp);
-        let post_ms = post_times[post_times.len() / 2];
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let polls: Vec<_> = (0..pollers)
-            .map(|i| {
-                let (http, done, id) = (http.clone(), done.clone(), id.clone());
-                // Spread the pollers evenly over the interval.
-                let first = tokio::time::Instant::now() + poll_interval * i as u32 / pollers as u32;
-                tokio::spawn(async move {
-                    let mut latencies = Vec::new();
-                    let mut ticks = tokio::time::interval_at(first, poll_interval.max(Duration::from_nanos(1)));
-                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                        if !poll_interval.is_zero() {
-                            ticks.tick().await;
-                        }
-                        let t = Instant::now();
-                        let (status, _) = http.get(&format!("/batch/statistics?batchId={id}")).await;
-                        assert_eq!(status, 200);
-                        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-                    }
-                    latencies
-                })
-            })
-            .collect();
-        while db
-            .scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL"))
-            .await
-            != 1
-        {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        for (side, times) in sides.iter_mut().zip(post_times) {
+            let (last_post, p99, per_second) = auth_run(side, pollers, poll_interval).await;
+            let mut times = times;
+            times.push(last_post);
+            let post_ms = median(times);
+            println!("  auth {}: POST {post_ms:.0} ms (median of {posts})", side.mode);
+            rows.push((side.mode, post_ms, p99, per_second));
         }
-        let secs = started.elapsed().as_secs_f64();
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
-        let mut latencies: Vec<f64> = Vec::new();
-        for p in polls {
-            latencies.extend(p.await.unwrap());
+        for side in &mut sides {
+            side.api.terminate().await;
         }
-        latencies.sort_by(|a, b| a.total_cmp(b));
-        let pct = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-        let deleted = db
-            .scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-            .await;
-        let audit = db.scalar("SELECT count(*) FROM act_hi_op_log WHERE proc_inst_id_ IS NOT NULL").await;
-        worker.terminate().await;
-        api.terminate().await;
-        println!(
-            "  auth {mode}: POST {post_ms:.0} ms, statistics p50 {:.1} ms p99 {:.1} ms over {} polls, {:.0} instances/s ({deleted} deleted, {audit} audit rows)",
-            pct(0.5),
-            pct(0.99),
-            latencies.len(),
-            deleted as f64 / secs
-        );
-        rows.push((mode, post_ms, pct(0.99), deleted as f64 / secs));
     }
-    let median = |mode: &str, figure: Figure| {
-        let mut values: Vec<f64> = rows.iter().filter(|r| r.0 == mode).map(figure).collect();
-        values.sort_by(f64::total_cmp);
-        let mid = values.len() / 2;
-        if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
-    };
     let figures: [(&str, Figure); 3] = [("POST ms", |r| r.1), ("statistics p99 ms", |r| r.2), ("instances/s", |r| r.3)];
     println!("medians over {rounds} round(s):");
     for (name, figure) in figures {
-        let (base, checked) = (median("none", figure), median("user", figure));
+        let of = |mode: &str| median(rows.iter().filter(|r| r.0 == mode).map(figure).collect());
+        let (base, checked) = (of("none"), of("user"));
         println!("  {name}: none {base:.1}, checked user {checked:.1}, ratio {:.2}x", checked / base);
     }
 }

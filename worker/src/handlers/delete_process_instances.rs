@@ -33,13 +33,14 @@ use crate::{Ctx, Disposition, gates};
 
 /// Handles one job message.
 pub async fn handle(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Disposition, shared::Error> {
-    let Some(b) = batch::find(&ctx.db, batch_id).await? else {
+    let Some(batch_job::JobContext { batch: b, readiness, runnable_weight }) =
+        batch_job::context(&ctx.db, batch_id, job_seq).await?
+    else {
         return Ok(Disposition::DONE); // deleted or completed batch
     };
     if b.suspended {
         return Ok(Disposition::DONE); // stays pending; activation re-publishes it
     }
-    let readiness = batch_job::readiness(&ctx.db, batch_id, job_seq).await?;
     if !readiness.open {
         // Done, failed, or unknown: nothing to do, but a job that finished in a worker that
         // died before asking is completed here.
@@ -49,7 +50,7 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, job_seq: i32) -> Result<Dispositi
         return Ok(Disposition::Ack(redelay(ctx, batch_id, job_seq, wait).await?));
     }
     // `running` is this worker's permit to run the job, held until its deletion ends.
-    let (txn, running) = match gates::pass(ctx, &b, job_seq, readiness.outranked).await? {
+    let (txn, running) = match gates::pass(ctx, &b, job_seq, readiness.outranked, runnable_weight).await? {
         gates::Pass::Run(txn, permit) => (txn, permit),
         gates::Pass::Park(disposition) => return Ok(disposition),
     };
