@@ -18,6 +18,8 @@ use serde::Serialize;
 use crate::messages::WorkMessage;
 use crate::mq::Topology;
 
+pub mod packed;
+
 /// One message waiting to be published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxMessage {
@@ -29,9 +31,9 @@ pub struct OutboxMessage {
     pub payload: Vec<u8>,
     /// `traceparent` of the operation that caused the message, if any.
     pub traceparent: Option<String>,
-    /// The payload is a JSON array whose elements are published as separate messages: one
-    /// row stands for a job's many events, so the hot path writes and deletes one row, not one
-    /// per deleted instance.
+    /// The payload holds many messages, each published as a message of its own ([`packed`]):
+    /// a few rows stand for a job's many events, so the hot path writes and deletes a few
+    /// rows, not one per deleted instance.
     pub split: bool,
 }
 
@@ -66,7 +68,7 @@ impl OutboxMessage {
 
     /// A few rows for many events of one kind, each event published as a message of its own.
     pub fn events<T: Serialize>(topology: &Topology, routing_key: &str, bodies: &[T]) -> Vec<Self> {
-        split_payloads(bodies)
+        packed::pack(bodies, MAX_STATEMENT_BYTES - 512)
             .into_iter()
             .map(|payload| Self {
                 split: true,
@@ -167,29 +169,6 @@ pub async fn enqueue(
         stored.extend(insert(txn, group, lease).await?);
     }
     Ok(stored)
-}
-
-/// Splits `bodies` into JSON arrays of at most about [`MAX_STATEMENT_BYTES`] each, for
-/// [`OutboxMessage::split`] rows.
-fn split_payloads<T: Serialize>(bodies: &[T]) -> Vec<Vec<u8>> {
-    let mut payloads = Vec::new();
-    let mut current: Vec<serde_json::Value> = Vec::new();
-    let mut size = 0;
-    for body in bodies {
-        let value = serde_json::to_value(body).expect("events serialise");
-        let len = value.to_string().len() + 1;
-        if !current.is_empty() && size + len > MAX_STATEMENT_BYTES - 512 {
-            payloads.push(json(&current));
-            current.clear();
-            size = 0;
-        }
-        size += len;
-        current.push(value);
-    }
-    if !current.is_empty() {
-        payloads.push(json(&current));
-    }
-    payloads
 }
 
 async fn insert(

@@ -112,12 +112,8 @@ async fn publish_on(channel: &Channel, messages: &[StoredMessage], optional: &[S
     for (row, stored) in messages.iter().enumerate() {
         let m = &stored.message;
         if m.split {
-            let items: Vec<&serde_json::value::RawValue> = serde_json::from_slice(&m.payload)?;
-            outgoing.extend(items.iter().enumerate().map(|(part, item)| Outgoing {
-                row,
-                part,
-                payload: item.get().as_bytes().to_vec(),
-            }));
+            let parts = outbox::packed::unpack(&m.payload)?;
+            outgoing.extend(parts.into_iter().enumerate().map(|(part, payload)| Outgoing { row, part, payload }));
         } else {
             outgoing.push(Outgoing { row, part: 0, payload: m.payload.clone() });
         }
