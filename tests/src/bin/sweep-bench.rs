@@ -698,9 +698,6 @@ async fn pipeline_run(source: &TemplateDb, run: &PipelineRun, workers: usize) ->
         .map(|p| {
             let mut worker_env = env.clone();
             worker_env.insert("SWEEP__HTTP__BIND".into(), format!("127.0.0.1:{p}"));
-            if let Ok(t) = std::env::var("TOKIO_WORKER_THREADS") {
-                worker_env.insert("TOKIO_WORKER_THREADS".into(), t);
-            }
             Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env)
         })
         .collect();
