@@ -19,8 +19,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// Packs `bodies` — each serialising to an object with the same keys — into payloads of at
-/// most about `max_bytes` each (a single larger message gets a payload of its own).
+/// Packs `bodies` — each serialising to an object with the same keys, as a struct without
+/// `skip_serializing_if` fields does — into payloads of at most about `max_bytes` each (a
+/// single larger message gets a payload of its own).
 pub fn pack<T: Serialize>(bodies: &[T], max_bytes: usize) -> Vec<Vec<u8>> {
     let objects: Vec<Map<String, Value>> = bodies
         .iter()
@@ -47,7 +48,7 @@ pub fn pack<T: Serialize>(bodies: &[T], max_bytes: usize) -> Vec<Vec<u8>> {
     let mut current = head.clone().into_bytes();
     let mut rows_in_current = 0;
     for o in &objects {
-        let row: Vec<&Value> = own.iter().map(|k| &o[k.as_str()]).collect();
+        let row: Vec<&Value> = own.iter().map(|k| o.get(k.as_str()).unwrap_or(&Value::Null)).collect();
         let row = serde_json::to_vec(&row).expect("values serialise");
         if rows_in_current > 0 && current.len() + row.len() + 3 > max_bytes {
             current.extend_from_slice(b"]}");
