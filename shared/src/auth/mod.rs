@@ -288,58 +288,34 @@ impl Principal {
             if delete {
                 checks.push((Permission::DeleteInstance, Some(Permission::Delete)));
             }
-            let and = if combined { "" } else { " AND" };
+            sql.push(if combined { " " } else { " AND " });
             if self.no_instance_authorizations {
                 // No instance has authorizations of its own for the principal: the definition's
                 // key and `*` on instances decide, the same for every instance of a definition.
-                sql.push(&format!("{and} {} IN (SELECT d.id_ FROM act_re_procdef d WHERE ", row.definition_id));
-                for (i, (on_definition, on_instance)) in checks.iter().enumerate() {
-                    sql.push(if i == 0 { "(" } else { " AND (" });
+                self.push_permitted_definitions(sql, row.definition_id, &checks);
+            } else {
+                sql.push(&format!("(({} NOT IN (", row.id));
+                self.push_instances_with_own_authorizations(sql);
+                sql.push(") AND ");
+                self.push_permitted_definitions(sql, row.definition_id, &checks);
+                sql.push(&format!(") OR ({} IN (", row.id));
+                self.push_instances_with_own_authorizations(sql);
+                sql.push(")");
+                for (on_definition, on_instance) in &checks {
+                    sql.push(&format!(" AND ({} IN (SELECT d.id_ FROM act_re_procdef d WHERE ", row.definition_id));
                     self.push_permitted(sql, Resource::ProcessDefinition, *on_definition, Some("d.key_"));
+                    sql.push(")");
                     if let Some(on_instance) = on_instance {
-                        sql.push(" OR ");
-                        self.push_permitted(sql, Resource::ProcessInstance, *on_instance, None);
+                        sql.push(&format!(" OR {} IN (SELECT o.id FROM (", row.id));
+                        self.push_instances_with_own_authorizations(sql);
+                        sql.push(") o(id) WHERE ");
+                        self.push_permitted(sql, Resource::ProcessInstance, *on_instance, Some("o.id"));
+                        sql.push(")");
                     }
                     sql.push(")");
                 }
-                sql.push(")");
-                if combined {
-                    sql.push(" ELSE false END");
-                }
-                if matches!(instance, Instance::Id(_)) {
-                    sql.push(")");
-                }
-                return;
+                sql.push("))");
             }
-            sql.push(&format!("{and} (({} NOT IN (", row.id));
-            self.push_instances_with_own_authorizations(sql);
-            sql.push(&format!(") AND {} IN (SELECT d.id_ FROM act_re_procdef d WHERE ", row.definition_id));
-            for (i, (on_definition, on_instance)) in checks.iter().enumerate() {
-                sql.push(if i == 0 { "(" } else { " AND (" });
-                self.push_permitted(sql, Resource::ProcessDefinition, *on_definition, Some("d.key_"));
-                if let Some(on_instance) = on_instance {
-                    sql.push(" OR ");
-                    self.push_permitted(sql, Resource::ProcessInstance, *on_instance, None);
-                }
-                sql.push(")");
-            }
-            sql.push(&format!(")) OR ({} IN (", row.id));
-            self.push_instances_with_own_authorizations(sql);
-            sql.push(")");
-            for (on_definition, on_instance) in &checks {
-                sql.push(&format!(" AND ({} IN (SELECT d.id_ FROM act_re_procdef d WHERE ", row.definition_id));
-                self.push_permitted(sql, Resource::ProcessDefinition, *on_definition, Some("d.key_"));
-                sql.push(")");
-                if let Some(on_instance) = on_instance {
-                    sql.push(&format!(" OR {} IN (SELECT o.id FROM (", row.id));
-                    self.push_instances_with_own_authorizations(sql);
-                    sql.push(") o(id) WHERE ");
-                    self.push_permitted(sql, Resource::ProcessInstance, *on_instance, Some("o.id"));
-                    sql.push(")");
-                }
-                sql.push(")");
-            }
-            sql.push("))");
             if combined {
                 sql.push(" ELSE false END");
             }
@@ -347,6 +323,27 @@ impl Principal {
         if matches!(instance, Instance::Id(_)) {
             sql.push(")");
         }
+    }
+
+    /// Appends `definition_id IN (…)`: the definitions whose key passes every check, a check
+    /// being (permission on the definition key, alternative permission on `*` instances).
+    fn push_permitted_definitions(
+        &self,
+        sql: &mut SqlBuilder,
+        definition_id: &str,
+        checks: &[(Permission, Option<Permission>)],
+    ) {
+        sql.push(&format!("{definition_id} IN (SELECT d.id_ FROM act_re_procdef d WHERE "));
+        for (i, (on_definition, on_instance)) in checks.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { " AND (" });
+            self.push_permitted(sql, Resource::ProcessDefinition, *on_definition, Some("d.key_"));
+            if let Some(on_instance) = on_instance {
+                sql.push(" OR ");
+                self.push_permitted(sql, Resource::ProcessInstance, *on_instance, None);
+            }
+            sql.push(")");
+        }
+        sql.push(")");
     }
 
     /// The ids of process instances with authorizations of their own that concern the
