@@ -272,6 +272,48 @@ async fn a_tenant_user_selects_sees_and_deletes_only_its_tenant_and_tenantless_i
     assert_eq!(db.scalar(&left("= 'B'")).await, 3, "B's instances are untouched");
 }
 
+/// When every running instance passes a user's checks, the selection learns it once per
+/// statement and tests no row; the moment one does not, every row is tested again.
+#[tokio::test]
+async fn checks_answered_for_the_whole_database_still_exclude_whatever_fails_them() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 6).await;
+    db.exec("UPDATE act_ru_execution SET tenant_id_ = 'A' WHERE proc_inst_id_ IN ('pi-1', 'pi-2')").await;
+    let pw = user(&db, "erin", &[], &["A"]).await;
+    authorize(&db, 0, "*", 13, "*", ALL).await;
+    authorize(&db, 0, "*", 6, "*", ALL).await;
+    let api = spawn(&db, &[]).await;
+    let erin = api.as_user("erin", pw);
+    let selected = |id: String| {
+        let db = &db;
+        async move {
+            db.strings(&format!("SELECT proc_inst_id_ FROM sweep_batch_item WHERE batch_id_ = '{id}' ORDER BY 1")).await
+        }
+    };
+    let everything = ["c-1", "pi-1", "pi-2", "pi-3", "pi-4", "pi-5", "pi-6"];
+
+    // Only erin's tenant and none, every definition permitted: all pass.
+    assert_eq!(erin.get("/process-instance/count").await.1["count"], 7);
+    let id = erin.start_deletion(&json!({"processInstanceQuery": {}, "deleteReason": "one"})).await;
+    assert_eq!(selected(id).await, everything);
+
+    // An instance of another tenant: it alone is left out.
+    db.exec("UPDATE act_ru_execution SET tenant_id_ = 'B' WHERE proc_inst_id_ = 'pi-3'").await;
+    assert_eq!(erin.get("/process-instance/count").await.1["count"], 6);
+    let id = erin.start_deletion(&json!({"processInstanceQuery": {}, "deleteReason": "two"})).await;
+    assert_eq!(selected(id).await, ["c-1", "pi-1", "pi-2", "pi-4", "pi-5", "pi-6"]);
+    let (status, body) = erin.post("/process-instance/delete", &json!({"processInstanceIds": ["pi-3"]})).await;
+    assert_eq!(status, 400, "{body}");
+
+    // Back to one tenant, but a revoke of reading definition `other`'s instances (a revoke
+    // stores the permissions it leaves): its instances are left out, definition `p`'s are not.
+    db.exec("UPDATE act_ru_execution SET tenant_id_ = NULL WHERE proc_inst_id_ = 'pi-3'").await;
+    authorize(&db, 2, "user:erin", 6, "other", ALL ^ 512).await;
+    assert_eq!(erin.get("/process-instance/count").await.1["count"], 4);
+    let id = erin.start_deletion(&json!({"processInstanceQuery": {}, "deleteReason": "three"})).await;
+    assert_eq!(selected(id).await, ["c-1", "pi-2", "pi-4", "pi-6"]);
+}
+
 #[tokio::test]
 async fn a_batch_is_visible_only_to_users_of_every_tenant_of_its_instances() {
     let db = tenant_instances().await;

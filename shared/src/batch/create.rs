@@ -469,7 +469,12 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, 
                 ") h JOIN act_hi_procinst hp ON hp.id_ = h.id
                  LEFT JOIN act_ru_execution r ON r.id_ = h.id AND r.proc_inst_id_ = r.id_ WHERE true",
             );
-            let row = InstanceRow { id: "hp.id_", tenant_id: "hp.tenant_id_", definition_id: "hp.proc_def_id_" };
+            let row = InstanceRow {
+                id: "hp.id_",
+                tenant_id: "hp.tenant_id_",
+                definition_id: "hp.proc_def_id_",
+                runtime: false,
+            };
             principal.push_instance_visible(b, Instance::Row(row), true, delete);
         } else {
             // Finished instances match a historic query but cannot be deleted: take running ones.
