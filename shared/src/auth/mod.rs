@@ -304,25 +304,23 @@ impl Principal {
         // expression: PostgreSQL orders a row's conditions by their estimated cost, and on its
         // own the cheap-looking tenant test went before the row's other conditions (the root
         // test of a selection), so it ran on every execution row, not only on the instances.
-        let tenant_test = |sql: &mut SqlBuilder| {
+        let tenant_test = self.tenant_check.then(|| {
             let (t, tenants) = (row.tenant_id, self.tenants_param(sql));
             format!("({t} IS NULL OR {t} = ANY({tenants}))")
-        };
+        });
         if !self.authorization {
-            let test = tenant_test(sql);
-            sql.push(&test);
+            sql.push(tenant_test.as_deref().unwrap_or("true"));
             return;
         }
-        if self.tenant_check {
-            let test = tenant_test(sql);
+        if let Some(test) = &tenant_test {
             sql.push(&format!("CASE WHEN {test} THEN "));
         }
+        let checks = Self::instance_permissions(historic, delete);
         if self.no_instance_authorizations {
             // No instance has authorizations of its own for the principal: the definition's
             // key and `*` on instances decide, the same for every instance of a definition.
-            self.push_permitted_definitions(sql, row.definition_id, &Self::instance_permissions(historic, delete));
+            self.push_permitted_definitions(sql, row.definition_id, &checks);
         } else {
-            let checks = Self::instance_permissions(historic, delete);
             sql.push(&format!("(({} NOT IN (", row.id));
             self.push_instances_with_own_authorizations(sql);
             sql.push(") AND ");
@@ -345,7 +343,7 @@ impl Principal {
             }
             sql.push("))");
         }
-        if self.tenant_check {
+        if tenant_test.is_some() {
             sql.push(" ELSE false END");
         }
     }
@@ -388,7 +386,7 @@ impl Principal {
         }
         if self.authorization {
             sql.push(" AND NOT EXISTS (SELECT 1 FROM act_re_procdef d WHERE NOT ");
-            self.push_definition_passes(sql, "d.key_", &Self::instance_permissions(historic, delete));
+            self.push_definition_passes(sql, &Self::instance_permissions(historic, delete));
             sql.push(")");
         }
         sql.push(")");
@@ -403,22 +401,17 @@ impl Principal {
         checks: &[(Permission, Option<Permission>)],
     ) {
         sql.push(&format!("{definition_id} IN (SELECT d.id_ FROM act_re_procdef d WHERE "));
-        self.push_definition_passes(sql, "d.key_", checks);
+        self.push_definition_passes(sql, checks);
         sql.push(")");
     }
 
-    /// Appends a boolean expression: the definition of key `key_expr` passes every check of
+    /// Appends a boolean expression: the definition aliased `d` passes every check of
     /// [`Principal::push_permitted_definitions`].
-    fn push_definition_passes(
-        &self,
-        sql: &mut SqlBuilder,
-        key_expr: &str,
-        checks: &[(Permission, Option<Permission>)],
-    ) {
+    fn push_definition_passes(&self, sql: &mut SqlBuilder, checks: &[(Permission, Option<Permission>)]) {
         sql.push("(");
         for (i, (on_definition, on_instance)) in checks.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { " AND (" });
-            self.push_permitted(sql, Resource::ProcessDefinition, *on_definition, Some(key_expr));
+            self.push_permitted(sql, Resource::ProcessDefinition, *on_definition, Some("d.key_"));
             if let Some(on_instance) = on_instance {
                 sql.push(" OR ");
                 self.push_permitted(sql, Resource::ProcessInstance, *on_instance, None);
