@@ -100,6 +100,41 @@ async fn failed_logins_lock_the_user_even_for_the_right_password_until_the_lock_
 }
 
 #[tokio::test]
+async fn a_password_changed_or_a_lock_set_elsewhere_is_refused_before_the_cache_ttl_ends() {
+    let db = TestDb::new().await;
+    let pw = user(&db, "erin", &[], &[]).await;
+    user(&db, "finn", &[], &[]).await;
+    let ttl = Duration::from_secs(2);
+    let api = spawn(
+        &db,
+        &[
+            ("SWEEP__AUTH__CACHE_TTL", "2s"),
+            ("SWEEP__AUTH__LOGIN_DELAY_BASE", "1"),
+            ("SWEEP__AUTH__LOGIN_DELAY_MAX", "1"),
+        ],
+    )
+    .await;
+    let (erin, finn) = (api.as_user("erin", pw), api.as_user("finn", pw));
+    let verified = std::time::Instant::now();
+    assert_eq!(erin.get("/batch").await.0, 200);
+    assert_eq!(finn.get("/batch").await.0, 200);
+    // Changed behind Sweep's back: a new password for erin, a lock for finn.
+    shared::db::identity::upsert_user(&db.db, "erin", "new", &[], &[]).await.unwrap();
+    db.exec("UPDATE act_id_user SET lock_exp_time_ = localtimestamp + interval '1 hour' WHERE id_ = 'finn'").await;
+    assert_eq!(erin.get("/batch").await.0, 200, "verified credentials are trusted for a while");
+    // A request past half the TTL is answered from the cache and verified again meanwhile, so
+    // the refusal comes before the entry would have expired.
+    for client in [&erin, &finn] {
+        eventually(ttl * 3, || async { (client.get("/batch").await.0 == 401).then_some(()) }).await;
+    }
+    assert!(verified.elapsed() < ttl, "refused within the TTL, after {:?}", verified.elapsed());
+    // The old password counted as a failed login (a lock of a second); the new one works.
+    let renewed = api.as_user("erin", "new");
+    eventually(Duration::from_secs(5), || async { (renewed.get("/batch").await.0 == 200).then_some(()) }).await;
+    assert_eq!(finn.get("/batch").await.0, 401, "still locked");
+}
+
+#[tokio::test]
 async fn legacy_unsalted_sha_passwords_are_accepted() {
     let db = TestDb::new().await;
     // {SHA} + Base64(SHA-1("demo")), as Camunda 7.6 and older stored it.

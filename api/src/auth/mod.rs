@@ -8,11 +8,15 @@
 //! round trip) are cached. Verified Basic credentials are cached for `auth.cache_ttl` (seconds), keyed by user and a
 //! digest of the password, so a client polling every second costs neither a database round trip
 //! nor a hash per request. A failed login evicts the user's entries at once, so a lock or a
-//! wrong password is never answered from the cache; a password changed elsewhere takes effect
-//! within the TTL.
+//! wrong password is never answered from the cache; a password changed or a lock set elsewhere
+//! takes effect within the TTL.
+//!
+//! An entry past half its TTL is still answered, once verified again in the background: a
+//! client that keeps calling never waits for a verification (which would otherwise land on
+//! one of its requests every TTL), and nothing older than the TTL is ever trusted.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{Request, State};
@@ -38,10 +42,28 @@ const MAX_CACHED: usize = 10_000;
 /// A user and the SHA-256 of a password that was verified for it.
 type CacheKey = (String, [u8; 32]);
 
+/// A verified principal, when it was verified, and whether it is being verified again.
+struct Cached {
+    principal: Principal,
+    verified: Instant,
+    refreshing: bool,
+}
+
+/// What the cache holds for a key.
+enum Lookup {
+    /// Verified less than half the TTL ago.
+    Fresh(Principal),
+    /// Verified between half the TTL and the TTL ago: answer it, and verify it again in the
+    /// background (the caller is the one to do so; others see it `Fresh` meanwhile).
+    Refresh(Principal),
+    /// Nothing usable: verify before answering.
+    Miss,
+}
+
 /// Turns credentials into principals.
 pub struct Authenticator {
     settings: AuthSettings,
-    cache: Mutex<HashMap<CacheKey, (Principal, Instant)>>,
+    cache: Mutex<HashMap<CacheKey, Cached>>,
     oidc: Option<oidc::OidcVerifier>,
 }
 
@@ -75,7 +97,7 @@ impl Authenticator {
 
     /// The principal behind `headers`.
     pub async fn authenticate(
-        &self,
+        self: &Arc<Self>,
         db: &DatabaseConnection,
         headers: &HeaderMap,
     ) -> Result<Principal, Unauthenticated> {
@@ -83,14 +105,47 @@ impl Authenticator {
             AuthMode::None => Ok(Principal::anonymous()),
             AuthMode::Basic => {
                 let (user, pass) = basic_credentials(headers).ok_or(Unauthenticated::Missing)?;
-                self.basic(db, user, pass).await
+                let key = (user.clone(), Sha256::digest(pass.as_bytes()).into());
+                self.cached_or(key, db, move |this, db| async move { this.basic(&db, user, pass).await }).await
             }
             AuthMode::Oidc => {
                 let token = bearer_token(headers).ok_or(Unauthenticated::Missing)?;
                 let verifier = self.oidc.as_ref().ok_or(Unauthenticated::Missing)?;
                 let identity = verifier.verify(token).await?;
-                self.token_user(db, identity).await
+                let key = (identity.user_id.clone(), Sha256::digest(identity.groups.join("\n").as_bytes()).into());
+                self.cached_or(key, db, move |this, db| async move { this.token_user(&db, identity).await }).await
             }
+        }
+    }
+
+    /// The cached principal of `key`, or the one `verify` finds (and caches). An entry past
+    /// half its TTL is answered while `verify` runs again in a task of its own.
+    async fn cached_or<F, Fut>(
+        self: &Arc<Self>,
+        key: CacheKey,
+        db: &DatabaseConnection,
+        verify: F,
+    ) -> Result<Principal, Unauthenticated>
+    where
+        F: FnOnce(Arc<Self>, DatabaseConnection) -> Fut,
+        Fut: Future<Output = Result<Principal, Unauthenticated>> + Send + 'static,
+    {
+        match self.lookup(&key) {
+            Lookup::Fresh(principal) => Ok(principal),
+            Lookup::Refresh(principal) => {
+                let again = verify(self.clone(), db.clone());
+                let this = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = again.await {
+                        // A refused login has evicted the user already; anything else leaves
+                        // the entry to expire, or to be verified again by the next request.
+                        tracing::debug!(error = %e, "cached credentials not verified again");
+                        this.refresh_failed(&key);
+                    }
+                });
+                Ok(principal)
+            }
+            Lookup::Miss => verify(self.clone(), db.clone()).await,
         }
     }
 
@@ -102,9 +157,6 @@ impl Authenticator {
         identity: oidc::OidcIdentity,
     ) -> Result<Principal, Unauthenticated> {
         let key = (identity.user_id.clone(), Sha256::digest(identity.groups.join("\n").as_bytes()).into());
-        if let Some(principal) = self.cached(&key) {
-            return Ok(principal);
-        }
         let (groups, tenants) = identity::memberships(db, &identity.user_id, &identity.groups).await?;
         let principal =
             Principal::user(identity.user_id, groups, tenants, &self.settings.admin_group, self.settings.authorization);
@@ -112,12 +164,12 @@ impl Authenticator {
         Ok(principal)
     }
 
+    /// Verifies `user`'s password against the identity tables, as Camunda does, and caches the
+    /// principal; a refused login evicts the user's entries.
     async fn basic(&self, db: &DatabaseConnection, user: String, pass: String) -> Result<Principal, Unauthenticated> {
         let key = (user.clone(), Sha256::digest(pass.as_bytes()).into());
-        if let Some(principal) = self.cached(&key) {
-            return Ok(principal);
-        }
         let Some(creds) = identity::credentials(db, &user, &self.settings).await? else {
+            self.evict(&user);
             return Err(Unauthenticated::Invalid(user));
         };
         let matches = creds.pwd.as_deref().is_some_and(|pwd| password::verify(&pass, pwd, creds.salt.as_deref()));
@@ -135,9 +187,25 @@ impl Authenticator {
         Ok(principal)
     }
 
-    fn cached(&self, key: &CacheKey) -> Option<Principal> {
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.get(key).filter(|(_, at)| at.elapsed() < self.settings.cache_ttl).map(|(p, _)| p.clone())
+    fn lookup(&self, key: &CacheKey) -> Lookup {
+        let ttl = self.settings.cache_ttl;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(entry) = cache.get_mut(key).filter(|e| e.verified.elapsed() < ttl) else {
+            return Lookup::Miss;
+        };
+        if entry.refreshing || entry.verified.elapsed() < ttl / 2 {
+            return Lookup::Fresh(entry.principal.clone());
+        }
+        entry.refreshing = true;
+        Lookup::Refresh(entry.principal.clone())
+    }
+
+    /// A background verification of `key` ended without a verdict: the next request past half
+    /// the TTL tries again.
+    fn refresh_failed(&self, key: &CacheKey) {
+        if let Some(entry) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get_mut(key) {
+            entry.refreshing = false;
+        }
     }
 
     fn remember(&self, key: CacheKey, principal: Principal) {
@@ -145,7 +213,7 @@ impl Authenticator {
         if cache.len() >= MAX_CACHED {
             cache.clear();
         }
-        cache.insert(key, (principal, Instant::now()));
+        cache.insert(key, Cached { principal, verified: Instant::now(), refreshing: false });
     }
 
     fn evict(&self, user: &str) {

@@ -15,7 +15,11 @@
 //! statistics (each once per `MS`, default 1000; 0: back to back) — and prints POST latency
 //! (the median of `K` requests, default 5, all but the last batch deleted before a worker runs;
 //! both modes' APIs run side by side and take turns), statistics p50/p99 and instances/s of
-//! both: medians over `R` rounds (default 2) that alternate the order of the two modes.
+//! both, whose last batches run at the same time, each with a worker of its own, until the
+//! first completes: over `R` rounds (default 2) that alternate the order of the two modes,
+//! medians of POST and instances/s, p99 over all polls, and the median of each figure's
+//! per-round ratio.
+//! Every timed run (here and in `pipeline`) starts after a checkpoint.
 //! `core` deletes identical copies of generated data three ways — engine-style (one statement
 //! per row, one transaction per instance, as an ORM-driven engine does), hand-written set-based
 //! SQL with one statement per table, and Sweep's deletion core — and prints instances/s and
@@ -703,6 +707,7 @@ async fn pipeline_run(source: &TemplateDb, run: &PipelineRun, workers: usize) ->
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let pids: Vec<u32> = procs.iter().chain([&api]).map(|p| p.child.id().unwrap_or(0)).collect();
+    checkpoint(&db).await;
     let cpu_before: Vec<f64> = pids.iter().map(|p| cpu_secs(*p)).collect();
     let watch = CpuWatch::start();
     let started = Instant::now();
@@ -764,6 +769,7 @@ async fn core_run(source: &TemplateDb, run: &PipelineRun, connections: usize) ->
     let ids = roots(&copy.db, run.n).await;
     // The same per-instance audit rows as the pipeline's batch, created by the test user.
     let audit = run.audit.then(|| InstanceAudit { user_id: TEST_USER.0.into(), batch_id: "sweep-bench".into() });
+    checkpoint(&copy).await;
     let watch = CpuWatch::start();
     let rate = core_with_connections(&copy, &ids, run.chunk as usize, connections, audit).await.rate();
     let (idle, _) = watch.stop();
@@ -867,10 +873,23 @@ async fn snapshot(args: &Args) {
     }
 }
 
-/// One `auth` run: mode, POST ms, statistics p99 ms, instances/s.
-type AuthRun = (&'static str, f64, f64, f64);
-/// One figure of an [`AuthRun`].
-type Figure = fn(&AuthRun) -> f64;
+/// One `auth` run of one mode: POST ms, every statistics poll's latency (ms), instances/s.
+struct AuthRun {
+    post_ms: f64,
+    polls: Vec<f64>,
+    per_second: f64,
+}
+
+impl AuthRun {
+    fn p99(&self) -> f64 {
+        percentile(&self.polls, 0.99)
+    }
+}
+
+/// The `q` quantile of `values` (sorted ascending), the nearest rank below.
+fn percentile(values: &[f64], q: f64) -> f64 {
+    values[((values.len() as f64 * q) as usize).min(values.len() - 1)]
+}
 
 /// One mode of an `auth` round: its copy of the data, its API and a client calling it.
 struct AuthSide {
@@ -925,67 +944,99 @@ async fn auth_post(side: &AuthSide) -> f64 {
     ms
 }
 
-/// `side`'s batch run to completion with one worker and `pollers` clients polling its
-/// statistics: the last POST (ms), statistics p99 (ms) and instances/s.
-async fn auth_run(side: &mut AuthSide, pollers: usize, poll_interval: Duration) -> (f64, f64, f64) {
-    let mut worker_env = side.env.clone();
-    worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
-    let mut worker = Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env);
+/// The last batch of every side, run at the same time — each by a worker of its own and polled
+/// by `pollers` clients of its own — until the first of them completes, so that the machine's
+/// drift falls on all alike. A side's instances/s is its items deleted at that moment over the
+/// time since its POST (the last of the round's); its polls are those answered until then.
+async fn auth_race(sides: &[AuthSide], pollers: usize, poll_interval: Duration) -> Vec<AuthRun> {
+    let mut workers = Vec::new();
+    for side in sides {
+        let mut worker_env = side.env.clone();
+        worker_env.insert("SWEEP__HTTP__BIND".into(), "127.0.0.1:0".into());
+        workers.push(Proc::start(&exe_beside("sweep-worker-it"), &[], &worker_env));
+    }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (http, db) = (&side.http, &side.db);
-    let started = Instant::now();
-    let id = http.start_deletion(&auth_request()).await;
-    let post_ms = started.elapsed().as_secs_f64() * 1000.0;
+    checkpoint(&sides[0].db).await; // one for the whole server
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let polls: Vec<_> = (0..pollers)
-        .map(|i| {
-            let (http, done, id) = (http.clone(), done.clone(), id.clone());
-            // Spread the pollers evenly over the interval.
-            let first = tokio::time::Instant::now() + poll_interval * i as u32 / pollers as u32;
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut ticks = tokio::time::interval_at(first, poll_interval.max(Duration::from_nanos(1)));
-                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                    if !poll_interval.is_zero() {
-                        ticks.tick().await;
-                    }
-                    let t = Instant::now();
-                    let (status, _) = http.get(&format!("/batch/statistics?batchId={id}")).await;
-                    assert_eq!(status, 200);
-                    latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
-                latencies
-            })
+    let mut started = Vec::new();
+    for side in sides {
+        let t = Instant::now();
+        let id = side.http.start_deletion(&auth_request()).await;
+        started.push((id, t, t.elapsed().as_secs_f64() * 1000.0));
+    }
+    let polls: Vec<Vec<_>> = sides
+        .iter()
+        .zip(&started)
+        .map(|(side, (id, _, _))| {
+            (0..pollers)
+                .map(|i| {
+                    let (http, done, id) = (side.http.clone(), done.clone(), id.clone());
+                    // Spread the pollers evenly over the interval.
+                    let first = tokio::time::Instant::now() + poll_interval * i as u32 / pollers as u32;
+                    tokio::spawn(async move {
+                        let mut latencies = Vec::new();
+                        let mut ticks = tokio::time::interval_at(first, poll_interval.max(Duration::from_nanos(1)));
+                        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                            if !poll_interval.is_zero() {
+                                ticks.tick().await;
+                            }
+                            let t = Instant::now();
+                            let (status, _) = http.get(&format!("/batch/statistics?batchId={id}")).await;
+                            assert_eq!(status, 200);
+                            if !done.load(std::sync::atomic::Ordering::Relaxed) {
+                                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                            }
+                        }
+                        latencies
+                    })
+                })
+                .collect()
         })
         .collect();
-    while db.scalar(&format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL")).await
-        != 1
-    {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let completed =
+        |id: &str| format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL");
+    'race: loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for (side, (id, _, _)) in sides.iter().zip(&started) {
+            if side.db.scalar(&completed(id)).await == 1 {
+                break 'race;
+            }
+        }
     }
-    let secs = started.elapsed().as_secs_f64();
+    let ended = Instant::now();
     done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut latencies: Vec<f64> = Vec::new();
-    for p in polls {
-        latencies.extend(p.await.unwrap());
+    let mut runs = Vec::new();
+    for ((side, (id, t, post_ms)), side_polls) in sides.iter().zip(&started).zip(polls) {
+        let deleted = side
+            .db
+            .scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+            .await;
+        let mut latencies: Vec<f64> = Vec::new();
+        for p in side_polls {
+            latencies.extend(p.await.unwrap());
+        }
+        latencies.sort_by(f64::total_cmp);
+        let per_second = deleted as f64 / (ended - *t).as_secs_f64();
+        println!(
+            "  auth {}: statistics p50 {:.1} ms p99 {:.1} ms over {} polls, {per_second:.0} instances/s ({deleted} deleted)",
+            side.mode,
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            latencies.len(),
+        );
+        runs.push(AuthRun { post_ms: *post_ms, polls: latencies, per_second });
     }
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    let pct = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    let deleted = db
-        .scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
-        .await;
-    let audit = db.scalar("SELECT count(*) FROM act_hi_op_log WHERE proc_inst_id_ IS NOT NULL").await;
-    worker.terminate().await;
-    println!(
-        "  auth {}: statistics p50 {:.1} ms p99 {:.1} ms over {} polls, {:.0} instances/s ({deleted} deleted, {audit} audit rows)",
-        side.mode,
-        pct(0.5),
-        pct(0.99),
-        latencies.len(),
-        deleted as f64 / secs
-    );
-    (post_ms, pct(0.99), deleted as f64 / secs)
+    for w in &mut workers {
+        w.terminate().await;
+    }
+    runs
+}
+
+/// Writes every dirty buffer out before a timed run, so that no run pays for the writes of the
+/// one before it (the second run of a pair would otherwise evict the first one's dirty pages).
+async fn checkpoint(db: &TestDb) {
+    db.exec("CHECKPOINT").await;
 }
 
 /// The median of `values` (the mean of the middle two for an even count).
@@ -997,9 +1048,11 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 /// `auth`: authentication, authorization and per-instance audit against `auth.mode = none`.
 /// Each round starts both modes' APIs on identical copies of one generated database and sends
-/// their POSTs in turns (so that drift in the machine's load falls on both alike), then runs
-/// one batch of each mode to completion, one after the other, in an order that alternates
-/// between rounds. Every figure is the median over the rounds.
+/// their POSTs in turns, then runs one batch of each mode at the same time ([`auth_race`]), so
+/// that drift in the machine's load falls on both alike; which mode goes first alternates
+/// between rounds. POST and instances/s are medians over the rounds; statistics p99 is taken
+/// over the polls of all rounds together (one round's p99 is its handful of slowest polls).
+/// Each figure's ratio is also given per round, with their median.
 async fn auth(args: &Args) {
     let n = args.num("instances", 20_000);
     let chunk = args.num("chunk", 100);
@@ -1009,7 +1062,8 @@ async fn auth(args: &Args) {
     let seed = args.num("seed", 11);
     let rounds = args.num("rounds", 2).max(1);
     let posts = args.num("posts", 5).max(1) as usize;
-    let mut rows: Vec<AuthRun> = Vec::new();
+    // Per round: the `none` run, then the checked user's.
+    let mut pairs: Vec<[AuthRun; 2]> = Vec::new();
     println!("generating {n} roots ...");
     let source = generated(n, seed).await.into_template().await;
     for round in 0..rounds {
@@ -1027,25 +1081,50 @@ async fn auth(args: &Args) {
                 times.push(auth_post(side).await);
             }
         }
-        for (side, times) in sides.iter_mut().zip(post_times) {
-            let (last_post, p99, per_second) = auth_run(side, pollers, poll_interval).await;
-            let mut times = times;
-            times.push(last_post);
-            let post_ms = median(times);
-            println!("  auth {}: POST {post_ms:.0} ms (median of {posts})", side.mode);
-            rows.push((side.mode, post_ms, p99, per_second));
+        let mut runs = auth_race(&sides, pollers, poll_interval).await;
+        for ((side, mut times), run) in sides.iter().zip(post_times).zip(&mut runs) {
+            times.push(run.post_ms);
+            run.post_ms = median(times);
+            println!("  auth {}: POST {:.0} ms (median of {posts})", side.mode, run.post_ms);
         }
         for side in &mut sides {
             side.api.terminate().await;
         }
+        if order[0] == "user" {
+            runs.reverse();
+        }
+        let [none, user]: [AuthRun; 2] = runs.try_into().ok().expect("two runs");
+        println!(
+            "  round {}: checked/none POST {:.2}x, statistics p99 {:.2}x, instances/s {:.2}x",
+            round + 1,
+            user.post_ms / none.post_ms,
+            user.p99() / none.p99(),
+            user.per_second / none.per_second
+        );
+        pairs.push([none, user]);
     }
-    let figures: [(&str, Figure); 3] = [("POST ms", |r| r.1), ("statistics p99 ms", |r| r.2), ("instances/s", |r| r.3)];
-    println!("medians over {rounds} round(s):");
-    for (name, figure) in figures {
-        let of = |mode: &str| median(rows.iter().filter(|r| r.0 == mode).map(figure).collect());
-        let (base, checked) = (of("none"), of("user"));
-        println!("  {name}: none {base:.1}, checked user {checked:.1}, ratio {:.2}x", checked / base);
+    println!("over {rounds} round(s) (medians; p99 over all polls):");
+    let pooled_p99 = |side: usize| {
+        let mut polls: Vec<f64> = pairs.iter().flat_map(|p| p[side].polls.iter().copied()).collect();
+        polls.sort_by(f64::total_cmp);
+        (percentile(&polls, 0.99), polls.len())
+    };
+    let ((none_p99, none_polls), (user_p99, user_polls)) = (pooled_p99(0), pooled_p99(1));
+    let figures: [(&str, fn(&AuthRun) -> f64, Option<(f64, f64)>); 3] = [
+        ("POST ms", |r| r.post_ms, None),
+        ("statistics p99 ms", AuthRun::p99, Some((none_p99, user_p99))),
+        ("instances/s", |r| r.per_second, None),
+    ];
+    for (name, figure, pooled) in figures {
+        let of = |side: usize| median(pairs.iter().map(|p| figure(&p[side])).collect());
+        let (base, checked) = pooled.unwrap_or_else(|| (of(0), of(1)));
+        let per_round = median(pairs.iter().map(|p| figure(&p[1]) / figure(&p[0])).collect());
+        println!(
+            "  {name}: none {base:.1}, checked user {checked:.1}, ratio {:.2}x (per round: median {per_round:.2}x)",
+            checked / base
+        );
     }
+    println!("  statistics polls: none {none_polls}, checked user {user_polls}");
 }
 
 /// How the benchmark's deletions write history: Camunda's defaults on a standalone schema.
