@@ -26,6 +26,13 @@ use crate::settings::{LogFormat, TelemetrySettings};
 /// The process's tracer provider, once [`init`] installed an exporter.
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
+/// The AMQP client warns of every message the broker returns unroutable, with the whole message
+/// in the line. Sweep expects those (a deletion event probes whether anyone listens: it comes
+/// back when nobody does, once per job) and reports any other itself, so the warning is dropped
+/// unless a filter names its target.
+const QUIET_RETURNS_TARGET: &str = "lapin::returned_messages";
+const QUIET_RETURNS: &str = "lapin::returned_messages=error";
+
 /// Installs the global subscriber, logging to stdout. `RUST_LOG`, when set, overrides
 /// `telemetry.filter`. Calling it twice (as tests may) keeps the first subscriber.
 pub fn init(service: &'static str, settings: &TelemetrySettings) {
@@ -40,9 +47,12 @@ pub fn init_with_writer<W>(service: &'static str, settings: &TelemetrySettings, 
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env()
+    let mut filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    if !filter.to_string().contains(QUIET_RETURNS_TARGET) {
+        filter = filter.add_directive(QUIET_RETURNS.parse().expect("a valid directive"));
+    }
     let logs = match settings.format {
         LogFormat::Json => {
             tfmt::layer().json().event_format(WithTraceIds::json()).with_writer(writer).with_filter(filter).boxed()

@@ -155,4 +155,9 @@ async fn a_batch_is_one_trace_and_each_job_a_trace_linked_to_it() {
         .expect("a JSON log line of the seed run with the batch's trace_id");
     let seed_span_ids: HashSet<String> = seeds.iter().map(|s| s.span_id()).collect();
     assert!(seed_span_ids.contains(line["span_id"].as_str().unwrap()), "{line}");
+
+    // Nobody listens to the deletion events here: the broker returns each job's probe, as
+    // Sweep expects, and that is no warning (the client library would log the whole message).
+    let warnings: Vec<serde_json::Value> = collector.log_lines().into_iter().filter(|l| l["level"] == "WARN").collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
 }
