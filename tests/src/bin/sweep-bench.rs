@@ -886,6 +886,9 @@ impl AuthRun {
     }
 }
 
+/// One figure of an [`AuthRun`].
+type Figure = fn(&AuthRun) -> f64;
+
 /// The `q` quantile of `values` (sorted ascending), the nearest rank below.
 fn percentile(values: &[f64], q: f64) -> f64 {
     values[((values.len() as f64 * q) as usize).min(values.len() - 1)]
@@ -1110,18 +1113,20 @@ async fn auth(args: &Args) {
         (percentile(&polls, 0.99), polls.len())
     };
     let ((none_p99, none_polls), (user_p99, user_polls)) = (pooled_p99(0), pooled_p99(1));
-    let figures: [(&str, fn(&AuthRun) -> f64, Option<(f64, f64)>); 3] = [
-        ("POST ms", |r| r.post_ms, None),
-        ("statistics p99 ms", AuthRun::p99, Some((none_p99, user_p99))),
-        ("instances/s", |r| r.per_second, None),
-    ];
-    for (name, figure, pooled) in figures {
-        let of = |side: usize| median(pairs.iter().map(|p| figure(&p[side])).collect());
-        let (base, checked) = pooled.unwrap_or_else(|| (of(0), of(1)));
-        let per_round = median(pairs.iter().map(|p| figure(&p[1]) / figure(&p[0])).collect());
+    let per_round = |figure: Figure| median(pairs.iter().map(|p| figure(&p[1]) / figure(&p[0])).collect());
+    let over_rounds = |figure: Figure, side: usize| median(pairs.iter().map(|p| figure(&p[side])).collect());
+    let figures: [(&str, Figure); 3] =
+        [("POST ms", |r| r.post_ms), ("statistics p99 ms", AuthRun::p99), ("instances/s", |r| r.per_second)];
+    for (name, figure) in figures {
+        let (base, checked) = if name.starts_with("statistics") {
+            (none_p99, user_p99)
+        } else {
+            (over_rounds(figure, 0), over_rounds(figure, 1))
+        };
         println!(
-            "  {name}: none {base:.1}, checked user {checked:.1}, ratio {:.2}x (per round: median {per_round:.2}x)",
-            checked / base
+            "  {name}: none {base:.1}, checked user {checked:.1}, ratio {:.2}x (per round: median {:.2}x)",
+            checked / base,
+            per_round(figure)
         );
     }
     println!("  statistics polls: none {none_polls}, checked user {user_polls}");
