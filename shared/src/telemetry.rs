@@ -30,8 +30,7 @@ static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 /// in the line. Sweep expects those (a deletion event probes whether anyone listens: it comes
 /// back when nobody does, once per job) and reports any other itself, so the warning is dropped
 /// unless a filter names its target.
-const QUIET_RETURNS_TARGET: &str = "lapin::returned_messages";
-const QUIET_RETURNS: &str = "lapin::returned_messages=error";
+const QUIET_RETURNS: &str = "lapin::returned_messages";
 
 /// Installs the global subscriber, logging to stdout. `RUST_LOG`, when set, overrides
 /// `telemetry.filter`. Calling it twice (as tests may) keeps the first subscriber.
@@ -50,8 +49,8 @@ where
     let mut filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    if !filter.to_string().contains(QUIET_RETURNS_TARGET) {
-        filter = filter.add_directive(QUIET_RETURNS.parse().expect("a valid directive"));
+    if !filter.to_string().contains(QUIET_RETURNS) {
+        filter = filter.add_directive(format!("{QUIET_RETURNS}=error").parse().expect("a valid directive"));
     }
     let logs = match settings.format {
         LogFormat::Json => {

@@ -106,19 +106,21 @@ impl Authenticator {
             AuthMode::Basic => {
                 let (user, pass) = basic_credentials(headers).ok_or(Unauthenticated::Missing)?;
                 let key = (user.clone(), Sha256::digest(pass.as_bytes()).into());
-                self.cached_or(key, db, move |this, db| async move { this.basic(&db, user, pass).await }).await
+                self.cached_or(key, db, move |this, db, key| async move { this.basic(&db, key, user, pass).await })
+                    .await
             }
             AuthMode::Oidc => {
                 let token = bearer_token(headers).ok_or(Unauthenticated::Missing)?;
                 let verifier = self.oidc.as_ref().ok_or(Unauthenticated::Missing)?;
                 let identity = verifier.verify(token).await?;
                 let key = (identity.user_id.clone(), Sha256::digest(identity.groups.join("\n").as_bytes()).into());
-                self.cached_or(key, db, move |this, db| async move { this.token_user(&db, identity).await }).await
+                self.cached_or(key, db, move |this, db, key| async move { this.token_user(&db, key, identity).await })
+                    .await
             }
         }
     }
 
-    /// The cached principal of `key`, or the one `verify` finds (and caches). An entry past
+    /// The cached principal of `key`, or the one `verify` finds (and caches under `key`). An entry past
     /// half its TTL is answered while `verify` runs again in a task of its own.
     async fn cached_or<F, Fut>(
         self: &Arc<Self>,
@@ -127,13 +129,13 @@ impl Authenticator {
         verify: F,
     ) -> Result<Principal, Unauthenticated>
     where
-        F: FnOnce(Arc<Self>, DatabaseConnection) -> Fut,
+        F: FnOnce(Arc<Self>, DatabaseConnection, CacheKey) -> Fut,
         Fut: Future<Output = Result<Principal, Unauthenticated>> + Send + 'static,
     {
         match self.lookup(&key) {
             Lookup::Fresh(principal) => Ok(principal),
             Lookup::Refresh(principal) => {
-                let again = verify(self.clone(), db.clone());
+                let again = verify(self.clone(), db.clone(), key.clone());
                 let this = self.clone();
                 tokio::spawn(async move {
                     if let Err(e) = again.await {
@@ -145,7 +147,7 @@ impl Authenticator {
                 });
                 Ok(principal)
             }
-            Lookup::Miss => verify(self.clone(), db.clone()).await,
+            Lookup::Miss => verify(self.clone(), db.clone(), key).await,
         }
     }
 
@@ -154,9 +156,9 @@ impl Authenticator {
     async fn token_user(
         &self,
         db: &DatabaseConnection,
+        key: CacheKey,
         identity: oidc::OidcIdentity,
     ) -> Result<Principal, Unauthenticated> {
-        let key = (identity.user_id.clone(), Sha256::digest(identity.groups.join("\n").as_bytes()).into());
         let (groups, tenants) = identity::memberships(db, &identity.user_id, &identity.groups).await?;
         let principal =
             Principal::user(identity.user_id, groups, tenants, &self.settings.admin_group, self.settings.authorization);
@@ -166,8 +168,13 @@ impl Authenticator {
 
     /// Verifies `user`'s password against the identity tables, as Camunda does, and caches the
     /// principal; a refused login evicts the user's entries.
-    async fn basic(&self, db: &DatabaseConnection, user: String, pass: String) -> Result<Principal, Unauthenticated> {
-        let key = (user.clone(), Sha256::digest(pass.as_bytes()).into());
+    async fn basic(
+        &self,
+        db: &DatabaseConnection,
+        key: CacheKey,
+        user: String,
+        pass: String,
+    ) -> Result<Principal, Unauthenticated> {
         let Some(creds) = identity::credentials(db, &user, &self.settings).await? else {
             self.evict(&user);
             return Err(Unauthenticated::Invalid(user));

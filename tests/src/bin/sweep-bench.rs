@@ -971,28 +971,10 @@ async fn auth_race(sides: &[AuthSide], pollers: usize, poll_interval: Duration) 
         .iter()
         .zip(&started)
         .map(|(side, (id, _, _))| {
+            // Spread the pollers evenly over the interval.
             (0..pollers)
                 .map(|i| {
-                    let (http, done, id) = (side.http.clone(), done.clone(), id.clone());
-                    // Spread the pollers evenly over the interval.
-                    let first = tokio::time::Instant::now() + poll_interval * i as u32 / pollers as u32;
-                    tokio::spawn(async move {
-                        let mut latencies = Vec::new();
-                        let mut ticks = tokio::time::interval_at(first, poll_interval.max(Duration::from_nanos(1)));
-                        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                        while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                            if !poll_interval.is_zero() {
-                                ticks.tick().await;
-                            }
-                            let t = Instant::now();
-                            let (status, _) = http.get(&format!("/batch/statistics?batchId={id}")).await;
-                            assert_eq!(status, 200);
-                            if !done.load(std::sync::atomic::Ordering::Relaxed) {
-                                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-                            }
-                        }
-                        latencies
-                    })
+                    poll_statistics(&side.http, id, &done, poll_interval * i as u32 / pollers as u32, poll_interval)
                 })
                 .collect()
         })
@@ -1034,6 +1016,37 @@ async fn auth_race(sides: &[AuthSide], pollers: usize, poll_interval: Duration) 
         w.terminate().await;
     }
     runs
+}
+
+/// One client asking for the statistics of batch `id` once per `interval` (back to back for
+/// zero), starting after `offset`, until `done`: the latency of each answer that came before it.
+fn poll_statistics(
+    http: &ApiClient,
+    id: &str,
+    done: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    offset: Duration,
+    interval: Duration,
+) -> tokio::task::JoinHandle<Vec<f64>> {
+    let (http, done, path) = (http.clone(), done.clone(), format!("/batch/statistics?batchId={id}"));
+    let is_done = move || done.load(std::sync::atomic::Ordering::Relaxed);
+    tokio::spawn(async move {
+        let mut latencies = Vec::new();
+        let mut ticks =
+            tokio::time::interval_at(tokio::time::Instant::now() + offset, interval.max(Duration::from_nanos(1)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !is_done() {
+            if !interval.is_zero() {
+                ticks.tick().await;
+            }
+            let t = Instant::now();
+            let (status, _) = http.get(&path).await;
+            assert_eq!(status, 200);
+            if !is_done() {
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        latencies
+    })
 }
 
 /// Writes every dirty buffer out before a timed run, so that no run pays for the writes of the
@@ -1115,20 +1128,18 @@ async fn auth(args: &Args) {
     let ((none_p99, none_polls), (user_p99, user_polls)) = (pooled_p99(0), pooled_p99(1));
     let per_round = |figure: Figure| median(pairs.iter().map(|p| figure(&p[1]) / figure(&p[0])).collect());
     let over_rounds = |figure: Figure, side: usize| median(pairs.iter().map(|p| figure(&p[side])).collect());
-    let figures: [(&str, Figure); 3] =
-        [("POST ms", |r| r.post_ms), ("statistics p99 ms", AuthRun::p99), ("instances/s", |r| r.per_second)];
-    for (name, figure) in figures {
-        let (base, checked) = if name.starts_with("statistics") {
-            (none_p99, user_p99)
-        } else {
-            (over_rounds(figure, 0), over_rounds(figure, 1))
-        };
+    let print = |name: &str, (base, checked): (f64, f64), figure: Figure| {
         println!(
             "  {name}: none {base:.1}, checked user {checked:.1}, ratio {:.2}x (per round: median {:.2}x)",
             checked / base,
             per_round(figure)
         );
-    }
+    };
+    let post: Figure = |r| r.post_ms;
+    let rate: Figure = |r| r.per_second;
+    print("POST ms", (over_rounds(post, 0), over_rounds(post, 1)), post);
+    print("statistics p99 ms", (none_p99, user_p99), AuthRun::p99);
+    print("instances/s", (over_rounds(rate, 0), over_rounds(rate, 1)), rate);
     println!("  statistics polls: none {none_polls}, checked user {user_polls}");
 }
 
