@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use serde_json::json;
-use system_tests::fixtures::{deleted_items, root_instances, seed_instances, wait_completed};
+use shared::messages::WorkMessage;
+use system_tests::fixtures::{batch_completed, deleted_items, root_instances, seed_instances, wait_completed};
 use system_tests::{EventTap, TestApi, TestDb, TestWorker, eventually};
 
 #[tokio::test]
@@ -77,4 +78,67 @@ async fn a_deletion_by_query_runs_to_completion_on_two_workers() {
     }
     w1.stop().await.unwrap();
     w2.stop().await.unwrap();
+}
+
+/// A job's bookkeeping statement (`batch_job::complete`): its items' outcomes, the items of
+/// called instances selected in other jobs, its counters recounted from the ledger and its log
+/// entry, driven job by job in the order that makes each part do something.
+#[tokio::test]
+async fn a_job_records_outcomes_items_deleted_with_their_caller_counters_and_its_log_entry() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 4).await; // pi-1 calls c-1
+    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "1")]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let id =
+        api.start_deletion(&json!({"processInstanceIds": ["pi-1", "c-1", "pi-3"], "failIfNotExists": false})).await;
+    let ctx = worker::Ctx::connect(settings.clone()).await.unwrap();
+    worker::dispatch(&ctx, &WorkMessage::SeedV1 { batch_id: id.clone(), jobs_created: 0 }).await.unwrap();
+    let seq_of = |instance: &str| {
+        format!("SELECT seq_ FROM sweep_batch_item WHERE batch_id_ = '{id}' AND proc_inst_id_ = '{instance}'")
+    };
+    let (caller, called, gone) = (
+        db.scalar(&seq_of("pi-1")).await as i32,
+        db.scalar(&seq_of("c-1")).await as i32,
+        db.scalar(&seq_of("pi-3")).await as i32,
+    );
+    let item = |instance: &str| {
+        format!(
+            "SELECT state_ || ':' || coalesce(reason_, '-') FROM sweep_batch_item WHERE batch_id_ = '{id}' AND proc_inst_id_ = '{instance}'"
+        )
+    };
+    let job = |seq: i32| {
+        format!(
+            "SELECT state_ || ' ' || deleted_ || '/' || skipped_ || '/' || failed_ || ' ' || (end_time_ IS NOT NULL)
+                    || ' ' || (SELECT count(*) FROM sweep_hi_job_log l WHERE l.job_id_ = j.id_ AND l.job_state_ = 2)
+               FROM sweep_batch_job j WHERE batch_id_ = '{id}' AND seq_ = {seq}"
+        )
+    };
+    let run = |seq: i32| WorkMessage::DeleteProcessInstancesV1 { batch_id: id.clone(), job_seq: seq };
+    // The engine ends pi-3 before its job runs.
+    db.exec("DELETE FROM act_ru_variable WHERE proc_inst_id_ = 'pi-3'; DELETE FROM act_ru_execution WHERE proc_inst_id_ = 'pi-3'")
+        .await;
+
+    worker::dispatch(&ctx, &run(caller)).await.unwrap();
+    assert_eq!(db.strings(&item("pi-1")).await, ["deleted:-"]);
+    assert_eq!(
+        db.strings(&item("c-1")).await,
+        ["deleted:deleted with its calling instance"],
+        "deleted along, in another job"
+    );
+    assert_eq!(db.strings(&item("pi-3")).await, ["pending:-"], "another job's own item is left alone");
+    assert_eq!(db.strings(&job(caller)).await, ["done 1/0/0 true 1"]);
+    assert_eq!(db.strings(&job(called)).await, ["pending 0/0/0 false 0"]);
+
+    // The called instance's job finds nothing left, and counts its item as deleted.
+    worker::dispatch(&ctx, &run(called)).await.unwrap();
+    assert_eq!(db.strings(&job(called)).await, ["done 1/0/0 true 1"]);
+    worker::dispatch(&ctx, &run(gone)).await.unwrap();
+    assert_eq!(db.strings(&item("pi-3")).await, ["skipped:-"]);
+    assert_eq!(db.strings(&job(gone)).await, ["done 0/1/0 true 1"]);
+    // A redelivered job changes nothing.
+    worker::dispatch(&ctx, &run(caller)).await.unwrap();
+    assert_eq!(db.strings(&job(caller)).await, ["done 1/0/0 true 1"]);
+    worker::dispatch(&ctx, &WorkMessage::MonitorV1 { batch_id: id.clone() }).await.unwrap();
+    assert!(batch_completed(&db, &id).await);
+    assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}'")).await, 3);
 }

@@ -4,9 +4,7 @@
 //! and outcomes, reopening failed items, the ledger endpoints and the manifest. It outlives
 //! the runtime batch and goes with the historic one.
 
-use sea_orm::{
-    ActiveEnum, ConnectionTrait, DbBackend, DbErr, DeriveActiveEnum, EnumIter, FromQueryResult, Statement, Value,
-};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, DeriveActiveEnum, EnumIter, FromQueryResult, Statement, Value};
 
 use super::listing::{self, Page};
 use crate::camunda::BatchItemDto;
@@ -143,42 +141,6 @@ pub async fn delete_selection(db: &impl ConnectionTrait, batch_key: i64) -> Resu
     Ok(())
 }
 
-/// Writes one outcome per id to the pending items `(low, high]` of `batch_id`. Bounded by the
-/// job's range whatever the plan: at worst each item of the range meets each id once.
-pub async fn record_outcomes(
-    txn: &impl ConnectionTrait,
-    batch_id: &str,
-    (low, high): (i64, i64),
-    outcomes: &[(String, Outcome)],
-) -> Result<(), DbErr> {
-    let ids: Vec<String> = outcomes.iter().map(|(id, _)| id.clone()).collect();
-    let states: Vec<String> = outcomes.iter().map(|(_, o)| ItemState::of(o).to_value()).collect();
-    let reasons: Vec<String> = outcomes
-        .iter()
-        .map(|(_, o)| match o {
-            Outcome::Failed { reason } => reason.clone(),
-            _ => String::new(),
-        })
-        .collect();
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "UPDATE sweep_batch_item i SET state_ = u.s, reason_ = NULLIF(u.r, ''), updated_ = now()
-           FROM unnest($4::varchar[], $5::varchar[], $6::varchar[]) AS u(id, s, r)
-          WHERE i.batch_id_ = $1 AND i.seq_ > $2 AND i.seq_ <= $3 AND i.proc_inst_id_ = u.id AND i.state_ = $7",
-        [
-            batch_id.into(),
-            low.into(),
-            high.into(),
-            Value::from(ids),
-            Value::from(states),
-            Value::from(reasons),
-            ItemState::Pending.into(),
-        ],
-    ))
-    .await?;
-    Ok(())
-}
-
 /// The rows (`ctid`s) of the instances `$2` in the ledger of batch `$1`, as an array: one
 /// lookup in the instance-id index per id, whatever PostgreSQL believes about the ledger. An
 /// update that selects its rows by `ctid = ANY (…)` and nothing else can only fetch those rows;
@@ -189,27 +151,6 @@ pub async fn record_outcomes(
 const ROWS_OF_IDS: &str =
     "ARRAY(SELECT (SELECT i.ctid FROM sweep_batch_item i WHERE i.batch_id_ = $1 AND i.proc_inst_id_ = u.id LIMIT 1)
                   FROM unnest($2::varchar[]) AS u(id))";
-
-/// Marks the pending items of `ids` anywhere in `batch_id` deleted along with their caller:
-/// called instances selected themselves, in another job, that will find nothing left to do.
-pub async fn mark_deleted_with_caller(txn: &impl ConnectionTrait, batch_id: &str, ids: &[String]) -> Result<(), DbErr> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        format!(
-            "UPDATE sweep_batch_item
-                SET state_ = CASE WHEN state_ = $4 THEN $3 ELSE state_ END,
-                    reason_ = CASE WHEN state_ = $4 THEN 'deleted with its calling instance' ELSE reason_ END,
-                    updated_ = CASE WHEN state_ = $4 THEN now() ELSE updated_ END
-              WHERE ctid = ANY ({ROWS_OF_IDS})"
-        ),
-        [batch_id.into(), Value::from(ids.to_vec()), ItemState::Deleted.into(), ItemState::Pending.into()],
-    ))
-    .await?;
-    Ok(())
-}
 
 /// Records callers ended by upward propagation ([`crate::deletion::ChunkResult::ended_callers`])
 /// in the ledger of `batch_id` as deleted: a pending (or failed) item of theirs is marked, the
@@ -465,7 +406,7 @@ pub async fn delete_of_batch(db: &impl ConnectionTrait, batch_id: &str) -> Resul
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::Iterable;
+    use sea_orm::{ActiveEnum, Iterable};
 
     use super::super::batch_job::JobState;
     use super::*;

@@ -1,5 +1,5 @@
 //! `SWEEP_BATCH_JOB`: the jobs of runtime batches (cascade-deleted with their batch) and every
-//! statement on that table — creation by the seed, the worker's start/claim/finish/failure
+//! statement on that table — creation by the seed, the worker's start/claim/complete/finish/failure
 //! steps, the monitor's summary, and what Camunda's job API reads and changes.
 
 use chrono::{DateTime, Utc};
@@ -209,6 +209,53 @@ pub async fn finish(
             super::batch_item::ItemState::Deleted.into(),
             super::batch_item::ItemState::Skipped.into(),
             super::batch_item::ItemState::Failed.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Completes a job whose deletion succeeded, in the caller's transaction and one statement
+/// (`batch_job/complete.sql`): the outcomes of its pending items `(low, high]` — deleted,
+/// except the instances in `outcomes` that were not — the items of `deleted_with_caller`
+/// elsewhere in the batch, the job done with its counters recounted from the ledger, and its
+/// successful log entry. `outcomes` must hold every pending item's instance, as
+/// [`crate::deletion::ChunkResult::outcomes`] does for the ids [`claim`] returned.
+pub async fn complete(
+    txn: &impl ConnectionTrait,
+    batch_id: &str,
+    seq: i32,
+    (low, high): (i64, i64),
+    outcomes: &[(String, crate::deletion::Outcome)],
+    deleted_with_caller: &[String],
+) -> Result<(), DbErr> {
+    use super::batch_item::ItemState;
+    use crate::deletion::Outcome;
+    let (mut ids, mut states, mut reasons) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, outcome) in outcomes {
+        let reason = match outcome {
+            Outcome::Deleted => continue,
+            Outcome::Skipped => String::new(),
+            Outcome::Failed { reason } => reason.chars().take(4000).collect(),
+        };
+        ids.push(id.clone());
+        states.push(ItemState::of(outcome).to_value());
+        reasons.push(reason);
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        include_str!("batch_job/complete.sql"),
+        [
+            batch_id.into(),
+            seq.into(),
+            low.into(),
+            high.into(),
+            Value::from(ids),
+            Value::from(states),
+            Value::from(reasons),
+            Value::from(deleted_with_caller.to_vec()),
+            super::job_log::hostname().into(),
+            super::job_log::LogState::Successful.code().into(),
         ],
     ))
     .await?;

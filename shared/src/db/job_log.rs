@@ -25,7 +25,7 @@ pub enum LogState {
 }
 
 impl LogState {
-    fn code(self) -> i32 {
+    pub(super) fn code(self) -> i32 {
         match self {
             LogState::Created => 0,
             LogState::Failed => 1,
@@ -45,7 +45,7 @@ pub enum Jobs<'a> {
 }
 
 /// The name of this host, recorded with each entry as Camunda records its engine's host.
-fn hostname() -> Option<String> {
+pub(super) fn hostname() -> Option<String> {
     std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())

@@ -4,7 +4,7 @@
 //! ```text
 //! sweep-bench core     [--instances N] [--chunk C] [--engine-sample M] [--seed S]
 //! sweep-bench pipeline [--instances N] [--chunk C] [--seed S] [--workers 1,2,4] [--prefetch P] [--lookahead L] [--core false] [--skip-custom-listeners true]
-//!                      [--data generated|minimal] [--audit false] [--rounds R]
+//!                      [--data generated|minimal] [--audit false] [--rounds R] [--side-by-side false]
 //! sweep-bench snapshot [--sizes 10000,100000,1000000] [--ids seq,uuid] [--dry-run true]
 //! sweep-bench auth     [--instances N] [--chunk C] [--pollers P] [--poll-interval-ms MS] [--rounds R] [--posts K]
 //! sweep-bench protect  [--instances N] [--seconds S] [--clients C] [--workers W] [--prefetch P] [--target-latency D]
@@ -25,9 +25,13 @@
 //! SQL with one statement per table, and Sweep's deletion core — and prints instances/s and
 //! rows/s. `pipeline` times request → batch complete with each number of worker processes
 //! (`--workers 1,2,4`, each with `--prefetch` concurrent jobs, default 2), with p99 job duration
-//! and peak memory of workers and API, then the core alone on an identical copy with as many
-//! connections as the pipeline ran jobs at once, and prints `pipeline/core at equal connections`:
-//! with `--rounds R`, the median of R such pairs, every other one with the core first.
+//! and peak memory of workers and API, and the core on an identical copy with as many
+//! connections as the pipeline runs jobs at once, and prints `pipeline/core at equal connections`:
+//! with `--rounds R`, the median of R such pairs. The core runs beside the pipeline, started with
+//! its request, and both are timed until the last poll before either is done (roots committed by
+//! then over the time since the request, with both sides' chunks in flight uncounted alike), so
+//! that the machine's drift falls on both alike; `--side-by-side false`
+//! runs them one after the other instead, every other round with the core first.
 //! Every run deletes an identical copy of one generated database; both write the per-instance
 //! operation log of the batch's creator unless `--audit false`. `--data minimal` deletes
 //! minimal instances (one execution each, a fifth calling one more), which weighs the
@@ -625,6 +629,8 @@ struct PipelineRun {
 struct PipelineFigures {
     rate: f64,
     line: String,
+    /// The core's roots/s over the same time, when it ran beside the pipeline ([`CoreRival`]).
+    beside: Option<f64>,
 }
 
 async fn pipeline(args: &Args) {
@@ -644,6 +650,7 @@ async fn pipeline(args: &Args) {
         .map(|w| w.split(',').map(|n| n.parse().expect("--workers 1,2")).collect())
         .unwrap_or_else(|| vec![1, 2]);
     let with_core = args.opts.get("core").is_none_or(|v| v != "false");
+    let side_by_side = with_core && args.opts.get("side-by-side").is_none_or(|v| v != "false");
     let minimal = args.opts.get("data").is_some_and(|v| v == "minimal");
     println!("generating {} {} roots ...", run.n, if minimal { "minimal" } else { "generated" });
     let source = if minimal { minimal_roots(run.n).await } else { generated(run.n, seed).await.into_template().await };
@@ -651,37 +658,123 @@ async fn pipeline(args: &Args) {
         let connections = workers * run.prefetch;
         let mut ratios = Vec::new();
         for round in 0..rounds {
-            // Alternate which side goes first, so that a drift of the machine falls on both.
-            let core_first = with_core && round % 2 == 1;
-            let core_rate = if core_first { Some(core_run(&source, &run, connections).await) } else { None };
-            let figures = pipeline_run(&source, &run, workers).await;
-            println!("{}", figures.line);
-            let core_rate = match core_rate {
-                Some(rate) => Some(rate),
-                None if with_core => Some(core_run(&source, &run, connections).await),
-                None => None,
+            let core_rate = if side_by_side {
+                let figures = pipeline_run(&source, &run, workers, Some(connections)).await;
+                println!("{}", figures.line);
+                figures.beside.map(|core| (figures.rate, core))
+            } else {
+                // Alternate which side goes first, so that a drift of the machine falls on both.
+                let core_first = with_core && round % 2 == 1;
+                let before = if core_first { Some(core_run(&source, &run, connections).await) } else { None };
+                let figures = pipeline_run(&source, &run, workers, None).await;
+                println!("{}", figures.line);
+                let core = match before {
+                    Some(rate) => Some(rate),
+                    None if with_core => Some(core_run(&source, &run, connections).await),
+                    None => None,
+                };
+                if let Some(core) = core {
+                    println!("deletion core, {connections} connection(s): {core:.0} roots/s");
+                }
+                core.map(|core| (figures.rate, core))
             };
-            if let Some(core) = core_rate {
-                println!("deletion core, {connections} connection(s): {core:.0} roots/s");
-                ratios.push(figures.rate / core);
+            if let Some((pipeline, core)) = core_rate {
+                ratios.push(pipeline / core);
                 if rounds > 1 {
-                    println!("  round {}: pipeline/core {:.2}", round + 1, figures.rate / core);
+                    println!("  round {}: pipeline/core {:.2}", round + 1, pipeline / core);
                 }
             }
         }
         if !ratios.is_empty() {
-            ratios.sort_by(f64::total_cmp);
-            let median = ratios[ratios.len() / 2];
-            let of = if rounds > 1 { format!(" (median of {rounds} rounds)") } else { String::new() };
+            let per_round = ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ");
+            let median = median(ratios);
+            let how = if side_by_side { ", side by side" } else { "" };
+            let of = if rounds > 1 { format!(" (median of {rounds} rounds{how}: {per_round})") } else { String::new() };
             println!("pipeline/core at equal connections ({connections} conn): {median:.2}{of}");
         }
     }
 }
 
-/// Request → batch complete on a fresh copy of `source` with `workers` worker processes.
-async fn pipeline_run(source: &TemplateDb, run: &PipelineRun, workers: usize) -> PipelineFigures {
+/// The deletion core racing a pipeline run: it deletes an identical copy of the pipeline's
+/// roots over as many connections as the pipeline runs jobs at once, chunk by chunk as a worker
+/// takes job after job, from the moment the pipeline's batch is requested until either side is
+/// done, so that whatever the machine does meanwhile falls on both alike.
+struct CoreRival {
+    db: TestDb,
+    tasks: tokio::task::JoinSet<()>,
+    /// Roots in committed chunks so far.
+    deleted: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Chunks still to take.
+    queue: std::sync::Arc<std::sync::Mutex<std::vec::IntoIter<Vec<String>>>>,
+    /// Roots to delete in all.
+    total: u64,
+}
+
+impl CoreRival {
+    /// Copies `source` and connects, ready to start.
+    async fn prepare(source: &TemplateDb, run: &PipelineRun) -> (TestDb, Vec<String>) {
+        let db = source.copy().await;
+        let ids = roots(&db.db, run.n).await;
+        (db, ids)
+    }
+
+    /// Starts deleting `ids` of `db` on `connections` connections.
+    async fn start(db: TestDb, ids: Vec<String>, run: &PipelineRun, connections: usize) -> Self {
+        let pool = shared::db::connect_with(&db.settings(&[]).database, "sweep-bench", connections as u32)
+            .await
+            .expect("connect");
+        let audit = run.audit.then(|| InstanceAudit { user_id: TEST_USER.0.into(), batch_id: "sweep-bench".into() });
+        let chunks: Vec<Vec<String>> = ids.chunks(run.chunk as usize).map(<[String]>::to_vec).collect();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(chunks.into_iter()));
+        let deleted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let opts =
+            DeleteOptions { delete_reason: Some("benchmark".into()), fail_if_not_exists: true, ..Default::default() };
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..connections {
+            let (pool, queue, deleted, o, audit) =
+                (pool.clone(), queue.clone(), deleted.clone(), opts.clone(), audit.clone());
+            tasks.spawn(async move {
+                loop {
+                    let Some(c) = queue.lock().unwrap().next() else { break };
+                    let txn = pool.begin().await.unwrap();
+                    let now = shared::camunda::now_naive();
+                    delete_chunk(&txn, &c, &o, now, audit.as_ref(), &bench_history()).await.unwrap();
+                    txn.commit().await.unwrap();
+                    deleted.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+        Self { db, tasks, deleted, queue, total: ids.len() as u64 }
+    }
+
+    /// Roots deleted so far.
+    fn deleted(&self) -> u64 {
+        self.deleted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Takes no further chunk and waits for those in flight.
+    async fn stop(mut self) {
+        self.queue.lock().unwrap().by_ref().for_each(drop);
+        while self.tasks.join_next().await.is_some() {}
+        drop(self.db);
+    }
+}
+
+/// Request → batch complete on a fresh copy of `source` with `workers` worker processes; with
+/// `beside` connections, the core races it ([`CoreRival`]) and both are timed until just before
+/// the first is done ([`race`]).
+async fn pipeline_run(
+    source: &TemplateDb,
+    run: &PipelineRun,
+    workers: usize,
+    beside: Option<usize>,
+) -> PipelineFigures {
     let (n, prefetch) = (run.n, run.prefetch);
     let db = source.copy().await;
+    let rival_data = match beside {
+        Some(_) => Some(CoreRival::prepare(source, run).await),
+        None => None,
+    };
     let port = free_port();
     let env = db.env(&[
         ("SWEEP__HTTP__BIND", &format!("127.0.0.1:{port}")),
@@ -711,6 +804,10 @@ async fn pipeline_run(source: &TemplateDb, run: &PipelineRun, workers: usize) ->
     let cpu_before: Vec<f64> = pids.iter().map(|p| cpu_secs(*p)).collect();
     let watch = CpuWatch::start();
     let started = Instant::now();
+    let rival = match (rival_data, beside) {
+        (Some((core_db, ids)), Some(connections)) => Some(CoreRival::start(core_db, ids, run, connections).await),
+        _ => None,
+    };
     let id = http
         .start_deletion(&serde_json::json!({
             "processInstanceQuery": {"rootProcessInstances": true},
@@ -719,25 +816,36 @@ async fn pipeline_run(source: &TemplateDb, run: &PipelineRun, workers: usize) ->
         }))
         .await;
     let post_ms = started.elapsed().as_millis();
-    let done = format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL");
-    while db.scalar(&done).await != 1 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let secs = started.elapsed().as_secs_f64();
+    let (secs, deleted, core_deleted) = match &rival {
+        None => {
+            let done = format!("SELECT count(*) FROM sweep_hi_batch WHERE id_ = '{id}' AND end_time_ IS NOT NULL");
+            while db.scalar(&done).await != 1 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (started.elapsed().as_secs_f64(), n, None)
+        }
+        Some(rival) => race(&db, &id, rival, started).await,
+    };
     let (idle, broker_secs) = watch.stop();
     let cpu: Vec<f64> = pids.iter().zip(&cpu_before).map(|(p, before)| cpu_secs(*p) - before).collect();
-    let jobs = db.scalar(&format!("SELECT total_jobs_ FROM sweep_hi_batch WHERE id_ = '{id}'")).await.max(1) as f64;
-    let worker_ms_per_job = cpu[..workers].iter().sum::<f64>() * 1000.0 / jobs;
+    if let Some(rival) = rival {
+        rival.stop().await;
+    }
+    let jobs =
+        db.scalar(&format!("SELECT count(*) FROM sweep_hi_job_log WHERE batch_id_ = '{id}' AND job_state_ = 2")).await;
+    let worker_ms_per_job = cpu[..workers].iter().sum::<f64>() * 1000.0 / jobs.max(1) as f64;
     // Where the time outside the jobs went: creation → first job's start, and the last job's
     // log entry → completion.
     let phase =
         |sql: &str| format!("SELECT (extract(epoch FROM {sql}) * 1000)::bigint FROM sweep_hi_batch WHERE id_ = '{id}'");
     let startup_ms = db.scalar(&phase("exec_start_time_ - start_time_")).await;
-    let last_ms = db
-        .scalar(&phase(&format!(
-            "end_time_ - (SELECT max(timestamp_) FROM sweep_hi_job_log WHERE job_state_ = 2 AND batch_id_ = '{id}')"
-        )))
-        .await;
+    let last_ms = if core_deleted.is_none() {
+        let last =
+            "end_time_ - (SELECT max(timestamp_) FROM sweep_hi_job_log WHERE job_state_ = 2 AND batch_id_ = id_)";
+        format!("{} ms", db.scalar(&phase(last)).await)
+    } else {
+        "-".into()
+    };
     let mut scrapes = Vec::new();
     for p in &metrics_ports {
         scrapes.push(scrape(*p).await);
@@ -750,17 +858,45 @@ async fn pipeline_run(source: &TemplateDb, run: &PipelineRun, workers: usize) ->
     }
     api.terminate().await;
     drop(db);
-    let rate = n as f64 / secs;
-    let line = format!(
-        "pipeline, {workers} worker(s) × prefetch {prefetch}: {n} roots in {secs:.2} s = {rate:.0} roots/s; POST {post_ms} ms; \
+    let rate = deleted as f64 / secs;
+    let mut line = format!(
+        "pipeline, {workers} worker(s) × prefetch {prefetch}: {deleted} of {n} roots in {secs:.2} s = {rate:.0} roots/s; POST {post_ms} ms; \
          job p99 ≤ {} s; worker peak RSS {rss:.1?} MiB; API peak RSS {api_rss:.1} MiB; \
-         creation → first job {startup_ms} ms, last job → completion {last_ms} ms; \
+         creation → first job {startup_ms} ms, last job → completion {last_ms}; \
          CPU: workers {worker_ms_per_job:.1} ms a job, API {:.2} s, broker {broker_secs:.2} s, machine idle {:.1} %",
         p99.map_or("?".into(), |v| format!("{v}")),
         cpu[workers],
         idle * 100.0
     );
-    PipelineFigures { rate, line }
+    let beside = core_deleted.zip(beside).map(|(core, connections)| {
+        let core_rate = core as f64 / secs;
+        line.push_str(&format!(
+            "\n  beside it, deletion core, {connections} connection(s): {core} roots in the same {secs:.2} s = {core_rate:.0} roots/s"
+        ));
+        core_rate
+    });
+    PipelineFigures { rate, line, beside }
+}
+
+/// Follows a pipeline run and its rival until either has deleted all its roots, and returns the
+/// figures of the last poll before that: seconds since the request, roots in the pipeline's
+/// done jobs and roots in the core's committed chunks. Both sides then have chunks in flight
+/// that are not counted, alike; at the moment one side finishes, only the other would.
+async fn race(db: &TestDb, id: &str, rival: &CoreRival, started: Instant) -> (f64, u64, Option<u64>) {
+    let committed = format!(
+        "SELECT coalesce(sum(deleted_), 0)::bigint FROM sweep_batch_job WHERE batch_id_ = '{id}' AND state_ = 'done'"
+    );
+    let mut last = (0.0, 0, Some(0));
+    loop {
+        let core = rival.deleted();
+        let at = started.elapsed().as_secs_f64();
+        let pipeline = db.scalar(&committed).await as u64;
+        if core == rival.total || pipeline == rival.total {
+            return last;
+        }
+        last = (at, pipeline, Some(core));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The deletion core alone on a fresh copy of `source`, over `connections` connections; roots/s.

@@ -112,14 +112,13 @@ async fn execute(
     };
     let now = shared::camunda::now_naive();
     let result = deletion::delete_chunk(&txn, &ids, &b.options, now, audit.as_ref(), &ctx.history).await?;
-    batch_item::record_outcomes(&txn, id, range, &result.outcomes).await?;
-    // Called instances that are selected themselves, in another job of this batch, were
-    // deleted here: their items say so, and that job will find nothing left to do.
-    batch_item::mark_deleted_with_caller(&txn, id, &result.deleted_with_caller).await?;
-    // Callers ended by upward propagation join the ledger as deleted (the batch grows).
+    // Callers ended by upward propagation join the ledger as deleted (the batch grows). None
+    // of them is an item of this job: those were requested, and deleted as such.
     batch_item::record_ended_callers(&txn, id, &result.ended_callers).await?;
-    batch_job::finish(&txn, id, job_seq, range, JobState::Done, None).await?;
-    job_log::write(&txn, id, Jobs::Seqs(&[job_seq]), LogState::Successful, None).await?;
+    // The items' outcomes, the job done and its log entry, in one round trip. Called instances
+    // that are selected themselves, in another job of this batch, were deleted here: their
+    // items say so, and that job will find nothing left to do.
+    batch_job::complete(&txn, id, job_seq, range, &result.outcomes, &result.deleted_with_caller).await?;
 
     let mut messages = Vec::new();
     if !result.events.is_empty() {
