@@ -31,7 +31,9 @@
 //! its request, and both are timed until the last poll before either is done (roots committed by
 //! then over the time since the request, with both sides' chunks in flight uncounted alike), so
 //! that the machine's drift falls on both alike; `--side-by-side false`
-//! runs them one after the other instead, every other round with the core first.
+//! runs them one after the other instead, every other round with the core first. Side by side,
+//! each round also prints where both sides' database connections spent the race, sampled from
+//! `pg_stat_activity` (deletion statements, transaction control, the pipeline's bookkeeping).
 //! Every run deletes an identical copy of one generated database; both write the per-instance
 //! operation log of the batch's creator unless `--audit false`. `--data minimal` deletes
 //! minimal instances (one execution each, a fifth calling one more), which weighs the
@@ -615,6 +617,16 @@ async fn scrape(port: u16) -> String {
     }
 }
 
+/// The sum of every series of counter `name` in `scrapes`.
+fn counter_sum(scrapes: &[String], name: &str) -> f64 {
+    let series = |l: &&str| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' ']));
+    scrapes
+        .iter()
+        .flat_map(|text| text.lines().filter(series))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// What the pipeline bench varies and holds fixed.
 struct PipelineRun {
     n: u64,
@@ -760,6 +772,89 @@ impl CoreRival {
     }
 }
 
+/// Where the two sides of a race spend their database connections: the active backends of
+/// both databases, sampled from `pg_stat_activity` every 20 ms by statement. At the end a
+/// statement the core also ran counts as deletion, `BEGIN`/`COMMIT` as transaction control, and
+/// any other (the pipeline's API and workers only; the bench's own queries are left out) as
+/// bookkeeping — so the line says how much of the pipeline's database time is its own.
+struct ActivitySampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<Activity>,
+}
+
+/// Samples taken, and how often each statement was seen active, keyed by (core's side, its
+/// first characters).
+type Activity = (u64, HashMap<(bool, String), u64>);
+
+impl ActivitySampler {
+    fn start(db: &TestDb, pipeline: &str, core: &str) -> Self {
+        let sql = format!(
+            "SELECT (datname = '{core}')::int || '|' || regexp_replace(left(query, 48), '\\s+', ' ', 'g')
+               FROM pg_stat_activity
+              WHERE state = 'active' AND pid <> pg_backend_pid() AND datname IN ('{pipeline}', '{core}')
+                AND application_name IN ('sweep-api', 'sweep-worker', 'sweep-bench')"
+        );
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (db, flag) = (db.db.clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            let (mut samples, mut seen) = (0, HashMap::new());
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let rows = db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql.clone())).await;
+                for row in rows.into_iter().flatten() {
+                    let Ok(v) = row.try_get_by_index::<String>(0) else { continue };
+                    let (side, query) = v.split_once('|').unwrap_or(("0", &v));
+                    *seen.entry((side == "1", query.to_owned())).or_insert(0) += 1;
+                }
+                samples += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (samples, seen)
+        });
+        Self { stop, task }
+    }
+
+    /// Stops sampling and describes both sides.
+    async fn report(self) -> String {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (samples, seen) = self.task.await.unwrap_or_default();
+        let core_statements: std::collections::HashSet<&String> =
+            seen.keys().filter(|(core, _)| *core).map(|(_, q)| q).collect();
+        let kind = |q: &String| match q.as_str() {
+            "BEGIN" | "COMMIT" => 1,
+            _ if core_statements.contains(q) => 0,
+            _ => 2,
+        };
+        let side = |core: bool| {
+            let mut by_kind = [0u64; 3];
+            let mut own: Vec<(&String, u64)> = Vec::new();
+            for ((c, q), n) in &seen {
+                if *c == core {
+                    by_kind[kind(q)] += n;
+                    if kind(q) == 2 {
+                        own.push((q, *n));
+                    }
+                }
+            }
+            let total = by_kind.iter().sum::<u64>().max(1) as f64;
+            own.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+            let top: Vec<String> =
+                own.iter().take(3).map(|(q, n)| format!("{:.1} % {q}", *n as f64 * 100.0 / total)).collect();
+            let share = |k: usize| by_kind[k] as f64 * 100.0 / total;
+            let mut text = format!(
+                "{:.2} connections busy: deletion {:.1} %, BEGIN/COMMIT {:.1} %",
+                total / samples.max(1) as f64,
+                share(0),
+                share(1)
+            );
+            if !core {
+                text.push_str(&format!(", bookkeeping {:.1} % ({})", share(2), top.join("; ")));
+            }
+            text
+        };
+        format!("  database time, sampled {samples} times: pipeline {}; core {}", side(false), side(true))
+    }
+}
+
 /// Request → batch complete on a fresh copy of `source` with `workers` worker processes; with
 /// `beside` connections, the core races it ([`CoreRival`]) and both are timed until just before
 /// the first is done ([`race`]).
@@ -808,6 +903,7 @@ async fn pipeline_run(
         (Some((core_db, ids)), Some(connections)) => Some(CoreRival::start(core_db, ids, run, connections).await),
         _ => None,
     };
+    let sampler = rival.as_ref().map(|r| ActivitySampler::start(&db, &db.name, &r.db.name));
     let id = http
         .start_deletion(&serde_json::json!({
             "processInstanceQuery": {"rootProcessInstances": true},
@@ -825,6 +921,10 @@ async fn pipeline_run(
             (started.elapsed().as_secs_f64(), n, None)
         }
         Some(rival) => race(&db, &id, rival, started).await,
+    };
+    let activity = match sampler {
+        Some(sampler) => Some(sampler.report().await),
+        None => None,
     };
     let (idle, broker_secs) = watch.stop();
     let cpu: Vec<f64> = pids.iter().zip(&cpu_before).map(|(p, before)| cpu_secs(*p) - before).collect();
@@ -851,6 +951,8 @@ async fn pipeline_run(
         scrapes.push(scrape(*p).await);
     }
     let p99 = histogram_p99(&scrapes, "sweep_worker_job_duration_seconds");
+    let parked = counter_sum(&scrapes, shared::metrics::JOBS_PARKED);
+    let limit_changes = counter_sum(&scrapes, shared::metrics::CONTROL_ADJUSTMENTS);
     let rss: Vec<f64> = procs.iter().map(|p| peak_rss_mib(p.child.id().unwrap_or(0))).collect();
     let api_rss = peak_rss_mib(api.child.id().unwrap_or(0));
     for p in &mut procs {
@@ -863,7 +965,8 @@ async fn pipeline_run(
         "pipeline, {workers} worker(s) × prefetch {prefetch}: {deleted} of {n} roots in {secs:.2} s = {rate:.0} roots/s; POST {post_ms} ms; \
          job p99 ≤ {} s; worker peak RSS {rss:.1?} MiB; API peak RSS {api_rss:.1} MiB; \
          creation → first job {startup_ms} ms, last job → completion {last_ms}; \
-         CPU: workers {worker_ms_per_job:.1} ms a job, API {:.2} s, broker {broker_secs:.2} s, machine idle {:.1} %",
+         CPU: workers {worker_ms_per_job:.1} ms a job, API {:.2} s, broker {broker_secs:.2} s, machine idle {:.1} %; \
+         jobs parked {parked}, limit changes {limit_changes}",
         p99.map_or("?".into(), |v| format!("{v}")),
         cpu[workers],
         idle * 100.0
@@ -875,6 +978,10 @@ async fn pipeline_run(
         ));
         core_rate
     });
+    if let Some(activity) = activity {
+        line.push('\n');
+        line.push_str(&activity);
+    }
     PipelineFigures { rate, line, beside }
 }
 
