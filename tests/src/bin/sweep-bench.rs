@@ -552,8 +552,6 @@ fn exe_beside(name: &str) -> String {
     me.with_file_name(name).to_string_lossy().into_owned()
 }
 
-/// Deletes `ids` with the deletion core alone over `connections` connections, each taking the
-/// next chunk as a worker takes the next job.
 /// The deletion core alone on `connections` connections, chunks of `chunk` in a transaction
 /// each; `audit`: the per-instance operation-log rows the pipeline's deletion statements write
 /// for its batch's creator, so that both do the same deletion work.
@@ -564,17 +562,47 @@ async fn core_with_connections(
     connections: usize,
     audit: Option<InstanceAudit>,
 ) -> Figures {
-    // Sessions set up as Sweep's own are.
-    let pool =
-        shared::db::connect_with(&db.settings(&[]).database, "sweep-bench", connections as u32).await.expect("connect");
-    let chunks: Vec<Vec<String>> = ids.chunks(chunk).map(<[String]>::to_vec).collect();
-    let queue = std::sync::Arc::new(std::sync::Mutex::new(chunks.into_iter()));
-    let opts =
-        DeleteOptions { delete_reason: Some("benchmark".into()), fail_if_not_exists: true, ..Default::default() };
-    measure("deletion core", db, ids, |_, _| async move {
+    let pool = core_pool(db, connections).await;
+    measure("deletion core", db, ids, |_, ids| async move {
+        let mut core = CoreTasks::spawn(&pool, &ids, chunk, connections, audit);
+        while core.tasks.join_next().await.is_some() {}
+    })
+    .await
+}
+
+/// A pool of `connections` on `db`, its sessions set up as Sweep's own are.
+async fn core_pool(db: &TestDb, connections: usize) -> DatabaseConnection {
+    shared::db::connect_with(&db.settings(&[]).database, "sweep-bench", connections as u32).await.expect("connect")
+}
+
+/// The deletion core at work: `connections` tasks, each taking the next chunk as a worker
+/// takes the next job and deleting it in a transaction of its own.
+struct CoreTasks {
+    tasks: tokio::task::JoinSet<()>,
+    /// Roots in committed chunks so far.
+    deleted: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Chunks still to take.
+    queue: std::sync::Arc<std::sync::Mutex<std::vec::IntoIter<Vec<String>>>>,
+}
+
+impl CoreTasks {
+    /// Starts deleting `ids` in chunks of `chunk` over `pool` (see [`core_with_connections`]).
+    fn spawn(
+        pool: &DatabaseConnection,
+        ids: &[String],
+        chunk: usize,
+        connections: usize,
+        audit: Option<InstanceAudit>,
+    ) -> Self {
+        let chunks: Vec<Vec<String>> = ids.chunks(chunk).map(<[String]>::to_vec).collect();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(chunks.into_iter()));
+        let deleted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let opts =
+            DeleteOptions { delete_reason: Some("benchmark".into()), fail_if_not_exists: true, ..Default::default() };
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..connections {
-            let (pool, queue, o, audit) = (pool.clone(), queue.clone(), opts.clone(), audit.clone());
+            let (pool, queue, deleted, o, audit) =
+                (pool.clone(), queue.clone(), deleted.clone(), opts.clone(), audit.clone());
             tasks.spawn(async move {
                 loop {
                     let Some(c) = queue.lock().unwrap().next() else { break };
@@ -582,12 +610,12 @@ async fn core_with_connections(
                     let now = shared::camunda::now_naive();
                     delete_chunk(&txn, &c, &o, now, audit.as_ref(), &bench_history()).await.unwrap();
                     txn.commit().await.unwrap();
+                    deleted.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 }
             });
         }
-        while tasks.join_next().await.is_some() {}
-    })
-    .await
+        Self { tasks, deleted, queue }
+    }
 }
 
 /// p99 of a Prometheus histogram summed over `scrapes`: the upper bound of the first bucket
@@ -713,11 +741,7 @@ async fn pipeline(args: &Args) {
 /// done, so that whatever the machine does meanwhile falls on both alike.
 struct CoreRival {
     db: TestDb,
-    tasks: tokio::task::JoinSet<()>,
-    /// Roots in committed chunks so far.
-    deleted: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    /// Chunks still to take.
-    queue: std::sync::Arc<std::sync::Mutex<std::vec::IntoIter<Vec<String>>>>,
+    core: CoreTasks,
     /// Roots to delete in all.
     total: u64,
 }
@@ -732,42 +756,20 @@ impl CoreRival {
 
     /// Starts deleting `ids` of `db` on `connections` connections.
     async fn start(db: TestDb, ids: Vec<String>, run: &PipelineRun, connections: usize) -> Self {
-        let pool = shared::db::connect_with(&db.settings(&[]).database, "sweep-bench", connections as u32)
-            .await
-            .expect("connect");
         let audit = run.audit.then(|| InstanceAudit { user_id: TEST_USER.0.into(), batch_id: "sweep-bench".into() });
-        let chunks: Vec<Vec<String>> = ids.chunks(run.chunk as usize).map(<[String]>::to_vec).collect();
-        let queue = std::sync::Arc::new(std::sync::Mutex::new(chunks.into_iter()));
-        let deleted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let opts =
-            DeleteOptions { delete_reason: Some("benchmark".into()), fail_if_not_exists: true, ..Default::default() };
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..connections {
-            let (pool, queue, deleted, o, audit) =
-                (pool.clone(), queue.clone(), deleted.clone(), opts.clone(), audit.clone());
-            tasks.spawn(async move {
-                loop {
-                    let Some(c) = queue.lock().unwrap().next() else { break };
-                    let txn = pool.begin().await.unwrap();
-                    let now = shared::camunda::now_naive();
-                    delete_chunk(&txn, &c, &o, now, audit.as_ref(), &bench_history()).await.unwrap();
-                    txn.commit().await.unwrap();
-                    deleted.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                }
-            });
-        }
-        Self { db, tasks, deleted, queue, total: ids.len() as u64 }
+        let core = CoreTasks::spawn(&core_pool(&db, connections).await, &ids, run.chunk as usize, connections, audit);
+        Self { db, core, total: ids.len() as u64 }
     }
 
     /// Roots deleted so far.
     fn deleted(&self) -> u64 {
-        self.deleted.load(std::sync::atomic::Ordering::Relaxed)
+        self.core.deleted.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Takes no further chunk and waits for those in flight.
     async fn stop(mut self) {
-        self.queue.lock().unwrap().by_ref().for_each(drop);
-        while self.tasks.join_next().await.is_some() {}
+        self.core.queue.lock().unwrap().by_ref().for_each(drop);
+        while self.core.tasks.join_next().await.is_some() {}
         drop(self.db);
     }
 }
