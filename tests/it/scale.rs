@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::{Value, json};
+use shared::messages::{ROUTE_JOB, ROUTE_SEED};
 use system_tests::fixtures::{seed_instances, wait_completed};
 use system_tests::{ApiClient, DrivenWorker, Proc, TestApi, TestDb, eventually, prefix};
 
@@ -46,6 +47,15 @@ async fn ledger_items(db: &TestDb, id: &str) -> i64 {
     db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}'")).await
 }
 
+async fn jobs(db: &TestDb, id: &str) -> i64 {
+    db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE batch_id_ = '{id}'")).await
+}
+
+/// 1 when batch `id` selected an instance called by another, else 0.
+async fn called_items(db: &TestDb, id: &str) -> i64 {
+    db.scalar(&format!("SELECT called_items_::int FROM sweep_batch WHERE id_ = '{id}'")).await
+}
+
 async fn selection_rows(db: &TestDb, id: &str) -> i64 {
     db.scalar(&format!(
         "SELECT count(*) FROM sweep_batch_selection WHERE batch_key_ = (SELECT key_ FROM sweep_batch WHERE id_ = '{id}')"
@@ -73,7 +83,11 @@ async fn assert_exact(db: &TestDb, id: &str, selected: &[String], late: i64) {
         "every item deleted, numbered 1..n"
     );
     assert_eq!(
-        db.scalar("SELECT count(*) FROM act_ru_execution e JOIN act_re_procdef d ON d.id_ = e.proc_def_id_ WHERE d.key_ = 'p' AND e.id_ NOT LIKE 'late-%' AND e.parent_id_ IS NULL").await,
+        db.scalar(&format!(
+            "SELECT count(*) FROM act_ru_execution WHERE proc_inst_id_ = ANY ('{{{}}}'::varchar[])",
+            selected.join(",")
+        ))
+        .await,
         0,
         "no selected instance is left"
     );
@@ -118,6 +132,7 @@ async fn a_selection_above_the_chunk_size_is_snapshotted_exactly_while_instances
     assert_eq!(status, 200, "{batch}");
     let id = batch["id"].as_str().unwrap().to_owned();
     assert_eq!(batch["totalJobs"], 101, "totalJobs counts the whole selection at once");
+    assert_eq!(called_items(&db, &id).await, 1, "c-1, called by pi-1, is selected");
     // Only ids were written at creation; the ledger is built after the answer.
     assert_eq!(ledger_items(&db, &id).await, 0);
     assert_eq!(selection_rows(&db, &id).await, 10_001);
@@ -132,11 +147,9 @@ async fn a_selection_above_the_chunk_size_is_snapshotted_exactly_while_instances
         late += 50;
         assert!(worker.step().await, "a seed message builds chunk {chunk}");
         assert_eq!(ledger_items(&db, &id).await, (chunk * 1000).min(10_001));
-        assert_eq!(
-            db.scalar(&format!("SELECT count(*) FROM sweep_batch_job WHERE batch_id_ = '{id}'")).await,
-            0,
-            "no job before the ledger is complete"
-        );
+        if chunk < 11 {
+            assert_eq!(jobs(&db, &id).await, 0, "no job before the ledger is complete");
+        }
         let s = checked_statistics(&api, &id, 10_001).await.unwrap();
         assert_eq!(s["pendingInstances"], 10_001);
         if chunk == 3 {
@@ -169,6 +182,69 @@ async fn a_selection_above_the_chunk_size_is_snapshotted_exactly_while_instances
     assert_exact(&db, &id, &selected, late as i64).await;
     let (_, h) = api.get(&format!("/history/batch/{id}")).await;
     assert_eq!(h["totalJobs"], 101, "{h}");
+}
+
+#[tokio::test]
+async fn a_selection_of_no_called_instance_runs_the_jobs_of_each_chunk_while_the_rest_is_built() {
+    let db = TestDb::new().await;
+    seed_instances(&db, 20_000).await;
+    // The roots of `p`: all of its instances but c-1, which pi-1 calls.
+    let selected: Vec<String> = selected_now(&db).await.into_iter().filter(|i| i != "c-1").collect();
+    assert_eq!(selected.len(), 10_000);
+    let settings = db.settings(&[
+        ("SWEEP__BATCH__SNAPSHOT_CHUNK_SIZE", CHUNK),
+        ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "100"),
+        ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "4"),
+    ]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let worker = DrivenWorker::connect(settings).await;
+    let query = json!({"processInstanceQuery": {"processDefinitionKey": "p", "rootProcessInstances": true}});
+    let (status, batch) = api.post("/process-instance/delete", &query).await;
+    assert_eq!(status, 200, "{batch}");
+    let id = batch["id"].as_str().unwrap().to_owned();
+    assert_eq!(batch["totalJobs"], 100);
+    assert_eq!(called_items(&db, &id).await, 0);
+    assert_eq!((ledger_items(&db, &id).await, jobs(&db, &id).await), (0, 0));
+
+    // The first seed run builds a chunk (10 jobs' worth) and creates the first 4 of its jobs.
+    assert!(worker.step_route(ROUTE_SEED).await);
+    assert_eq!((ledger_items(&db, &id).await, jobs(&db, &id).await), (1000, 4));
+    // They run before the ledger is complete, while instances keep starting.
+    start_late_instances(&db, 1, 50).await;
+    for _ in 0..4 {
+        assert!(worker.step_route(ROUTE_JOB).await);
+    }
+    assert!(!worker.step_route(ROUTE_JOB).await, "only the created jobs have messages");
+    let s = checked_statistics(&api, &id, 10_000).await.unwrap();
+    assert_eq!((s["deletedInstances"].as_i64(), s["pendingInstances"].as_i64()), (Some(400), Some(9_600)), "{s}");
+    assert_eq!(selection_rows(&db, &id).await, 9_000);
+    assert_eq!(
+        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await,
+        400
+    );
+
+    // Each further run builds a chunk and creates the next 4 jobs: creation lags behind the
+    // ledger, and catches up once it is complete.
+    for run in 2..=10 {
+        assert!(worker.step_route(ROUTE_SEED).await);
+        assert_eq!((ledger_items(&db, &id).await, jobs(&db, &id).await), (run * 1000, run * 4));
+        checked_statistics(&api, &id, 10_000).await.unwrap();
+    }
+    assert_eq!(selection_rows(&db, &id).await, 0);
+    start_late_instances(&db, 51, 50).await;
+    worker.drain().await;
+    wait_completed(&db, &id, Duration::from_secs(10)).await;
+    assert_exact(&db, &id, &selected, 100).await;
+    assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE id_ = 'c-1'").await, 1, "not selected");
+    let (_, h) = api.get(&format!("/history/batch/{id}")).await;
+    assert_eq!(h["totalJobs"], 100, "{h}");
+
+    // An explicit id of a called instance marks its batch too.
+    let called = api.start_deletion(&json!({"processInstanceIds": ["c-1", "pi-3"]})).await;
+    assert_eq!(called_items(&db, &called).await, 1);
+    let uncalled = api.start_deletion(&json!({"processInstanceIds": ["pi-5"]})).await;
+    assert_eq!(called_items(&db, &uncalled).await, 0);
+    worker.drain().await;
 }
 
 #[tokio::test]

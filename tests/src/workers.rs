@@ -83,20 +83,30 @@ impl DrivenWorker {
     /// that order); says whether there was one. Messages waiting in the retry delay queues are
     /// not looked at.
     pub async fn step(&self) -> bool {
-        use lapin::options::BasicGetOptions;
         for route in shared::messages::WORK_ROUTES {
-            let queue = self.ctx.topology().queue(route);
-            let message = self
-                .channel
-                .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
-                .await
-                .unwrap_or_else(|e| panic!("basic.get on {queue}: {e}"));
-            if let Some(message) = message {
-                worker::process(&self.ctx, message.delivery).await;
+            if self.step_route(route).await {
                 return true;
             }
         }
         false
+    }
+
+    /// Handles the next message of `route`'s queue, if there is one; says whether there was.
+    pub async fn step_route(&self, route: &str) -> bool {
+        use lapin::options::BasicGetOptions;
+        let queue = self.ctx.topology().queue(route);
+        let message = self
+            .channel
+            .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
+            .await
+            .unwrap_or_else(|e| panic!("basic.get on {queue}: {e}"));
+        match message {
+            Some(message) => {
+                worker::process(&self.ctx, message.delivery).await;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Handles messages until the work queues and the retry delay queues are all empty, and

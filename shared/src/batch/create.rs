@@ -271,6 +271,7 @@ pub async fn create(
         steering: new.steering.clone(),
         key,
         snapshot_remaining,
+        called_items: snapshot.called,
     };
     let batch = batch::insert(&txn, &row).await?;
     historic_batch::insert_from_runtime(&txn, &batch_id, new.removal_after_start_days).await?;
@@ -436,14 +437,14 @@ async fn unknown_ids(
 }
 
 /// Pushes the selection — the union of explicit ids and both queries, without duplicates — as
-/// one statement yielding `id` and the instance's `tenant` and `definition` (null for an unknown
-/// id).
+/// one statement yielding `id`, the instance's `tenant` and `definition` (null for an unknown
+/// id) and whether it is `called` by another instance.
 /// Each source keeps only instances `principal` may see and delete, inside the statement.
 fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, delete: bool) -> Result<(), Error> {
     let r = &new.request;
     let mut parts = 0;
     if !new.ids.is_empty() {
-        b.push("SELECT x.id, e.tenant_id_ AS tenant, e.proc_def_id_ AS definition FROM unnest(").bind(new.ids.clone()).push(
+        b.push("SELECT x.id, e.tenant_id_ AS tenant, e.proc_def_id_ AS definition, e.super_exec_ IS NOT NULL AS called FROM unnest(").bind(new.ids.clone()).push(
             "::varchar[]) AS x(id) LEFT JOIN act_ru_execution e ON e.id_ = x.id AND e.proc_inst_id_ = e.id_ WHERE true",
         );
         principal.push_instance_visible(b, Instance::Id("x.id"), false, delete);
@@ -463,7 +464,7 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, 
         if new.historic_query_based {
             // Every match, finished or not (Camunda's historic-query-based deletion): finished
             // ones have no runtime row, no definition here, and are skipped by their job.
-            b.push("SELECT h.id, hp.tenant_id_ AS tenant, r.proc_def_id_ AS definition FROM (");
+            b.push("SELECT h.id, hp.tenant_id_ AS tenant, r.proc_def_id_ AS definition, r.super_exec_ IS NOT NULL AS called FROM (");
             q.push_id_select(b)?;
             b.push(
                 ") h JOIN act_hi_procinst hp ON hp.id_ = h.id
@@ -478,7 +479,7 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, 
             principal.push_instance_visible(b, Instance::Row(row), true, delete);
         } else {
             // Finished instances match a historic query but cannot be deleted: take running ones.
-            b.push("SELECT h.id, r.tenant_id_ AS tenant, r.proc_def_id_ AS definition FROM (");
+            b.push("SELECT h.id, r.tenant_id_ AS tenant, r.proc_def_id_ AS definition, r.super_exec_ IS NOT NULL AS called FROM (");
             q.push_id_select(b)?;
             b.push(") h JOIN act_ru_execution r ON r.id_ = h.id AND r.proc_inst_id_ = r.id_ WHERE true");
             principal.push_instance_visible(b, Instance::Id("h.id"), true, delete);
@@ -487,7 +488,7 @@ fn selection(b: &mut SqlBuilder, new: &NewDeletionBatch, principal: &Principal, 
     }
     // A single explicit list may repeat ids; a lone query never does.
     if parts == 1 && !new.ids.is_empty() {
-        b.push(" GROUP BY x.id, e.tenant_id_, e.proc_def_id_");
+        b.push(" GROUP BY x.id, e.tenant_id_, e.proc_def_id_, e.super_exec_");
     }
     b.check_parameter_count()
 }

@@ -30,7 +30,7 @@ pub(crate) use info_columns;
 pub(crate) const COLUMNS: &str = concat!(
     info_columns!(),
     ", b.jobs_created_, b.suspended_, b.delete_reason_, b.skip_custom_listeners_, b.skip_subprocesses_, \
-     b.skip_io_mappings_, b.fail_if_not_exists_, b.key_, b.snapshot_remaining_, ",
+     b.skip_io_mappings_, b.fail_if_not_exists_, b.key_, b.snapshot_remaining_, b.called_items_, ",
     super::batch_control::steering_columns!()
 );
 
@@ -151,9 +151,15 @@ pub struct Batch {
     #[sea_orm(alias = "key_")]
     pub key: Option<i64>,
     /// Selected instances not moved into the item ledger yet (the last ones, in sequence
-    /// order); no job is created while it is above 0.
+    /// order); while it is above 0, jobs exist only for the chunks built so far, and only
+    /// without [`Self::called_items`].
     #[sea_orm(alias = "snapshot_remaining_")]
     pub snapshot_remaining: i64,
+    /// Some selected instance is called by another: its item may be marked deleted by the
+    /// job deleting its caller, so no job starts before the whole ledger exists. Without
+    /// one, a chunk's jobs are created as soon as the chunk is built (seed handler).
+    #[sea_orm(alias = "called_items_")]
+    pub called_items: bool,
     /// Its limits (Sweep extension).
     #[sea_orm(nested)]
     pub steering: BatchSteering,
@@ -215,6 +221,8 @@ pub struct NewBatch {
     pub key: i64,
     /// Selected instances not in the item ledger yet.
     pub snapshot_remaining: i64,
+    /// Some selected instance is called by another ([`Batch::called_items`]).
+    pub called_items: bool,
 }
 
 fn select(tail: &str) -> String {
@@ -269,15 +277,17 @@ pub async fn insert(txn: &impl ConnectionTrait, new: &NewBatch) -> Result<Batch,
         new.steering.window.as_ref().map(|w| w.2.clone()).into(),
         new.key.into(),
         new.snapshot_remaining.into(),
+        new.called_items.into(),
     ];
     let sql = format!(
         "INSERT INTO sweep_batch AS b (id_, type_, total_jobs_, jobs_per_seed_, invocations_per_job_,
              seed_job_def_id_, monitor_job_def_id_, batch_job_def_id_, start_time_, delete_reason_,
              skip_custom_listeners_, skip_subprocesses_, skip_io_mappings_, fail_if_not_exists_,
              total_items_, idempotency_key_, request_hash_, create_user_id_, tenant_ids_,
-             max_rate_, max_concurrent_jobs_, priority_, window_start_, window_end_, window_tz_, key_, snapshot_remaining_)
+             max_rate_, max_concurrent_jobs_, priority_, window_start_, window_end_, window_tz_, key_, snapshot_remaining_,
+             called_items_)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-                 $20, $21, $22, $23, $24, $25, $26, $27)
+                 $20, $21, $22, $23, $24, $25, $26, $27, $28)
          RETURNING {COLUMNS}"
     );
     one(txn, sql, values).await?.ok_or_else(|| DbErr::RecordNotInserted)

@@ -63,6 +63,8 @@ pub struct Snapshot {
     pub items: i64,
     /// The distinct tenants of their instances, sorted.
     pub tenants: Vec<String>,
+    /// Some of them is called by another instance.
+    pub called: bool,
 }
 
 /// Takes the snapshot of a selection: the distinct `id`s (with their instance's `tenant`) that
@@ -82,14 +84,15 @@ pub async fn snapshot(
     // the insert returns, so both answers describe exactly the rows written.
     let mut sql = SqlBuilder::new();
     sql.push(
-        "WITH inserted AS (INSERT INTO sweep_batch_selection (batch_key_, ord_, proc_inst_id_, tenant_id_) SELECT ",
+        "WITH inserted AS (INSERT INTO sweep_batch_selection (batch_key_, ord_, proc_inst_id_, tenant_id_, called_) SELECT ",
     )
     .bind(batch_key)
-    .push(", row_number() OVER (), s.id, s.tenant FROM (");
+    .push(", row_number() OVER (), s.id, s.tenant, s.called FROM (");
     selection(&mut sql)?;
     sql.push(
-        ") s RETURNING tenant_id_)
+        ") s RETURNING tenant_id_, called_)
          SELECT (SELECT count(*) FROM inserted) AS items,
+                coalesce((SELECT bool_or(called_) FROM inserted), false) AS called,
                 coalesce((SELECT array_agg(t.tenant ORDER BY t.tenant)
                             FROM (SELECT DISTINCT tenant_id_ AS tenant FROM inserted WHERE tenant_id_ IS NOT NULL) t), '{}')::varchar[] AS tenants",
     );

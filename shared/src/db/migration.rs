@@ -114,6 +114,7 @@ pub const SWEEP_MIGRATIONS: &[(&str, &str)] = &[
     ("m0010_time_ordered_ids", include_str!("sql/m0010_time_ordered_ids.sql")),
     ("m0011_ledger_open_index", include_str!("sql/m0011_ledger_open_index.sql")),
     ("m0012_inline_time_ordered_ids", include_str!("sql/m0012_inline_time_ordered_ids.sql")),
+    ("m0013_selection_callers", include_str!("sql/m0013_selection_callers.sql")),
 ];
 
 /// Name of the migration that creates the process-engine tables: a database where it ran is

@@ -166,15 +166,16 @@ impl ProcessInstanceQueryDto {
         sorting::resolve(SORT_KEYS, self.sort_by.as_deref(), self.sort_order.as_deref(), self.sorting.as_deref())
     }
 
-    /// Appends one `SELECT pi.id_ AS id, pi.tenant_id_ AS tenant, pi.proc_def_id_ AS definition
-    /// FROM …` statement (no trailing semicolon) selecting each matching process-instance id once,
+    /// Appends one `SELECT pi.id_ AS id, pi.tenant_id_ AS tenant, pi.proc_def_id_ AS definition,
+    /// … AS called FROM …` statement (no trailing semicolon) selecting each matching process-instance id once,
     /// with every value bound. Sorting is validated (Camunda rejects a bad `sortBy` while reading
     /// the body) but not applied. String variable values
     /// are compared as strings even when they look like dates, as Camunda does for the delete
     /// request's nested query.
     pub fn push_id_select(&self, b: &mut SqlBuilder) -> Result<(), Error> {
         self.validate()?;
-        b.push("SELECT pi.id_ AS id, pi.tenant_id_ AS tenant, pi.proc_def_id_ AS definition").push(FROM).push(" AND ");
+        b.push("SELECT pi.id_ AS id, pi.tenant_id_ AS tenant, pi.proc_def_id_ AS definition, pi.super_exec_ IS NOT NULL AS called")
+            .push(FROM).push(" AND ");
         self.push_conds(b, Level::Top, false)?;
         b.check_parameter_count()
     }

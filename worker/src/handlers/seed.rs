@@ -1,10 +1,12 @@
-//! `seed_v1`: first finish the batch's item ledger — move the next `batch.snapshot_chunk_size`
-//! snapshotted ids into it and seed again — then create the next `batchJobsPerSeed` jobs and
-//! their job messages, then another seed message while jobs remain (or a monitor message when
-//! all exist).
+//! `seed_v1`: build the batch's item ledger — move the next `batch.snapshot_chunk_size`
+//! snapshotted ids into it per run — and create the next `batchJobsPerSeed` jobs with their job
+//! messages, then another seed message while jobs remain (or a monitor message when all exist).
 //!
-//! No job is created before the whole ledger exists: a job that deletes called instances marks
-//! their items (in any later job) deleted along with their caller, so those items must be there.
+//! Jobs cover only built items. A job that deletes a calling instance marks the items of the
+//! instances it calls deleted along with it, wherever they are in the batch, so those items
+//! must be there: a batch selecting a called instance ([`Batch::called_items`]) gets its first
+//! job once the whole ledger exists. Any other batch gets the jobs of each chunk in the run
+//! that builds it, and its first jobs start while the rest of the ledger is built.
 
 use sea_orm::TransactionTrait;
 use shared::db::batch::Batch;
@@ -25,35 +27,47 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, seen_jobs_created: i32) -> Result
     if b.suspended || b.jobs_created != seen_jobs_created || b.jobs_created >= b.info.total_jobs {
         return Ok(Disposition::DONE);
     }
+    let (mut built, mut moved) = (b.built_items(), 0);
     if b.snapshot_remaining > 0 {
-        let moved = build_chunk(ctx, &txn, &b).await?;
-        let next = ctx.outbox.work(&WorkMessage::SeedV1 { batch_id: batch_id.to_owned(), jobs_created: 0 });
-        let stored = ctx.outbox.commit(txn, vec![next]).await?;
-        let remaining = b.snapshot_remaining - moved;
+        moved = build_chunk(ctx, &txn, &b).await?;
+        built += moved;
+        let remaining = b.info.total_items - built;
         tracing::info!(batch.id = %batch_id, items = moved, remaining, "Built {moved} ledger items of batch {batch_id}");
-        if remaining == 0 {
-            // Before the first job: plans that fit the ledger's new size (batch_item::analyze).
-            if let Err(e) = batch_item::analyze(&ctx.db).await {
-                tracing::warn!(batch.id = %batch_id, error = %e, "Could not refresh the ledger's statistics");
-            }
-        }
-        return Ok(Disposition::Ack(stored));
     }
-    let first = b.jobs_created + 1;
-    let last = (b.jobs_created + b.info.jobs_per_seed).min(b.info.total_jobs);
-    let retries = (ctx.settings.worker.max_retries as i32).max(1);
-    batch_job::insert_range(&txn, &b.info, first, last, retries).await?;
-    batch::set_jobs_created(&txn, batch_id, last).await?;
-    let seqs: Vec<i32> = (first..=last).collect();
-    job_log::write(&txn, batch_id, Jobs::Seqs(&seqs), LogState::Created, None).await?;
-    let mut messages = ctx.outbox.jobs(batch_id, &seqs);
+    // The jobs whose every item is built, of which this run creates the next ones.
+    let ready = if built == b.info.total_items {
+        b.info.total_jobs
+    } else if b.called_items {
+        0
+    } else {
+        i32::try_from(built / i64::from(b.info.invocations_per_job.max(1))).unwrap_or(i32::MAX)
+    };
+    let (first, last) = (b.jobs_created + 1, (b.jobs_created + b.info.jobs_per_seed).min(ready).max(b.jobs_created));
+    let mut messages = Vec::new();
+    if last >= first {
+        let retries = (ctx.settings.worker.max_retries as i32).max(1);
+        batch_job::insert_range(&txn, &b.info, first, last, retries).await?;
+        batch::set_jobs_created(&txn, batch_id, last).await?;
+        let seqs: Vec<i32> = (first..=last).collect();
+        job_log::write(&txn, batch_id, Jobs::Seqs(&seqs), LogState::Created, None).await?;
+        messages = ctx.outbox.jobs(batch_id, &seqs);
+        tracing::info!(batch.id = %batch_id, jobs.first = first, jobs.last = last, "Seeded jobs {first}..={last} of batch {batch_id}");
+    }
     messages.push(ctx.outbox.work(&if last < b.info.total_jobs {
         WorkMessage::SeedV1 { batch_id: batch_id.to_owned(), jobs_created: last }
     } else {
         WorkMessage::MonitorV1 { batch_id: batch_id.to_owned() }
     }));
     let stored = ctx.outbox.commit(txn, messages).await?;
-    tracing::info!(batch.id = %batch_id, jobs.first = first, jobs.last = last, "Seeded jobs {first}..={last} of batch {batch_id}");
+    // Plans that fit the ledger's new size (batch_item::analyze) before the batch's first jobs
+    // run — the messages go out once this returns — and once its ledger is complete.
+    let first_jobs = b.jobs_created == 0 && last >= first;
+    if moved > 0
+        && (first_jobs || built == b.info.total_items)
+        && let Err(e) = batch_item::analyze(&ctx.db).await
+    {
+        tracing::warn!(batch.id = %batch_id, error = %e, "Could not refresh the ledger's statistics");
+    }
     Ok(Disposition::Ack(stored))
 }
 
