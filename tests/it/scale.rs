@@ -193,7 +193,7 @@ async fn a_selection_of_no_called_instance_runs_the_jobs_of_each_chunk_while_the
     assert_eq!(selected.len(), 10_000);
     let settings = db.settings(&[
         ("SWEEP__BATCH__SNAPSHOT_CHUNK_SIZE", CHUNK),
-        ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "100"),
+        ("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "50"),
         ("SWEEP__BATCH__BATCH_JOBS_PER_SEED", "4"),
     ]);
     let api = TestApi::spawn(settings.clone()).await;
@@ -202,13 +202,13 @@ async fn a_selection_of_no_called_instance_runs_the_jobs_of_each_chunk_while_the
     let (status, batch) = api.post("/process-instance/delete", &query).await;
     assert_eq!(status, 200, "{batch}");
     let id = batch["id"].as_str().unwrap().to_owned();
-    assert_eq!(batch["totalJobs"], 100);
+    assert_eq!(batch["totalJobs"], 200);
     assert_eq!(called_items(&db, &id).await, 0);
     assert_eq!((ledger_items(&db, &id).await, jobs(&db, &id).await), (0, 0));
 
-    // The first seed run builds a chunk (10 jobs' worth) and creates the first 4 of its jobs.
+    // The first seed run builds a short chunk, ten jobs' worth, and creates the first 4 jobs.
     assert!(worker.step_route(ROUTE_SEED).await);
-    assert_eq!((ledger_items(&db, &id).await, jobs(&db, &id).await), (1000, 4));
+    assert_eq!((ledger_items(&db, &id).await, jobs(&db, &id).await), (500, 4));
     // They run before the ledger is complete, while instances keep starting.
     start_late_instances(&db, 1, 50).await;
     for _ in 0..4 {
@@ -216,18 +216,20 @@ async fn a_selection_of_no_called_instance_runs_the_jobs_of_each_chunk_while_the
     }
     assert!(!worker.step_route(ROUTE_JOB).await, "only the created jobs have messages");
     let s = checked_statistics(&api, &id, 10_000).await.unwrap();
-    assert_eq!((s["deletedInstances"].as_i64(), s["pendingInstances"].as_i64()), (Some(400), Some(9_600)), "{s}");
-    assert_eq!(selection_rows(&db, &id).await, 9_000);
+    assert_eq!((s["deletedInstances"].as_i64(), s["pendingInstances"].as_i64()), (Some(200), Some(9_800)), "{s}");
+    assert_eq!(selection_rows(&db, &id).await, 9_500);
     assert_eq!(
-        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'")).await,
-        400
+        db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}' AND state_ = 'deleted'"))
+            .await,
+        200
     );
 
-    // Each further run builds a chunk and creates the next 4 jobs: creation lags behind the
-    // ledger, and catches up once it is complete.
-    for run in 2..=10 {
+    // Each further run builds a whole chunk and creates the next 4 jobs: creation lags behind
+    // the ledger, and catches up once it is complete.
+    for run in 2..=11 {
         assert!(worker.step_route(ROUTE_SEED).await);
-        assert_eq!((ledger_items(&db, &id).await, jobs(&db, &id).await), (run * 1000, run * 4));
+        let built = (500 + (run - 1) * 1000).min(10_000);
+        assert_eq!((ledger_items(&db, &id).await, jobs(&db, &id).await), (built, run * 4));
         checked_statistics(&api, &id, 10_000).await.unwrap();
     }
     assert_eq!(selection_rows(&db, &id).await, 0);
@@ -237,7 +239,7 @@ async fn a_selection_of_no_called_instance_runs_the_jobs_of_each_chunk_while_the
     assert_exact(&db, &id, &selected, 100).await;
     assert_eq!(db.scalar("SELECT count(*) FROM act_ru_execution WHERE id_ = 'c-1'").await, 1, "not selected");
     let (_, h) = api.get(&format!("/history/batch/{id}")).await;
-    assert_eq!(h["totalJobs"], 100, "{h}");
+    assert_eq!(h["totalJobs"], 200, "{h}");
 
     // An explicit id of a called instance marks its batch too.
     let called = api.start_deletion(&json!({"processInstanceIds": ["c-1", "pi-3"]})).await;

@@ -117,8 +117,10 @@ async fn execute(
     batch_item::record_ended_callers(&txn, id, &result.ended_callers).await?;
     // The items' outcomes, the job done and its log entry, in one round trip. Called instances
     // that are selected themselves, in another job of this batch, were deleted here: their
-    // items say so, and that job will find nothing left to do.
-    batch_job::complete(&txn, id, job_seq, range, &result.outcomes, &result.deleted_with_caller).await?;
+    // items say so, and that job will find nothing left to do. A batch that selected no called
+    // instance has no such items to look for.
+    let with_caller: &[String] = if b.called_items { &result.deleted_with_caller } else { &[] };
+    batch_job::complete(&txn, id, job_seq, range, &result.outcomes, with_caller).await?;
 
     let mut messages = Vec::new();
     if !result.events.is_empty() {

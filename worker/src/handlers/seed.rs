@@ -59,11 +59,12 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, seen_jobs_created: i32) -> Result
         WorkMessage::MonitorV1 { batch_id: batch_id.to_owned() }
     }));
     let stored = ctx.outbox.commit(txn, messages).await?;
-    // Plans that fit the ledger's new size (batch_item::analyze) before the batch's first jobs
-    // run — the messages go out once this returns — and once its ledger is complete.
-    let first_jobs = b.jobs_created == 0 && last >= first;
+    // Plans that fit the ledger's new size (batch_item::analyze) once it is complete; for a
+    // batch selecting called instances, before its first job (the messages go out once this
+    // returns), which looks items up by instance id. The jobs of any other batch address their
+    // items by number only, which the primary key serves whatever the statistics say.
     if moved > 0
-        && (first_jobs || built == b.info.total_items)
+        && built == b.info.total_items
         && let Err(e) = batch_item::analyze(&ctx.db).await
     {
         tracing::warn!(batch.id = %batch_id, error = %e, "Could not refresh the ledger's statistics");
@@ -71,12 +72,20 @@ pub async fn handle(ctx: &Ctx, batch_id: &str, seen_jobs_created: i32) -> Result
     Ok(Disposition::Ack(stored))
 }
 
+/// The first chunk of a batch whose jobs start before its ledger is complete holds this many
+/// jobs' items at most, so that its first jobs start within milliseconds of its creation.
+const FIRST_CHUNK_JOBS: i64 = 10;
+
 /// Moves the next chunk of the snapshot into the ledger, under the batch's row lock, and
 /// returns how many items it built.
 async fn build_chunk(ctx: &Ctx, txn: &impl sea_orm::ConnectionTrait, b: &Batch) -> Result<i64, shared::Error> {
     let key = b.key.ok_or_else(|| shared::Error::Internal(format!("batch {} has no selection key", b.info.id)))?;
     let after = b.built_items();
-    let upto = (after + i64::from(ctx.settings.batch.snapshot_chunk_size.max(1))).min(b.info.total_items);
+    let mut size = i64::from(ctx.settings.batch.snapshot_chunk_size.max(1));
+    if after == 0 && !b.called_items {
+        size = size.min(FIRST_CHUNK_JOBS * i64::from(b.info.invocations_per_job.max(1)));
+    }
+    let upto = (after + size).min(b.info.total_items);
     let moved = batch_item::build(txn, &b.info.id, key, (after, upto)).await? as i64;
     if moved != upto - after {
         // The selection table lost rows it should hold: never create jobs over a ledger with holes.
