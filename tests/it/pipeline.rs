@@ -142,3 +142,49 @@ async fn a_job_records_outcomes_items_deleted_with_their_caller_counters_and_its
     assert!(batch_completed(&db, &id).await);
     assert_eq!(db.scalar(&format!("SELECT count(*) FROM sweep_batch_item WHERE batch_id_ = '{id}'")).await, 3);
 }
+
+#[tokio::test]
+async fn the_first_job_starts_without_waiting_for_a_seed_run_that_holds_the_batch() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let db = TestDb::new().await;
+    seed_instances(&db, 20).await;
+    let settings = db.settings(&[("SWEEP__BATCH__INVOCATIONS_PER_BATCH_JOB", "2")]);
+    let api = TestApi::spawn(settings.clone()).await;
+    let worker = system_tests::DrivenWorker::connect(settings).await;
+    let id = api.start_deletion(&json!({"processInstanceQuery": {"processDefinitionKey": "p"}})).await;
+    assert!(worker.step_route(shared::messages::ROUTE_SEED).await, "the seed creates the jobs");
+    let starts = |table: &'static str| {
+        let db = &db;
+        let id = id.clone();
+        async move {
+            db.strings(&format!("SELECT coalesce(exec_start_time_::text, 'none') FROM {table} WHERE id_ = '{id}'"))
+                .await
+                .remove(0)
+        }
+    };
+
+    // As a seed run building a chunk does: the batch row locked for the length of a transaction.
+    let seed_run = db.db.begin().await.unwrap();
+    seed_run
+        .execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT 1 FROM sweep_batch WHERE id_ = '{id}' FOR UPDATE"),
+        ))
+        .await
+        .unwrap();
+    let job = tokio::time::timeout(Duration::from_secs(20), worker.step_route(shared::messages::ROUTE_JOB));
+    assert!(job.await.expect("the first job waited for the batch row"), "a job message");
+    let first = starts("sweep_hi_batch").await;
+    assert_ne!(first, "none", "the first job's start is in the historic batch");
+    assert_eq!(starts("sweep_batch").await, "none", "the locked runtime row was left alone");
+    seed_run.rollback().await.unwrap();
+
+    // The next job copies the same moment into the runtime row; later ones change nothing.
+    assert!(worker.step_route(shared::messages::ROUTE_JOB).await);
+    assert_eq!(starts("sweep_batch").await, first);
+    let (_, batch) = api.get(&format!("/batch/{id}")).await;
+    assert!(batch["executionStartTime"].is_string(), "{batch}");
+    worker.drain().await;
+    wait_completed(&db, &id, Duration::from_secs(10)).await;
+    assert_eq!(starts("sweep_hi_batch").await, first);
+}

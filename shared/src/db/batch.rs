@@ -324,16 +324,25 @@ pub async fn set_snapshot_remaining(txn: &impl ConnectionTrait, id: &str, remain
     Ok(())
 }
 
-/// Stamps the execution start, once; `true` when this call set it.
-pub async fn mark_execution_started(txn: &impl ConnectionTrait, id: &str) -> Result<bool, DbErr> {
-    let result = txn
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "UPDATE sweep_batch SET exec_start_time_ = now() WHERE id_ = $1 AND exec_start_time_ IS NULL",
-            [id.into()],
-        ))
-        .await?;
-    Ok(result.rows_affected() > 0)
+/// Stamps the execution start of `id`, in its historic row and, unless another transaction
+/// holds it, its runtime row, with the same moment: the first job to start sets it; later ones
+/// change nothing. A seed run holds the runtime row while it builds a chunk of the ledger, and
+/// the batch's first jobs start meanwhile: they do not wait for it (Camunda ignores the same
+/// race between concurrent first jobs). One of the next jobs copies the historic value.
+pub async fn mark_execution_started(txn: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "WITH stamped AS (
+             UPDATE sweep_hi_batch SET exec_start_time_ = now() WHERE id_ = $1 AND exec_start_time_ IS NULL
+             RETURNING exec_start_time_)
+         UPDATE sweep_batch
+            SET exec_start_time_ = coalesce((SELECT exec_start_time_ FROM stamped),
+                                            (SELECT h.exec_start_time_ FROM sweep_hi_batch h WHERE h.id_ = $1), now())
+          WHERE id_ = (SELECT id_ FROM sweep_batch WHERE id_ = $1 AND exec_start_time_ IS NULL FOR UPDATE SKIP LOCKED)",
+        [id.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Adds `n` items to the total of `id` (callers ended by upward propagation, appended to its

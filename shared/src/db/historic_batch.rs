@@ -96,17 +96,6 @@ pub async fn insert_from_runtime(
     Ok(())
 }
 
-/// Stamps the execution start of `id` now.
-pub async fn mark_execution_started(txn: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "UPDATE sweep_hi_batch SET exec_start_time_ = now() WHERE id_ = $1 AND exec_start_time_ IS NULL",
-        [id.into()],
-    ))
-    .await?;
-    Ok(())
-}
-
 /// Ends `id` at `at` (completion); `exec_start` fills a missing execution start. With a
 /// historic-batch time to live (`ttl_days`, strategy `end`) its removal time is `at` plus it.
 pub async fn end(

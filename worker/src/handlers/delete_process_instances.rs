@@ -25,7 +25,7 @@ use shared::db::batch::Batch;
 use shared::db::batch_job::{self, JobState};
 use shared::db::job_log::{self, Jobs, LogState};
 use shared::db::outbox::{OutboxMessage, StoredMessage};
-use shared::db::{batch, batch_item, historic_batch};
+use shared::db::{batch, batch_item};
 use shared::deletion::{self, InstanceAudit};
 use shared::messages::{EVENT_PROCESS_INSTANCE_DELETED, ProcessInstanceDeletedEvent, WorkMessage};
 
@@ -84,8 +84,8 @@ async fn start(ctx: &Ctx, b: &Batch, job_seq: i32) -> Result<bool, shared::Error
     }
     let txn = ctx.db.begin().await?;
     let started = batch_job::start(&txn, &b.info.id, job_seq).await?;
-    if started && batch::mark_execution_started(&txn, &b.info.id).await? {
-        historic_batch::mark_execution_started(&txn, &b.info.id).await?;
+    if started {
+        batch::mark_execution_started(&txn, &b.info.id).await?;
     }
     txn.commit().await?;
     Ok(started)
