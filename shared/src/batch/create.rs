@@ -243,7 +243,7 @@ pub async fn create(
     // A small selection enters the ledger at once; a large one after the answer, from the
     // seed handler, in chunks (README "Large selections").
     let snapshot_remaining = if total_items <= new.snapshot_chunk_size {
-        batch_item::build(&txn, &batch_id, key, (0, total_items)).await?;
+        batch_item::build(&txn, &batch_id, key, (0, total_items), snapshot.called).await?;
         0
     } else {
         total_items

@@ -113,12 +113,14 @@ pub async fn analyze(db: &impl ConnectionTrait) -> Result<(), DbErr> {
 /// Moves the snapshotted ids `(after, upto]` of `batch_key` from the selection table into the
 /// ledger of `batch_id` as pending items of the same numbers, in one statement; returns how
 /// many moved. Idempotent: moved rows are gone from the selection table, so a repeated call
-/// moves nothing twice.
+/// moves nothing twice. `by_id`: the items can be looked up by instance id (their batch selects
+/// called instances, [`super::batch::Batch::called_items`]).
 pub async fn build(
     txn: &impl ConnectionTrait,
     batch_id: &str,
     batch_key: i64,
     (after, upto): (i64, i64),
+    by_id: bool,
 ) -> Result<u64, DbErr> {
     let result = txn
         .execute_raw(Statement::from_sql_and_values(
@@ -126,8 +128,9 @@ pub async fn build(
             "WITH moved AS (
                  DELETE FROM sweep_batch_selection WHERE batch_key_ = $1 AND ord_ > $2 AND ord_ <= $3
                  RETURNING ord_, proc_inst_id_)
-             INSERT INTO sweep_batch_item (batch_id_, seq_, proc_inst_id_) SELECT $4, ord_, proc_inst_id_ FROM moved",
-            [batch_key.into(), after.into(), upto.into(), batch_id.into()],
+             INSERT INTO sweep_batch_item (batch_id_, seq_, proc_inst_id_, by_id_)
+             SELECT $4, ord_, proc_inst_id_, $5 FROM moved",
+            [batch_key.into(), after.into(), upto.into(), batch_id.into(), by_id.into()],
         ))
         .await?;
     Ok(result.rows_affected())
@@ -151,8 +154,11 @@ pub async fn delete_selection(db: &impl ConnectionTrait, batch_key: i64) -> Resu
 /// lag behind a ledger a batch adds at once — as a walk over every unfinished item of the batch
 /// for each id. Each such update therefore tests the item's state in its `SET` list, and a
 /// concurrent change of a row is seen there (PostgreSQL re-reads the newest version).
-const ROWS_OF_IDS: &str =
-    "ARRAY(SELECT (SELECT i.ctid FROM sweep_batch_item i WHERE i.batch_id_ = $1 AND i.proc_inst_id_ = u.id LIMIT 1)
+///
+/// Only items built with `by_id` are found: those of batches selecting called instances, the
+/// only ones that look their items up by instance id.
+const ROWS_OF_IDS: &str = "ARRAY(SELECT (SELECT i.ctid FROM sweep_batch_item i
+                    WHERE i.batch_id_ = $1 AND i.proc_inst_id_ = u.id AND i.by_id_ LIMIT 1)
                   FROM unnest($2::varchar[]) AS u(id))";
 
 /// Records callers ended by upward propagation ([`crate::deletion::ChunkResult::ended_callers`])
@@ -175,7 +181,8 @@ pub async fn record_ended_callers(txn: &impl ConnectionTrait, batch_id: &str, id
                         updated_ = CASE WHEN state_ IN ($5, $6) THEN now() ELSE updated_ END
                   WHERE ctid = ANY ({ROWS_OF_IDS}))
              SELECT u.id FROM unnest($2::varchar[]) AS u(id)
-              WHERE NOT EXISTS (SELECT 1 FROM sweep_batch_item i WHERE i.batch_id_ = $1 AND i.proc_inst_id_ = u.id)
+              WHERE NOT EXISTS (SELECT 1 FROM sweep_batch_item i
+                                 WHERE i.batch_id_ = $1 AND i.proc_inst_id_ = u.id AND i.by_id_)
               ORDER BY u.id"
             ),
             [

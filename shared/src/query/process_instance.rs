@@ -468,8 +468,8 @@ mod tests {
         let b = id_select(&ProcessInstanceQueryDto::default());
         assert_eq!(
             b.sql(),
-            "SELECT pi.id_ AS id, pi.tenant_id_ AS tenant, pi.proc_def_id_ AS definition FROM act_ru_execution pi \
-             JOIN act_re_procdef pd ON pd.id_ = pi.proc_def_id_ WHERE pi.id_ = pi.proc_inst_id_ AND (TRUE)"
+            "SELECT pi.id_ AS id, pi.tenant_id_ AS tenant, pi.proc_def_id_ AS definition, \
+             pi.super_exec_ IS NOT NULL AS called FROM act_ru_execution pi JOIN act_re_procdef pd ON pd.id_ = pi.proc_def_id_ WHERE pi.id_ = pi.proc_inst_id_ AND (TRUE)"
         );
     }
 

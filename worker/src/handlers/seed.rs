@@ -86,7 +86,7 @@ async fn build_chunk(ctx: &Ctx, txn: &impl sea_orm::ConnectionTrait, b: &Batch) 
         size = size.min(FIRST_CHUNK_JOBS * i64::from(b.info.invocations_per_job.max(1)));
     }
     let upto = (after + size).min(b.info.total_items);
-    let moved = batch_item::build(txn, &b.info.id, key, (after, upto)).await? as i64;
+    let moved = batch_item::build(txn, &b.info.id, key, (after, upto), b.called_items).await? as i64;
     if moved != upto - after {
         // The selection table lost rows it should hold: never create jobs over a ledger with holes.
         return Err(shared::Error::Internal(format!(

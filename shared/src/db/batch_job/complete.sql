@@ -23,7 +23,7 @@ WITH outcome AS (
            reason_ = CASE WHEN state_ = 'pending' THEN 'deleted with its calling instance' ELSE reason_ END,
            updated_ = CASE WHEN state_ = 'pending' THEN now() ELSE updated_ END
      WHERE ctid = ANY (ARRAY(SELECT (SELECT i.ctid FROM sweep_batch_item i
-                                      WHERE i.batch_id_ = $1 AND i.proc_inst_id_ = u.id
+                                      WHERE i.batch_id_ = $1 AND i.proc_inst_id_ = u.id AND i.by_id_
                                         AND NOT (i.seq_ > $3 AND i.seq_ <= $4) LIMIT 1)
                                FROM unnest($8::varchar[]) AS u(id)))
 ), counts AS (
