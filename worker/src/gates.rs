@@ -83,7 +83,7 @@ async fn take_slots(ctx: &Ctx, b: &Batch, mut total: f64) -> Result<Option<Datab
         let global = ctx.control.limit();
         let share = control::share(global, control::weight(b.steering.priority), total);
         let batch_limit = b.steering.max_concurrent_jobs.map_or(share, |max| max.min(share));
-        let txn = ctx.db.begin().await?;
+        let txn = ctx.jobs_db.begin().await?;
         match slots::try_take(&txn, &b.info.id, batch_limit, global).await? {
             slots::Taken::Both => return Ok(Some(txn)),
             slots::Taken::NoBatchSlot => {

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! sweep-bench core     [--instances N] [--chunk C] [--engine-sample M] [--seed S]
-//! sweep-bench pipeline [--instances N] [--chunk C] [--seed S] [--workers 1,2,4] [--prefetch P] [--lookahead L] [--core false] [--skip-custom-listeners true]
+//! sweep-bench pipeline [--instances N] [--chunk C] [--seed S] [--workers 1,2,4] [--prefetch P] [--lookahead L] [--worker-connections K] [--core false] [--skip-custom-listeners true]
 //!                      [--data generated|minimal] [--audit false] [--rounds R] [--side-by-side false]
 //! sweep-bench snapshot [--sizes 10000,100000,1000000] [--ids seq,uuid] [--dry-run true]
 //! sweep-bench auth     [--instances N] [--chunk C] [--pollers P] [--poll-interval-ms MS] [--rounds R] [--posts K]
@@ -661,6 +661,8 @@ struct PipelineRun {
     chunk: u64,
     prefetch: usize,
     lookahead: u64,
+    /// Each worker's database pool.
+    pool: usize,
     skip_listeners: bool,
     audit: bool,
 }
@@ -680,6 +682,7 @@ async fn pipeline(args: &Args) {
         chunk: args.num("chunk", 100),
         prefetch: args.num("prefetch", 2) as usize,
         lookahead: args.num("lookahead", 1),
+        pool: args.num("worker-connections", args.num("prefetch", 2) + 3) as usize,
         skip_listeners: args.opts.get("skip-custom-listeners").is_some_and(|v| v == "true"),
         audit: args.opts.get("audit").is_none_or(|v| v != "false"),
     };
@@ -881,7 +884,7 @@ async fn pipeline_run(
         ("SWEEP__AMQP__QUEUE_TYPE", "quorum"),
         ("SWEEP__AMQP__PREFETCH", &prefetch.to_string()),
         ("SWEEP__AMQP__LOOKAHEAD", &run.lookahead.to_string()),
-        ("SWEEP__DATABASE__MAX_CONNECTIONS", &(prefetch + 3).to_string()),
+        ("SWEEP__DATABASE__MAX_CONNECTIONS", &run.pool.to_string()),
         ("SWEEP__AUDIT__PER_INSTANCE", &run.audit.to_string()),
     ]);
     let mut api = Proc::start(&exe_beside("sweep-api-it"), &["serve"], &env);
