@@ -209,6 +209,10 @@ async fn a_selection_of_no_called_instance_runs_the_jobs_of_each_chunk_while_the
     // The first seed run builds a short chunk, ten jobs' worth, and creates the first 4 jobs.
     assert!(worker.step_route(ROUTE_SEED).await);
     assert_eq!((ledger_items(&db, &id).await, jobs(&db, &id).await), (500, 4));
+    // The same seed message delivered again finds its run done and changes nothing.
+    let seed = shared::messages::WorkMessage::SeedV1 { batch_id: id.clone(), jobs_created: 0 };
+    worker::dispatch(&worker.ctx, &seed).await.unwrap();
+    assert_eq!((ledger_items(&db, &id).await, jobs(&db, &id).await), (500, 4), "a redelivered seed is stale");
     // They run before the ledger is complete, while instances keep starting.
     start_late_instances(&db, 1, 50).await;
     for _ in 0..4 {

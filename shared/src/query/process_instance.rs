@@ -167,8 +167,8 @@ impl ProcessInstanceQueryDto {
     }
 
     /// Appends one `SELECT pi.id_ AS id, pi.tenant_id_ AS tenant, pi.proc_def_id_ AS definition,
-    /// … AS called FROM …` statement (no trailing semicolon) selecting each matching process-instance id once,
-    /// with every value bound. Sorting is validated (Camunda rejects a bad `sortBy` while reading
+    /// … AS called FROM …` statement (no trailing semicolon) selecting each matching
+    /// process-instance id once, with every value bound. Sorting is validated (Camunda rejects a bad `sortBy` while reading
     /// the body) but not applied. String variable values
     /// are compared as strings even when they look like dates, as Camunda does for the delete
     /// request's nested query.
